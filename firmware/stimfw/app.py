@@ -1,0 +1,73 @@
+# The firmware's cooperative main loop.
+#
+# Each pass services, in this order of priority:
+#   1. safety   - e-stop, interlock and heartbeat checks; can end output
+#   2. tasks    - the sequencer, acquisition and DSP steps registered by
+#                 later modules, each doing one bounded unit of work
+#   3. link in  - at most one budget of host bytes, dispatching requests
+#   4. link out - at most one bulk chunk to the host
+# and idles in the console wait when nothing was done. Pulse edges never
+# depend on this loop: the HAL runs compiled timelines in hardware (or in
+# virtual time on the simulated unit), so a slow pass delays reporting, not
+# stimulation. Every step is bounded so that a pass stays well under the
+# shortest pulse period, which bounds how late a stop can act.
+import gc
+
+import hal as board_hal
+
+from stimfw import commands
+from stimfw import messages as m
+from stimfw.link import Link
+
+IDLE_WAIT_MS = 2
+
+
+class App:
+    def __init__(self, hal, slot=None):
+        self.hal = hal
+        self.slot = slot
+        self.link = Link(hal.console)
+        self.tasks = []  # objects with service() -> bool, highest priority first
+        self.boot_ms = hal.ticks_ms()
+        self.reboot_requested = False
+        commands.register(self)
+
+    def uptime_ms(self):
+        return self.hal.ticks_diff(self.hal.ticks_ms(), self.boot_ms)
+
+    def step(self):
+        """One pass of the main loop; True if anything was done."""
+        busy = False
+        for t in self.tasks:
+            if t.service():
+                busy = True
+        if self.link.poll():
+            busy = True
+        if self.link.service():
+            busy = True
+        return busy
+
+    def run(self):
+        link = self.link
+        hal = self.hal
+        hal.console.start()
+        try:
+            link.push(m.PUSH_BOOT, commands.identity())
+            while not link.interrupted:
+                if not self.step():
+                    if self.reboot_requested:
+                        break
+                    hal.idle(IDLE_WAIT_MS)
+        finally:
+            # Whatever ended the loop (an interrupt from the host, a bug),
+            # outputs go to their safe state before the REPL gets the console.
+            hal.outputs_off()
+            hal.console.stop()
+        if self.reboot_requested:
+            hal.reset()
+        print("\r\nStimBox: interrupted by the host; outputs off, REPL follows")
+
+
+def main(slot=None):
+    gc.collect()
+    App(board_hal.Hal(), slot).run()

@@ -1,0 +1,94 @@
+# Request handlers of the link that belong to no other module: identity,
+# liveness, link self-tests, reboot and bulk pulls of named objects.
+# Modules with requests of their own (sequencer, safety, acquisition)
+# register them in their own files.
+import gc
+
+import board
+
+from stimfw import buildinfo
+from stimfw import linkcodec as lc
+from stimfw import messages as m
+from stimfw.link import BULK_CHUNK, MAX_REQUEST_PAYLOAD, RX_WINDOW, RequestError
+
+# Largest test pattern a host may pull; sized to fit the smallest MCU heap.
+MAX_TEST_PATTERN = 32768
+
+
+def identity():
+    fw = buildinfo.info()
+    return {
+        "fw": fw["version"],
+        "build": fw["build"],
+        "build_ok": fw["build_ok"],
+        "board": board.NAME,
+        "protocol": lc.PROTOCOL_VERSION,
+    }
+
+
+def test_pattern(size):
+    """Deterministic signal-like bytes: int16 samples of a slow wave plus
+    pseudo-random noise, the kind of data bulk pulls carry."""
+    buf = bytearray(size)
+    x = 12345
+    for i in range(0, size - 1, 2):
+        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+        v = ((i >> 3) & 0x3FF) - 512 + ((x >> 16) & 0xFF) - 128
+        buf[i] = v & 0xFF
+        buf[i + 1] = (v >> 8) & 0xFF
+    return buf
+
+
+def register(app):
+    link = app.link
+    objects = {}  # name -> bytes-like; what MSG_PULL can fetch
+    app.objects = objects
+
+    def ping(req, rid):
+        return {"t_ms": app.uptime_ms()}
+
+    def info(req, rid):
+        d = identity()
+        d["firmware"] = buildinfo.info()
+        d["uptime_ms"] = app.uptime_ms()
+        d["limits"] = getattr(board, "LIMITS_PROFILE", None)
+        d["link"] = link.counters()
+        d["rx_window"] = RX_WINDOW
+        d["max_request"] = MAX_REQUEST_PAYLOAD
+        d["bulk_chunk"] = BULK_CHUNK
+        gc.collect()
+        d["heap_free"] = gc.mem_free()
+        d["heap_used"] = gc.mem_alloc()
+        return d
+
+    def echo(payload, rid):
+        return bytes(payload)
+
+    def pull(req, rid):
+        name = req.get("obj")
+        if name == "test_pattern":
+            size = req.get("size", 4096)
+            if not isinstance(size, int) or not 0 <= size <= MAX_TEST_PATTERN:
+                raise RequestError(
+                    m.ERR_BAD_PAYLOAD,
+                    "test_pattern size %r outside 0..%d" % (size, MAX_TEST_PATTERN),
+                )
+            data = test_pattern(size)
+        elif name in objects:
+            data = objects[name]
+        else:
+            raise RequestError(
+                m.ERR_NOT_FOUND, "no object %r; have %s" % (name, sorted(objects) + ["test_pattern"])
+            )
+        link.start_transfer(rid, m.MSG_PULL, name, data)
+        return None
+
+    def reboot(req, rid):
+        app.reboot_requested = True
+        return {}
+
+    link.handle(m.MSG_PING, ping)
+    link.handle(m.MSG_INFO, info)
+    link.handle(m.MSG_ECHO, echo, raw=True)
+    link.handle(m.MSG_PULL, pull)
+    link.handle(m.MSG_REBOOT, reboot)

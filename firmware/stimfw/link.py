@@ -1,0 +1,169 @@
+# Device side of the host link: reads the console, decodes frames, dispatches
+# requests to handlers, and writes replies, pushes and bulk data.
+#
+# Flow control: the host keeps one request in flight and never sends a frame
+# longer than RX_WINDOW bytes on the wire (reported by info()), so a board's
+# small stdin buffer (512 B on rp2/stm32) can never overflow. Bulk data to the
+# host goes out one chunk per main-loop pass so that a long transfer never
+# delays the safety checks by more than one chunk.
+import json
+import struct
+
+from stimfw import linkcodec as lc
+from stimfw import messages as m
+
+RX_WINDOW = 512  # bytes on the wire, host -> device, per frame
+MAX_REQUEST_PAYLOAD = 480  # fits RX_WINDOW unstuffed; host also checks stuffed size
+BULK_CHUNK = 1024  # payload bytes per DATA frame
+
+# Bytes read from the console per main-loop pass: bounds the time one pass can
+# spend on link input.
+_READ_BUDGET = 256
+
+
+class RequestError(Exception):
+    """Raised by a handler to refuse a request; becomes one ERROR reply.
+
+    detail is a dict sent along verbatim (for limits: name, value, range)."""
+
+    def __init__(self, code, message, detail=None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.detail = detail
+
+
+class _Transfer:
+    __slots__ = ("req_id", "mtype", "name", "data", "offset", "crc")
+
+    def __init__(self, req_id, mtype, name, data):
+        self.req_id = req_id
+        self.mtype = mtype
+        self.name = name
+        self.data = data
+        self.offset = 0
+        self.crc = 0
+
+
+class Link:
+    def __init__(self, console):
+        self.console = console
+        self.decoder = lc.Decoder(MAX_REQUEST_PAYLOAD, self._on_frame, self._on_intr)
+        self.handlers = {}
+        self.interrupted = False
+        self.unexpected_kind = 0
+        self.unknown_type = 0
+        self.transfer = None
+        self._dhdr = bytearray(m.DATA_HEADER_SIZE)
+        self._write = console.write
+
+    # --- handlers -----------------------------------------------------------
+    def handle(self, mtype, fn, raw=False):
+        """fn(payload, req_id) -> reply. JSON requests get a decoded dict (or
+        {} for an empty payload) and reply with a dict; raw handlers get the
+        payload memoryview and reply with bytes. A reply of None means the
+        handler replies later itself (bulk transfers)."""
+        self.handlers[mtype] = (fn, raw)
+
+    def counters(self):
+        c = self.decoder.counters()
+        c["unexpected_kind"] = self.unexpected_kind
+        c["unknown_type"] = self.unknown_type
+        return c
+
+    # --- input --------------------------------------------------------------
+    def poll(self):
+        """Read and act on what the host sent; True if any byte was read."""
+        console = self.console
+        got = False
+        for _ in range(_READ_BUDGET):
+            if self.interrupted or not console.wait(0):
+                break
+            b = console.read_byte()
+            if b is None:
+                break
+            got = True
+            self.decoder.feed(b)
+        return got
+
+    def _on_intr(self):
+        self.interrupted = True
+
+    def _on_frame(self, f):
+        if f.kind != lc.KIND_REQUEST:
+            self.unexpected_kind += 1
+            return
+        entry = self.handlers.get(f.mtype)
+        if entry is None:
+            self.unknown_type += 1
+            self.error(f.req_id, f.mtype, m.ERR_UNKNOWN_TYPE, "unknown message type %d" % f.mtype)
+            return
+        fn, raw = entry
+        try:
+            if raw:
+                arg = f.payload
+            elif len(f.payload):
+                arg = json.loads(bytes(f.payload))
+                if not isinstance(arg, dict):
+                    raise ValueError("payload is not a JSON object")
+            else:
+                arg = {}
+        except ValueError as e:
+            self.error(f.req_id, f.mtype, m.ERR_BAD_PAYLOAD, "bad payload: %s" % e)
+            return
+        try:
+            reply = fn(arg, f.req_id)
+        except RequestError as e:
+            self.error(f.req_id, f.mtype, e.code, e.message, e.detail)
+            return
+        except Exception as e:  # a firmware bug must still answer the host
+            self.error(f.req_id, f.mtype, m.ERR_INTERNAL, "%s: %s" % (type(e).__name__, e))
+            return
+        if reply is None:
+            return
+        self.ok(f.req_id, f.mtype, reply, raw)
+
+    # --- output -------------------------------------------------------------
+    def ok(self, req_id, mtype, reply, raw=False):
+        payload = reply if raw else json.dumps(reply).encode()
+        lc.write_frame(self._write, lc.KIND_OK, mtype, req_id, payload)
+
+    def error(self, req_id, mtype, code, message, detail=None):
+        d = {"code": code, "name": m.ERR_NAMES.get(code, "?"), "message": message}
+        if detail is not None:
+            d["detail"] = detail
+        lc.write_frame(self._write, lc.KIND_ERROR, mtype, req_id, json.dumps(d).encode())
+
+    def push(self, mtype, obj):
+        lc.write_frame(self._write, lc.KIND_PUSH, mtype, 0, json.dumps(obj).encode())
+
+    def push_raw(self, mtype, payload):
+        lc.write_frame(self._write, lc.KIND_PUSH, mtype, 0, payload)
+
+    # --- bulk ---------------------------------------------------------------
+    def start_transfer(self, req_id, mtype, name, data):
+        """Send data as DATA chunks, then an OK reply {obj, size, crc32}."""
+        if self.transfer is not None:
+            raise RequestError(m.ERR_BUSY, "a transfer of %r is in progress" % self.transfer.name)
+        self.transfer = _Transfer(req_id, mtype, name, data)
+
+    def service(self):
+        """Send the next bulk chunk, if a transfer is running."""
+        t = self.transfer
+        if t is None:
+            return False
+        n = len(t.data)
+        end = t.offset + BULK_CHUNK
+        if end > n:
+            end = n
+        if t.offset < n or n == 0:
+            struct.pack_into(m.DATA_HEADER, self._dhdr, 0, t.offset)
+            t.crc = lc.crc32(memoryview(t.data)[t.offset : end], t.crc)
+            lc.write_frame(
+                self._write, lc.KIND_DATA, t.mtype, t.req_id, t.data, self._dhdr, t.offset, end
+            )
+            t.offset = end
+        if t.offset >= n:
+            self.transfer = None
+            self.ok(t.req_id, t.mtype, {"obj": t.name, "size": n, "crc32": t.crc & 0xFFFFFFFF})
+        return True

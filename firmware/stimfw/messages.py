@@ -1,0 +1,90 @@
+# Message types and error codes of the link protocol, shared by the device and
+# the host. A request's type says what it asks for; its reply (OK or ERROR)
+# carries the same type and request id. Control payloads are UTF-8 JSON
+# objects; bulk payloads are binary (see docs/LINK.md).
+try:
+    from micropython import const
+except ImportError:
+
+    def const(x):
+        return x
+
+
+# --- requests (host -> device); each gets exactly one reply -----------------
+MSG_PING = const(0x01)  # {} -> {"t_ms": uptime}; cheapest round trip
+MSG_INFO = const(0x02)  # {} -> firmware, board, protocol, limits, uptime, counters
+MSG_ECHO = const(0x03)  # raw bytes -> the same bytes; link self-test
+MSG_PULL = const(0x04)  # {"obj": name} -> DATA chunks, then {"obj","size","crc32"}
+MSG_HEARTBEAT = const(0x05)  # {} -> {"state": ...}; keeps an armed unit armed
+MSG_REBOOT = const(0x06)  # {} -> {} then the unit soft-resets
+MSG_EVENTS = const(0x07)  # {"ack": seq} -> {"events": [...]}; safety event log
+MSG_VALIDATE = const(0x10)  # protocol -> {"hash", "summary"} or ERR_LIMIT
+MSG_PLAN = const(0x11)  # protocol -> compiled timeline (DATA) and figures
+MSG_ARM = const(0x12)  # {"hash"} -> {"state": "ARMED"}
+MSG_START = const(0x13)  # {} -> {"run": id}; progress and results follow as pushes
+MSG_STOP = const(0x14)  # {} -> {"state": ...}; ends output within one pulse period
+MSG_DISARM = const(0x15)  # {} -> {"state": "IDLE"}
+MSG_STATUS = const(0x16)  # {} -> state, run progress
+MSG_RESULT = const(0x17)  # {"run": id} -> results of a finished run
+MSG_SIM = const(0x7F)  # sim-only requests; refused on boards
+
+# --- pushes (device -> host, unsolicited, req_id 0) --------------------------
+PUSH_BOOT = const(0x80)  # the firmware started: {"fw", "build", "board"}
+PUSH_EVENT = const(0x81)  # a safety log entry was recorded
+PUSH_PROGRESS = const(0x82)  # run progress: {"run", "done", "total", ...}
+PUSH_ALARM = const(0x83)  # an alarm criterion was met, with its values
+PUSH_PULSE = const(0x84)  # per-pulse delivery records
+PUSH_LOG = const(0x85)  # free text from the firmware, for humans
+
+MSG_NAMES = {
+    MSG_PING: "ping",
+    MSG_INFO: "info",
+    MSG_ECHO: "echo",
+    MSG_PULL: "pull",
+    MSG_HEARTBEAT: "heartbeat",
+    MSG_REBOOT: "reboot",
+    MSG_EVENTS: "events",
+    MSG_VALIDATE: "validate",
+    MSG_PLAN: "plan",
+    MSG_ARM: "arm",
+    MSG_START: "start",
+    MSG_STOP: "stop",
+    MSG_DISARM: "disarm",
+    MSG_STATUS: "status",
+    MSG_RESULT: "result",
+    MSG_SIM: "sim",
+    PUSH_BOOT: "boot",
+    PUSH_EVENT: "event",
+    PUSH_PROGRESS: "progress",
+    PUSH_ALARM: "alarm",
+    PUSH_PULSE: "pulse",
+    PUSH_LOG: "log",
+}
+
+# --- error codes carried by ERROR replies ------------------------------------
+# Stable numbers: hosts may switch on them; the message is for humans.
+ERR_UNKNOWN_TYPE = const(1)  # no handler for this message type
+ERR_BAD_PAYLOAD = const(2)  # payload is not what the message type takes
+ERR_LIMIT = const(3)  # a safety limit refused the request (names the limit)
+ERR_STATE = const(4)  # not allowed in the current state (e.g. START while IDLE)
+ERR_INTERLOCK = const(5)  # the hardware interlock is open
+ERR_NOT_FOUND = const(6)  # the named object, run or protocol does not exist
+ERR_BUSY = const(7)  # another transfer or run is in progress
+ERR_INTERNAL = const(8)  # the firmware raised; the message has the exception text
+ERR_UNSUPPORTED = const(9)  # this board cannot do that (e.g. sim-only request)
+
+ERR_NAMES = {
+    ERR_UNKNOWN_TYPE: "unknown_type",
+    ERR_BAD_PAYLOAD: "bad_payload",
+    ERR_LIMIT: "limit",
+    ERR_STATE: "state",
+    ERR_INTERLOCK: "interlock",
+    ERR_NOT_FOUND: "not_found",
+    ERR_BUSY: "busy",
+    ERR_INTERNAL: "internal",
+    ERR_UNSUPPORTED: "unsupported",
+}
+
+# Bulk DATA chunks start with this header: byte offset of the chunk in the object.
+DATA_HEADER = "<I"
+DATA_HEADER_SIZE = const(4)

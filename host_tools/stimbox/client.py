@@ -1,0 +1,260 @@
+"""The host API: one StimBox object per connected unit.
+
+    with StimBox.connect("/dev/ttyACM0") as box:
+        print(box.info())
+
+Requests go one at a time (the unit's stdin buffer is small); pushes that
+arrive meanwhile are queued in `box.pushes` and handed to `on_push`.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from stimfw import linkcodec as lc
+from stimfw import messages as m
+
+from stimbox import discovery
+from stimbox.errors import DeviceError, LimitError, LinkError, ReplyTimeout
+from stimbox.transport import CTRL_B, CTRL_C, CTRL_D, SerialTransport, Transport
+
+DEFAULT_TIMEOUT = 2.0
+# A rebooting unit: process restart (sim) or soft reset (board) plus imports.
+BOOT_TIMEOUT = 15.0
+HOST_MAX_PAYLOAD = 65535
+
+
+@dataclass
+class Push:
+    mtype: int
+    name: str
+    data: Any  # decoded JSON, or bytes for binary pushes
+
+
+class StimBox:
+    def __init__(self, transport: Transport, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.transport = transport
+        self.timeout = timeout
+        self.pushes: deque[Push] = deque(maxlen=10000)
+        self.on_push: Callable[[Push], None] | None = None
+        self._frames: deque[lc.Frame] = deque()
+        self._decoder = lc.Decoder(HOST_MAX_PAYLOAD, self._frames.append, copy_payload=True)
+        self._next_id = 1
+        self.rx_window = 512
+        self.max_request = 480
+
+    # --- connecting ---------------------------------------------------------
+    @classmethod
+    def connect(
+        cls, port: str | None = None, timeout: float = DEFAULT_TIMEOUT, take_control: bool = True
+    ) -> StimBox:
+        """Open the unit on `port` ("auto" or None: find one).
+
+        If the unit sits at its REPL (after mpremote, or a fresh board), it is
+        rebooted into the firmware unless take_control is False."""
+        port = discovery.resolve(port)
+        box = cls(SerialTransport(port), timeout)
+        try:
+            box._hello(take_control)
+        except BaseException:
+            box.close()
+            raise
+        return box
+
+    def _hello(self, take_control: bool) -> None:
+        try:
+            self.ping(timeout=0.5)
+        except ReplyTimeout:
+            if not take_control:
+                raise LinkError(
+                    f"{self.port}: the unit does not answer the link (not running the firmware?)"
+                ) from None
+            self.reboot_from_repl()
+        lim = self.request(m.MSG_INFO)
+        self.rx_window = lim.get("rx_window", self.rx_window)
+        self.max_request = lim.get("max_request", self.max_request)
+
+    def reboot_from_repl(self) -> None:
+        """Bring a unit that sits at its REPL (raw or friendly) back into the
+        firmware: interrupt, leave raw REPL, soft-reset, wait for the boot."""
+        t = self.transport
+        t.write(b"\r" + CTRL_C + CTRL_C)
+        t.drain(0.1)
+        t.write(b"\r" + CTRL_B)
+        t.drain(0.1)
+        t.write(CTRL_D)
+        self.wait_boot()
+
+    def wait_boot(self, timeout: float = BOOT_TIMEOUT) -> dict[str, Any]:
+        """Wait for the firmware's boot push; returns its identity."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for p in self._collect(min(0.2, deadline - time.monotonic())):
+                if p.mtype == m.PUSH_BOOT:
+                    return p.data
+        raise LinkError(f"{self.port}: no firmware boot within {timeout:.0f} s")
+
+    @property
+    def port(self) -> str:
+        return getattr(self.transport, "port", "?")
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def __enter__(self) -> StimBox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- frames -------------------------------------------------------------
+    def _pump(self, timeout: float) -> bool:
+        data = self.transport.read(timeout)
+        if data:
+            self._decoder.feed(data)
+        return bool(data)
+
+    def _collect(self, timeout: float) -> list[Push]:
+        """Read for up to timeout; return and queue the pushes that came."""
+        self._pump(max(timeout, 0))
+        got = []
+        while self._frames:
+            f = self._frames.popleft()
+            if f.kind == lc.KIND_PUSH:
+                got.append(self._deliver_push(f))
+        return got
+
+    def _deliver_push(self, f: lc.Frame) -> Push:
+        try:
+            data: Any = json.loads(f.payload)
+        except ValueError:
+            data = bytes(f.payload)
+        p = Push(f.mtype, m.MSG_NAMES.get(f.mtype, str(f.mtype)), data)
+        self.pushes.append(p)
+        if self.on_push is not None:
+            self.on_push(p)
+        return p
+
+    def send(self, mtype: int, payload: bytes = b"") -> int:
+        """Send one request frame; returns its request id."""
+        if len(payload) > self.max_request:
+            raise LinkError(
+                f"request payload of {len(payload)} bytes exceeds the unit's "
+                f"{self.max_request}-byte limit"
+            )
+        rid = self._next_id
+        self._next_id = rid % 0xFFFF + 1
+        frame = lc.encode_frame(lc.KIND_REQUEST, mtype, rid, payload)
+        if len(frame) > self.rx_window:
+            # Stuffing can double a payload; the unit's stdin must not overflow.
+            raise LinkError(
+                f"request frame of {len(frame)} bytes on the wire exceeds the unit's "
+                f"{self.rx_window}-byte receive window"
+            )
+        self.transport.write(frame)
+        return rid
+
+    def wait_reply(
+        self,
+        rid: int,
+        mtype: int,
+        timeout: float,
+        on_data: Callable[[lc.Frame], None] | None = None,
+    ) -> lc.Frame:
+        """Wait for the reply to request rid; bulk DATA for it goes to on_data
+        and every DATA frame restarts the timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            while self._frames:
+                f = self._frames.popleft()
+                if f.kind == lc.KIND_PUSH:
+                    self._deliver_push(f)
+                elif f.req_id != rid:
+                    continue  # a late reply to a request we gave up on
+                elif f.kind == lc.KIND_DATA:
+                    if on_data is None:
+                        raise LinkError("unexpected bulk data in reply")
+                    on_data(f)
+                    deadline = time.monotonic() + timeout
+                elif f.kind in (lc.KIND_OK, lc.KIND_ERROR):
+                    return f
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ReplyTimeout(
+                    f"{self.port}: no reply to {m.MSG_NAMES.get(mtype, mtype)} within {timeout:.1f} s"
+                )
+            self._pump(min(left, 0.1))
+
+    def request_raw(
+        self,
+        mtype: int,
+        payload: bytes = b"",
+        timeout: float | None = None,
+        on_data: Callable[[lc.Frame], None] | None = None,
+    ) -> bytes:
+        rid = self.send(mtype, payload)
+        f = self.wait_reply(rid, mtype, timeout or self.timeout, on_data)
+        if f.kind == lc.KIND_ERROR:
+            raise _device_error(f.payload)
+        return bytes(f.payload)
+
+    def request(self, mtype: int, args: dict[str, Any] | None = None, **kw: Any) -> Any:
+        payload = json.dumps(args, separators=(",", ":")).encode() if args else b""
+        reply = self.request_raw(mtype, payload, **kw)
+        return json.loads(reply) if reply else {}
+
+    # --- requests -----------------------------------------------------------
+    def ping(self, timeout: float | None = None) -> dict[str, Any]:
+        return self.request(m.MSG_PING, timeout=timeout)
+
+    def info(self) -> dict[str, Any]:
+        d = self.request(m.MSG_INFO)
+        d["port"] = self.port
+        return d
+
+    def echo(self, data: bytes) -> bytes:
+        return self.request_raw(m.MSG_ECHO, data)
+
+    def pull(self, obj: str, **args: Any) -> bytes:
+        """Fetch a named object from the unit as bytes, checking its CRC."""
+        buf = bytearray()
+
+        def on_data(f: lc.Frame) -> None:
+            (offset,) = struct.unpack_from(m.DATA_HEADER, f.payload)
+            if offset != len(buf):
+                raise LinkError(f"bulk transfer of {obj!r} lost data at byte {len(buf)}")
+            buf.extend(f.payload[m.DATA_HEADER_SIZE :])
+
+        done = json.loads(
+            self.request_raw(
+                m.MSG_PULL, json.dumps(dict(args, obj=obj)).encode(), on_data=on_data
+            )
+        )
+        if done["size"] != len(buf) or lc.crc32(buf) & 0xFFFFFFFF != done["crc32"]:
+            raise LinkError(f"bulk transfer of {obj!r} arrived damaged")
+        return bytes(buf)
+
+    def reboot(self) -> dict[str, Any]:
+        """Soft-reset the unit and wait until the firmware is back."""
+        self.request(m.MSG_REBOOT)
+        return self.wait_boot()
+
+    def link_counters(self) -> dict[str, int]:
+        """This host's own count of frames dropped on the way in."""
+        return self._decoder.counters()
+
+
+def _device_error(payload: bytes) -> DeviceError:
+    try:
+        d = json.loads(payload)
+        code, name, message = d["code"], d.get("name", "?"), d["message"]
+    except (ValueError, KeyError, TypeError):
+        return DeviceError(m.ERR_INTERNAL, "internal", f"unreadable error reply {payload!r}")
+    cls = LimitError if code == m.ERR_LIMIT else DeviceError
+    return cls(code, name, message, d.get("detail"))

@@ -1,0 +1,51 @@
+"""The host tools' exceptions. Everything they raise on purpose is a
+StimBoxError, so a CLI can print one line instead of a traceback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class StimBoxError(Exception):
+    """Base of every error the host tools raise on purpose."""
+
+
+class PortError(StimBoxError):
+    """The port is missing, busy, or vanished."""
+
+
+class LinkError(StimBoxError):
+    """The link misbehaved: no valid reply, a broken transfer, a unit not
+    running the firmware."""
+
+
+class ReplyTimeout(LinkError):
+    """No reply to a request within its timeout."""
+
+
+class BuildError(StimBoxError):
+    """The firmware could not be built."""
+
+
+class DeployError(StimBoxError):
+    """Copying or switching the firmware failed; the unit keeps its previous
+    firmware."""
+
+
+class DeviceError(StimBoxError):
+    """The device refused a request. Keeps the device's own text."""
+
+    def __init__(self, code: int, name: str, message: str, detail: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.name = name
+        self.message = message
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"device refused ({self.name}): {self.message}"
+
+
+class LimitError(DeviceError):
+    """A safety limit refused the request; detail names the limit, the
+    offending value and the allowed range."""
