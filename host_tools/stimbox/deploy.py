@@ -1,0 +1,219 @@
+"""Deploying firmware: build, copy with mpremote, switch, reboot, verify.
+
+The same steps serve a USB board and the simulated unit; only the board name
+(and so the mpy-cross architecture) differs. The unit's flash is never left
+half-written:
+
+1. upload: the new slot is copied as fw/<slot>.new; a cut here leaves only a
+   stray folder that no loader reads.
+2. switch: one small script on the unit renames fw/<slot>.new to fw/<slot>,
+   replaces main.py/boot.py through .new files and renames, then records the
+   running slot as fw/previous and the new one as fw/active (a rename, which
+   littlefs and POSIX do atomically).
+3. reboot and verify: the unit restarts into the new slot; info() must report
+   the build hash the host computed, recomputed by the unit from its files.
+
+If the new slot fails to import, the loader starts fw/previous instead.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from stimbox.build import LOADER_FILES, Image, build_image
+from stimbox.client import StimBox
+from stimbox.errors import DeployError, LinkError
+
+# Runs on the unit (through mpremote exec) before the upload: make room.
+_PREPARE = """
+import os
+try:
+    os.mkdir('fw')
+except OSError:
+    pass
+def _rm(p):
+    try:
+        for e in os.ilistdir(p):
+            q = p + '/' + e[0]
+            if e[1] == 0x4000:
+                _rm(q)
+            else:
+                os.remove(q)
+        os.rmdir(p)
+    except OSError:
+        pass
+_rm('fw/{slot}.new')
+"""
+
+# Runs on the unit after a complete upload: make the new slot the active one.
+_SWITCH = """
+import os
+def _read(p):
+    try:
+        with open(p) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+def _rm(p):
+    try:
+        for e in os.ilistdir(p):
+            q = p + '/' + e[0]
+            if e[1] == 0x4000:
+                _rm(q)
+            else:
+                os.remove(q)
+        os.rmdir(p)
+    except OSError:
+        pass
+def _replace(new, dst):
+    try:
+        os.rename(new, dst)
+    except OSError:  # FAT will not rename over an existing file
+        os.remove(dst)
+        os.rename(new, dst)
+slot = '{slot}'
+old = _read('fw/active')
+if old != slot:
+    _rm('fw/' + slot)
+    os.rename('fw/' + slot + '.new', 'fw/' + slot)
+else:
+    _rm('fw/' + slot + '.new')
+for name in {loader!r}:
+    try:
+        os.stat(name + '.new')
+        _replace(name + '.new', name)
+    except OSError:
+        pass
+if old and old != slot:
+    with open('fw/previous.new', 'w') as f:
+        f.write(old + '\\n')
+    _replace('fw/previous.new', 'fw/previous')
+with open('fw/active.new', 'w') as f:
+    f.write(slot + '\\n')
+_replace('fw/active.new', 'fw/active')
+keep = (slot, old, _read('fw/previous'))
+for e in os.ilistdir('fw'):
+    if e[1] == 0x4000 and e[0] not in keep:
+        _rm('fw/' + e[0])
+print('switched', old, '->', slot)
+"""
+
+
+@dataclass
+class DeployReport:
+    port: str
+    board: str
+    slot: str
+    build: str
+    previous: str | None
+    seconds: float
+
+
+def mpremote_executable() -> str:
+    exe = Path(sys.executable).with_name("mpremote")
+    if exe.exists():
+        return str(exe)
+    found = shutil.which("mpremote")
+    if not found:
+        raise DeployError("mpremote not found; install the mpremote package")
+    return found
+
+
+def mpremote(port: str, *args: str, timeout: float = 120) -> str:
+    """Run the real mpremote CLI against port without a reset (`resume`):
+    it interrupts the running firmware, which turns its outputs off and hands
+    the REPL over."""
+    cmd = [mpremote_executable(), "connect", port, "resume", *args]
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise DeployError(f"mpremote did not finish within {timeout:.0f} s") from None
+    if r.returncode != 0:
+        text = (r.stderr.strip() or r.stdout.strip()).splitlines()
+        raise DeployError(f"mpremote failed: {text[-1] if text else r.returncode}")
+    return r.stdout
+
+
+def upload(port: str, image: Image) -> None:
+    """Step 1: copy the slot as fw/<slot>.new and the loader as *.new."""
+    with tempfile.TemporaryDirectory(prefix="stimbox-upload-") as tmp:
+        staged = Path(tmp) / f"{image.slot}.new"
+        shutil.copytree(image.slot_dir, staged)
+        args = ["exec", _PREPARE.format(slot=image.slot), "+", "cp", "-r", str(staged), ":fw/"]
+        for name in LOADER_FILES:
+            args += ["+", "cp", str(image.root / name), f":{name}.new"]
+        mpremote(port, *args)
+
+
+def switch(port: str, image: Image) -> str:
+    """Step 2: make the uploaded slot the active one."""
+    return mpremote(port, "exec", _SWITCH.format(slot=image.slot, loader=LOADER_FILES))
+
+
+def reboot_and_verify(port: str, image: Image) -> dict:
+    """Step 3: restart the unit and check it runs exactly this build."""
+    # take_control: the unit sits at the REPL after mpremote; reboot it.
+    with StimBox.connect(port, take_control=True) as box:
+        info = box.info()
+    if info.get("build") != image.build or not info.get("build_ok"):
+        raise DeployError(
+            f"unit runs build {str(info.get('build'))[:12]} (files intact: "
+            f"{info.get('build_ok')}), expected {image.build[:12]}"
+        )
+    return info
+
+
+def current_board(port: str) -> str | None:
+    """The board the unit says it is, if it runs the firmware."""
+    try:
+        with StimBox.connect(port, timeout=1.0, take_control=False) as box:
+            return str(box.info()["board"])
+    except LinkError:
+        return None
+
+
+def deploy(
+    port: str,
+    board: str | None = None,
+    log: Callable[[str], None] = lambda s: None,
+) -> DeployReport:
+    t0 = time.monotonic()
+    if board is None:
+        board = current_board(port) or _sim_board(port)
+        if board is None:
+            raise DeployError(
+                f"{port}: the unit runs no StimBox firmware; say which board it is with --board"
+            )
+    log(f"building firmware for board {board!r}")
+    image = build_image(board)
+    try:
+        log(f"uploading slot {image.slot} ({len(image.files)} files) with mpremote")
+        upload(port, image)
+        log("switching to the new slot")
+        out = switch(port, image).strip()
+        previous = out.split()[1] if out.startswith("switched") else None
+        log("rebooting and verifying the build hash")
+        reboot_and_verify(port, image)
+    finally:
+        shutil.rmtree(image.root, ignore_errors=True)
+    return DeployReport(
+        port=port,
+        board=board,
+        slot=image.slot,
+        build=image.build,
+        previous=None if previous in (None, "None") else previous,
+        seconds=time.monotonic() - t0,
+    )
+
+
+def _sim_board(port: str) -> str | None:
+    from simunit import registry
+
+    return "sim" if any(u.get("port") == port for u in registry.running()) else None
