@@ -10,6 +10,7 @@ from stimfw import buildinfo
 from stimfw import linkcodec as lc
 from stimfw import messages as m
 from stimfw.link import BULK_CHUNK, MAX_REQUEST_PAYLOAD, RX_WINDOW, RequestError
+from stimfw.testpattern import test_pattern
 
 # Largest test pattern a host may pull; sized to fit the smallest MCU heap.
 MAX_TEST_PATTERN = 32768
@@ -24,19 +25,6 @@ def identity():
         "board": board.NAME,
         "protocol": lc.PROTOCOL_VERSION,
     }
-
-
-def test_pattern(size):
-    """Deterministic signal-like bytes: int16 samples of a slow wave plus
-    pseudo-random noise, the kind of data bulk pulls carry."""
-    buf = bytearray(size)
-    x = 12345
-    for i in range(0, size - 1, 2):
-        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
-        v = ((i >> 3) & 0x3FF) - 512 + ((x >> 16) & 0xFF) - 128
-        buf[i] = v & 0xFF
-        buf[i + 1] = (v >> 8) & 0xFF
-    return buf
 
 
 def register(app):

@@ -175,6 +175,7 @@ class Decoder:
         self._mv = memoryview(self.buf)
         self.n = 0
         self.in_frame = False
+        self.opened = False
         self.escape = False
         self.overflow = False
         self.on_frame = on_frame
@@ -210,6 +211,7 @@ class Decoder:
                 if p == -1:
                     return
                 self.in_frame = True
+                self.opened = True
                 self.n = 0
                 self.escape = False
                 self.overflow = False
@@ -218,12 +220,17 @@ class Decoder:
             b = data[i]
             i += 1
             if b == FLAG:
-                if self.n == 0:
-                    # Back-to-back FLAGs (end of one frame, start of the next):
-                    # stay in frame.
-                    continue
-                self._finish()
-                # This FLAG also opens the next frame.
+                # Every frame has an opening and a closing FLAG. Bytes after
+                # a good frame's closing FLAG that are not opened by a FLAG of
+                # their own are garbage between frames. After a damaged frame
+                # its "closing" FLAG may be the next frame's opening one.
+                if self.n == 0 and not self.escape:
+                    self.opened = True
+                elif not self.opened:
+                    self.garbage += self.n
+                    self.opened = True
+                else:
+                    self.opened = not self._finish()
                 self.n = 0
                 self.escape = False
                 self.overflow = False
@@ -255,26 +262,27 @@ class Decoder:
         n = self.n
         if self.overflow:
             self._drop(DROP_OVERSIZE)
-            return
+            return False
         if self.escape or n < OVERHEAD:
             self._drop(DROP_SHORT)
-            return
+            return False
         buf = self.buf
         ver = buf[0]
         length = buf[5] | (buf[6] << 8)
         if HEADER_SIZE + length + CRC_SIZE != n:
             self._drop(DROP_SHORT)
-            return
+            return False
         mv = self._mv
         want = buf[n - 4] | (buf[n - 3] << 8) | (buf[n - 2] << 16) | (buf[n - 1] << 24)
         if crc32(mv[: n - 4]) & 0xFFFFFFFF != want:
             self._drop(DROP_CRC)
-            return
+            return False
         if ver != PROTOCOL_VERSION:
             self._drop(DROP_VERSION)
-            return
+            return False
         self.frames += 1
         payload = mv[HEADER_SIZE : HEADER_SIZE + length]
         if self.copy_payload:
             payload = bytes(payload)
         self.on_frame(Frame(buf[1], buf[2], buf[3] | (buf[4] << 8), payload))
+        return True

@@ -27,6 +27,12 @@ def _run(name):
         exec(src, {"__name__": "__main__", "__file__": name})
     except KeyboardInterrupt:
         pass
+    except SystemExit:
+        # machine.soft_reset() (or sys.exit) in boot.py/main.py. Under `-i`
+        # the port would fall into the REPL instead of rebooting, so end the
+        # process the way the supervisor reads as a reset: SIGTERM from
+        # inside. $PPID of the shell is this MicroPython process.
+        os.system("kill -TERM $PPID")
     except Exception as e:
         sys.print_exception(e)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import termios
@@ -149,9 +150,13 @@ class SimUnit:
             if self._stopping.is_set():
                 return
             self.last_exit = proc.returncode
-            if time.monotonic() - self.started_at < _CRASH_WINDOW_S and proc.returncode != 0:
+            # Exit 0 (Ctrl-D or soft_reset at the REPL) and SIGTERM from the
+            # boot ROM (soft_reset while main.py runs) are soft resets; any
+            # other end is a crash, and the board would hard-reset.
+            soft = proc.returncode in (0, -signal.SIGTERM)
+            if not soft and time.monotonic() - self.started_at < _CRASH_WINDOW_S:
                 time.sleep(_CRASH_BACKOFF_S)
-            if proc.returncode == 0:
+            if soft:
                 self.relay.inject_to_host(b"MPY: soft reboot\r\n")
             self._spawn(raw=self._raw_mode)
 
