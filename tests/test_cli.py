@@ -1,0 +1,72 @@
+"""The stimbox CLI: conventional help, one-line errors, port discovery."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from simunit.supervisor import SimUnit
+from stimbox import discovery
+from stimbox.build import install_offline
+from stimbox.client import StimBox
+from stimbox.errors import PortError
+
+STIMBOX = str(Path(sys.executable).with_name("stimbox"))
+
+
+def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([STIMBOX, *args], capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, **(env or {})))
+
+
+@pytest.mark.parametrize("cmd", [[], ["sim"], ["deploy"], ["info"], ["ports"]])
+def test_help_is_conventional(cmd: list[str]) -> None:
+    r = run(*cmd, "--help")
+    assert r.returncode == 0 and r.stdout.startswith("usage: stimbox")
+    if cmd and cmd[0] in ("deploy", "info"):
+        assert "--port" in r.stdout
+
+
+def test_missing_port_is_one_line_not_a_traceback() -> None:
+    r = run("info", "--port", "/dev/ttyACM99")
+    assert r.returncode == 1
+    assert r.stderr == "stimbox: /dev/ttyACM99: no such port (is the unit plugged in, or the simulator running?)\n"
+
+
+def test_no_unit_found_with_auto() -> None:
+    r = run("info")
+    assert r.returncode == 1 and "no StimBox found" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_busy_port_is_one_line(box: StimBox) -> None:
+    r = run("info", "--port", box.port)
+    assert r.returncode == 1 and "busy" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_auto_finds_the_one_running_unit_and_info_json(sim_unit: SimUnit) -> None:
+    assert discovery.resolve("auto") == sim_unit.port
+    r = run("info", "--json")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["port"] == sim_unit.port and info["board"] == "sim"
+    assert run("ports").stdout.startswith(sim_unit.port)
+
+
+def test_several_units_need_a_choice(sim_unit: SimUnit, firmware_image) -> None:
+    with SimUnit() as other:
+        install_offline(firmware_image, other.flash)
+        with pytest.raises(PortError, match="several units"):
+            discovery.resolve(None)
+        # STIMBOX_PORT chooses.
+        r = run("info", env={"STIMBOX_PORT": other.port})
+        assert r.returncode == 0 and other.port in r.stdout
+
+
+def test_info_human_output(sim_unit: SimUnit) -> None:
+    r = run("info", "--port", sim_unit.port)
+    assert r.returncode == 0
+    assert "board  sim" in r.stdout and "(intact)" in r.stdout and "errors: none" in r.stdout
