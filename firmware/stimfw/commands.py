@@ -30,6 +30,7 @@ def identity():
 def register(app):
     link = app.link
     objects = {}  # name -> bytes-like; what MSG_PULL can fetch
+    pattern = bytearray()
     app.objects = objects
 
     def ping(req, rid):
@@ -61,7 +62,11 @@ def register(app):
                     m.ERR_BAD_PAYLOAD,
                     "test_pattern size %r outside 0..%d" % (size, MAX_TEST_PATTERN),
                 )
-            data = test_pattern(size)
+            # Kept between pulls so that repeated pulls measure the link,
+            # not the pattern generator.
+            if len(pattern) != size:
+                pattern[:] = test_pattern(size)
+            data = pattern
         elif name in objects:
             data = objects[name]
         else:

@@ -33,6 +33,33 @@ class RequestError(Exception):
         self.detail = detail
 
 
+class _OutBuffer:
+    """Collects one encoded frame so that it reaches the console in one write
+    instead of one per stuffed segment (a syscall each on the simulated
+    unit, a USB packet each on a board)."""
+
+    def __init__(self, size, sink):
+        self.buf = bytearray(size)
+        self.mv = memoryview(self.buf)
+        self.n = 0
+        self.sink = sink
+
+    def write(self, data):
+        k = len(data)
+        if self.n + k > len(self.buf):
+            self.flush()
+            if k > len(self.buf):
+                self.sink(data)
+                return
+        self.buf[self.n : self.n + k] = data
+        self.n += k
+
+    def flush(self):
+        if self.n:
+            self.sink(self.mv[: self.n])
+            self.n = 0
+
+
 class _Transfer:
     __slots__ = ("req_id", "mtype", "name", "data", "offset", "crc")
 
@@ -55,7 +82,8 @@ class Link:
         self.unknown_type = 0
         self.transfer = None
         self._dhdr = bytearray(m.DATA_HEADER_SIZE)
-        self._write = console.write
+        # Worst case for a bulk frame: every byte stuffed.
+        self._out = _OutBuffer(2 * (BULK_CHUNK + m.DATA_HEADER_SIZE + lc.OVERHEAD) + 2, console.write)
 
     # --- handlers -----------------------------------------------------------
     def handle(self, mtype, fn, raw=False):
@@ -126,19 +154,24 @@ class Link:
     # --- output -------------------------------------------------------------
     def ok(self, req_id, mtype, reply, raw=False):
         payload = reply if raw else json.dumps(reply).encode()
-        lc.write_frame(self._write, lc.KIND_OK, mtype, req_id, payload)
+        self._send(lc.KIND_OK, mtype, req_id, payload)
 
     def error(self, req_id, mtype, code, message, detail=None):
         d = {"code": code, "name": m.ERR_NAMES.get(code, "?"), "message": message}
         if detail is not None:
             d["detail"] = detail
-        lc.write_frame(self._write, lc.KIND_ERROR, mtype, req_id, json.dumps(d).encode())
+        self._send(lc.KIND_ERROR, mtype, req_id, json.dumps(d).encode())
 
     def push(self, mtype, obj):
-        lc.write_frame(self._write, lc.KIND_PUSH, mtype, 0, json.dumps(obj).encode())
+        self._send(lc.KIND_PUSH, mtype, 0, json.dumps(obj).encode())
 
     def push_raw(self, mtype, payload):
-        lc.write_frame(self._write, lc.KIND_PUSH, mtype, 0, payload)
+        self._send(lc.KIND_PUSH, mtype, 0, payload)
+
+    def _send(self, kind, mtype, req_id, payload, prefix=b"", start=0, end=-1):
+        out = self._out
+        lc.write_frame(out.write, kind, mtype, req_id, payload, prefix, start, end)
+        out.flush()
 
     # --- bulk ---------------------------------------------------------------
     def start_transfer(self, req_id, mtype, name, data):
@@ -159,9 +192,7 @@ class Link:
         if t.offset < n or n == 0:
             struct.pack_into(m.DATA_HEADER, self._dhdr, 0, t.offset)
             t.crc = lc.crc32(memoryview(t.data)[t.offset : end], t.crc)
-            lc.write_frame(
-                self._write, lc.KIND_DATA, t.mtype, t.req_id, t.data, self._dhdr, t.offset, end
-            )
+            self._send(lc.KIND_DATA, t.mtype, t.req_id, t.data, self._dhdr, t.offset, end)
             t.offset = end
         if t.offset >= n:
             self.transfer = None

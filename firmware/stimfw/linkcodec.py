@@ -130,6 +130,8 @@ def write_frame(write, kind, mtype, req_id, payload=b"", prefix=b"", start=0, en
 
 
 _FLAG_BYTES = bytes((FLAG,))
+_ESC_BYTES = bytes((ESC,))
+_INTR_BYTES = bytes((INTR,))
 
 
 def encode_frame(kind, mtype, req_id, payload=b""):
@@ -197,13 +199,17 @@ class Decoder:
     def feed(self, data):
         n = len(data)
         i = 0
+        # Next FLAG / ESC / INTR positions in data (-2: not searched yet,
+        # -1: none left), for copying runs of plain bytes in one slice. The
+        # device feeds one byte at a time and never takes that path.
+        pf = pe = pi = -2
         while i < n:
             if not self.in_frame:
                 # Hunt for the next FLAG; everything before it is garbage,
                 # except an interrupt byte.
                 p = data.find(_FLAG_BYTES, i)
                 end = n if p == -1 else p
-                if self.on_intr is not None and data.find(b"\x03", i, end) != -1:
+                if self.on_intr is not None and data.find(_INTR_BYTES, i, end) != -1:
                     self.garbage += end - i - 1
                     self.on_intr()
                 else:
@@ -217,6 +223,28 @@ class Decoder:
                 self.overflow = False
                 i = p + 1
                 continue
+            if not self.escape and n - i > 1:
+                if pf == -2 or -1 < pf < i:
+                    pf = data.find(_FLAG_BYTES, i)
+                if pe == -2 or -1 < pe < i:
+                    pe = data.find(_ESC_BYTES, i)
+                if pi == -2 or -1 < pi < i:
+                    pi = data.find(_INTR_BYTES, i)
+                j = n
+                if -1 < pf < j:
+                    j = pf
+                if -1 < pe < j:
+                    j = pe
+                if -1 < pi < j:
+                    j = pi
+                if j - i > 1:
+                    if self.n + j - i <= len(self.buf):
+                        self.buf[self.n : self.n + j - i] = data[i:j]
+                        self.n += j - i
+                    else:
+                        self.overflow = True
+                    i = j
+                    continue
             b = data[i]
             i += 1
             if b == FLAG:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import errno
+import select
 import time
 
 import serial
@@ -66,6 +67,10 @@ class SerialTransport(Transport):
         except serial.SerialException as e:
             raise PortError(_describe_open_error(port, e)) from None
         self.serial.reset_input_buffer()
+        try:
+            self._fd: int | None = self.serial.fileno()
+        except (AttributeError, OSError):
+            self._fd = None  # no select() on this platform's ports
 
     def write(self, data: bytes) -> None:
         try:
@@ -76,13 +81,19 @@ class SerialTransport(Transport):
 
     def read(self, timeout: float) -> bytes:
         try:
+            if self._fd is not None:
+                # Wait with select ourselves: changing pyserial's timeout
+                # reconfigures the port (tcsetattr) on every call.
+                if not select.select([self._fd], [], [], timeout)[0]:
+                    return b""
+                return self.serial.read(max(self.serial.in_waiting, 1))
             self.serial.timeout = timeout
             first = self.serial.read(1)
             if not first:
                 return b""
             n = self.serial.in_waiting
             return first + self.serial.read(n) if n else first
-        except (serial.SerialException, OSError) as e:
+        except (serial.SerialException, OSError, ValueError) as e:
             raise PortError(f"{self.port}: port vanished while reading ({e})") from None
 
     def close(self) -> None:
