@@ -101,6 +101,8 @@ def compile_file(src: Path, dst: Path, arch: str) -> None:
 
 def build_image(board: str, out: Path | None = None) -> Image:
     mod = board_module(board)
+    if not (BOARDS_DIR / board / "hal.py").exists():
+        raise BuildError(f"board {board!r} has no hal.py yet: its firmware cannot be built")
     arch = mod.MPY_ARCH
     root = Path(out) if out else Path(tempfile.mkdtemp(prefix=f"stimbox-{board}-"))
     if root.exists():

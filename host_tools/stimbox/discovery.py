@@ -4,8 +4,10 @@ serial ports whose VID/PID a board declares, then running simulated units."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 from serial.tools import list_ports
+from serial.tools.list_ports_common import ListPortInfo
 from simunit import registry
 
 from stimbox.errors import PortError
@@ -21,13 +23,18 @@ def usb_ids() -> dict[tuple[int, int], str]:
     return ids
 
 
-def candidates() -> list[tuple[str, str]]:
-    """(port, what it is) for every unit this host can see."""
+def match_usb(ports: Iterable[ListPortInfo], ids: dict[tuple[int, int], str]) -> list[tuple[str, str]]:
+    """The serial ports whose USB VID/PID a board declares."""
     found = []
-    ids = usb_ids()
-    for p in list_ports.comports():
+    for p in ports:
         if p.vid is not None and (p.vid, p.pid) in ids:
             found.append((p.device, f"{ids[(p.vid, p.pid)]} board, USB {p.vid:04x}:{p.pid:04x}"))
+    return found
+
+
+def candidates() -> list[tuple[str, str]]:
+    """(port, what it is) for every unit this host can see."""
+    found = match_usb(list_ports.comports(), usb_ids())
     for u in registry.running():
         found.append((str(u["port"]), f"simulated unit {u['name']}"))
     return found
