@@ -31,13 +31,9 @@ from stimbox.build import LOADER_FILES, Image, build_image
 from stimbox.client import StimBox
 from stimbox.errors import DeployError, LinkError
 
-# Runs on the unit (through mpremote exec) before the upload: make room.
-_PREPARE = """
+# Runs on the unit (through mpremote exec) in front of both scripts below.
+_COMMON = """
 import os
-try:
-    os.mkdir('fw')
-except OSError:
-    pass
 def _rm(p):
     try:
         for e in os.ilistdir(p):
@@ -49,29 +45,25 @@ def _rm(p):
         os.rmdir(p)
     except OSError:
         pass
+"""
+
+# Before the upload: make room.
+_PREPARE = _COMMON + """
+try:
+    os.mkdir('fw')
+except OSError:
+    pass
 _rm('fw/{slot}.new')
 """
 
-# Runs on the unit after a complete upload: make the new slot the active one.
-_SWITCH = """
-import os
+# After a complete upload: make the new slot the active one.
+_SWITCH = _COMMON + """
 def _read(p):
     try:
         with open(p) as f:
             return f.read().strip()
     except OSError:
         return None
-def _rm(p):
-    try:
-        for e in os.ilistdir(p):
-            q = p + '/' + e[0]
-            if e[1] == 0x4000:
-                _rm(q)
-            else:
-                os.remove(q)
-        os.rmdir(p)
-    except OSError:
-        pass
 def _replace(new, dst):
     try:
         os.rename(new, dst)

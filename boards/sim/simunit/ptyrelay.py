@@ -127,15 +127,25 @@ class Relay:
                 elif fd == hm:
                     self._service_host(ev)
 
-    def _service_unit(self, ev: int) -> None:
-        um = self.unit.master
-        if ev & select.POLLIN:
+    def _read(self, fd: int) -> bytes:
+        try:
+            return os.read(fd, _READ_SIZE)
+        except OSError as e:
+            if e.errno not in (errno.EIO, errno.EAGAIN):
+                raise
+            return b""
+
+    def _write_pending(self, fd: int, pending: bytearray) -> None:
+        with self._lock:
             try:
-                data = os.read(um, _READ_SIZE)
-            except OSError as e:
-                if e.errno not in (errno.EIO, errno.EAGAIN):
-                    raise
-                data = b""
+                n = os.write(fd, pending)
+            except OSError:  # full (EAGAIN) or the other side went away
+                n = 0
+            del pending[:n]
+
+    def _service_unit(self, ev: int) -> None:
+        if ev & select.POLLIN:
+            data = self._read(self.unit.master)
             if data:
                 if self.on_device_output is not None:
                     self.on_device_output(data)
@@ -145,15 +155,9 @@ class Relay:
                     else:
                         self.dropped_to_host += len(data)
         if ev & select.POLLOUT:
-            with self._lock:
-                try:
-                    n = os.write(um, self._to_unit)
-                except BlockingIOError:
-                    n = 0
-                del self._to_unit[:n]
+            self._write_pending(self.unit.master, self._to_unit)
 
     def _service_host(self, ev: int) -> None:
-        hm = self.host.master
         if ev & select.POLLHUP and not ev & select.POLLIN:
             # No host holds the port: drop what was queued for it.
             with self._lock:
@@ -162,19 +166,9 @@ class Relay:
                 self._to_host.clear()
             return
         if ev & select.POLLIN:
-            try:
-                data = os.read(hm, _READ_SIZE)
-            except OSError as e:
-                if e.errno not in (errno.EIO, errno.EAGAIN):
-                    raise
-                data = b""
+            data = self._read(self.host.master)
             if data:
                 with self._lock:
                     self._to_unit += data
         if ev & select.POLLOUT:
-            with self._lock:
-                try:
-                    n = os.write(hm, self._to_host)
-                except (BlockingIOError, OSError):
-                    n = 0
-                del self._to_host[:n]
+            self._write_pending(self.host.master, self._to_host)
