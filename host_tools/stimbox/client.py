@@ -98,7 +98,10 @@ class StimBox:
             for p in self._collect(min(0.2, deadline - time.monotonic())):
                 if p.mtype == m.PUSH_BOOT:
                     return p.data
-        raise LinkError(f"{self.port}: no firmware boot within {timeout:.0f} s")
+        raise LinkError(
+            f"{self.port}: the StimBox firmware did not start within {timeout:.0f} s "
+            "(a unit with no firmware needs `stimbox deploy`)"
+        )
 
     @property
     def port(self) -> str:

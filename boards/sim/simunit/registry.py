@@ -71,7 +71,7 @@ def claim(name: str | None = None) -> Slot:
 
 def running() -> list[dict[str, object]]:
     """The units that are running now (their folder is locked)."""
-    out = []
+    out: list[dict[str, object]] = []
     base = root()
     if not base.is_dir():
         return out
