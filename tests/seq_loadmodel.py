@@ -183,12 +183,12 @@ class Host:
             self.drain()
             if self.rid in self.replies:
                 return self.replies.pop(self.rid)
-        raise AssertionError("no reply to request %d" % mtype)
+        raise AssertionError(f"no reply to request {mtype}")
 
     def ok(self, mtype, obj=None):
         good, body = self.request(mtype, obj)
         if not good:
-            raise AssertionError("refused: %r" % (body,))
+            raise AssertionError(f"refused: {body!r}")
         return body
 
     def steps(self, n):

@@ -175,6 +175,6 @@ def check(spec, bd):
             {"label": s["label"], "output": bd.OUTPUTS[s["out"]]["name"],
              "charge_uc": f["charge_uc"], "density_uc_cm2": f["density_uc_cm2"],
              "shannon_k": f["shannon_k"], "energy_mj": f["energy_mj"]}
-            for s, f in zip(spec["streams"], figs)
+            for s, f in [(spec["streams"][i], figs[i]) for i in range(len(figs))]
         ],
     }

@@ -14,8 +14,8 @@
 #   n, isi               pulses per train, pulse start to pulse start (us)
 #   period, count, offset    train start to train start (us), trains, first start
 #   label                what the stream stimulates (site, pair), for reports
-import hashlib
 import binascii
+import hashlib
 
 from stimfw import messages as m
 from stimfw.link import RequestError

@@ -89,7 +89,8 @@ def laterality(thresholds, muscles, margin):
     """'left'/'right' when that side's lowest threshold is lower by more than
     margin, 'bilateral' when both respond within it, 'none' when neither."""
     best = {"left": None, "right": None}
-    for mu, t in zip(muscles, thresholds):
+    for k, mu in enumerate(muscles):
+        t = thresholds[k]
         side = side_of(mu)
         if side is not None and t is not None and (best[side] is None or t < best[side]):
             best[side] = t
