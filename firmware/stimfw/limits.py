@@ -51,11 +51,12 @@ def stream_figures(bd, s):
     area_u = int(o["area_cm2"] * 10000 + 0.5)  # 1e-4 cm2 units
     qmax_uc = qmax / (1000000 * load)
     e = ir1 * v1 * s["w1"] + ir2 * v2 * s["w2"]  # energy * load * 1e12, in uJ
+    k = math.log10(qmax_uc * qmax_uc / o["area_cm2"])
     return {
-        "q1": q1, "q2": q2, "qmax": qmax, "area_u": area_u, "e": e,
+        "q1": q1, "q2": q2, "qmax": qmax, "area_u": area_u, "e": e, "k": k,
         "charge_uc": _r(qmax_uc),
         "density_uc_cm2": _r(qmax_uc / o["area_cm2"]),
-        "shannon_k": _r(math.log10(qmax_uc * qmax_uc / o["area_cm2"])),
+        "shannon_k": round(k, 5),
         "energy_mj": _r(e / (load * 1e12) / 1000),
     }
 
@@ -96,7 +97,7 @@ def check_stream(bd, s):
         refuse("charge_density", f["density_uc_cm2"], 0, lo["density_max_nc_cm2"] / 1000,
                "uC/cm2", where)
     k = lo["shannon_k"]
-    if k is not None and f["shannon_k"] > k:
+    if k is not None and f["k"] > k:
         refuse("shannon_k", f["shannon_k"], None, k, "", where)
     if f["e"] > lo["energy_max_uj"] * load * 1000000000000:
         refuse("energy_per_pulse", f["energy_mj"], 0, lo["energy_max_uj"] / 1000,

@@ -1,0 +1,25 @@
+"""Shared pieces of the stimulation tests: the sim board's declarations under
+CPython and a runner for firmware code on the image's .mpy files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from mpy import run_mp
+from stimbox.build import board_module
+
+BOARD = board_module("sim")
+TESTS = Path(__file__).resolve().parent
+# The whole stimulation side loaded (app, link, supervisor, sequencer): on the
+# 64-bit Unix port every object is twice its size on a 32-bit MCU, so the app
+# tests get a heap twice the MCU's; the compile memory test keeps 96k.
+APP_HEAP = "192k"
+
+
+def run_image(image: Any, code: str, heap: str = APP_HEAP) -> list[Any]:
+    """Run code on the built firmware image (.mpy as on a unit) with the test
+    models importable; every line it prints is a JSON value."""
+    out = run_mp(code, heap=heap, paths=(image.slot_dir, TESTS))
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
