@@ -4,6 +4,7 @@ CPython and a runner for firmware code on the image's .mpy files."""
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,9 @@ TESTS = Path(__file__).resolve().parent
 APP_HEAP = "192k"
 
 
-def run_image(image: Any, code: str, heap: str = APP_HEAP) -> list[Any]:
+def run_image(image: Any, code: str, data: Any = None, heap: str = APP_HEAP) -> list[Any]:
     """Run code on the built firmware image (.mpy as on a unit) with the test
-    models importable; every line it prints is a JSON value."""
-    out = run_mp(code, heap=heap, paths=(image.slot_dir, TESTS))
+    models importable and `data` as DATA; every line it prints is a JSON value."""
+    prelude = "import json\nDATA = json.loads(" + repr(json.dumps(data)) + ")\n"
+    out = run_mp(prelude + textwrap.dedent(code), heap=heap, paths=(image.slot_dir, TESTS))
     return [json.loads(line) for line in out.splitlines() if line.strip()]

@@ -3,7 +3,6 @@ limit next to a protocol one step under it, on CPython and on the device."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -106,15 +105,15 @@ def test_device_refuses_the_same_way(firmware_image) -> None:
 import json, board
 from stimfw import protocol, limits
 from stimfw.link import RequestError
-for over, under in json.loads(%r):
+for over, under in DATA:
     limits.check(protocol.normalise(under, board), board)
     try:
         limits.check(protocol.normalise(over, board), board)
         print(json.dumps(None))
     except RequestError as e:
         print(json.dumps([e.code, e.detail]))
-""" % json.dumps([[c[1], c[2]] for c in CASES])
-    got = run_image(firmware_image, code)
+"""
+    got = run_image(firmware_image, code, [[c[1], c[2]] for c in CASES])
     for case, res in zip(CASES, got, strict=True):
         assert res is not None, case[0]
         code_, d = res

@@ -99,12 +99,12 @@ def test_same_edges_and_hash_on_the_device(firmware_image) -> None:
     code = """
 import json, board
 from stimfw import protocol, compiler
-for w in json.loads(%r):
+for w in DATA:
     spec = protocol.normalise(w, board)
     print(json.dumps([protocol.spec_hash(spec, board.LIMITS["profile"]),
                       list(compiler.plan_rows(spec, 64))]))
-""" % json.dumps(EXAMPLES)
-    got = run_image(firmware_image, code)
+"""
+    got = run_image(firmware_image, code, EXAMPLES)
     for wire, (h, plan) in zip(EXAMPLES, got, strict=True):
         spec = protocol.normalise(wire, BOARD)
         assert h == protocol.spec_hash(spec, BOARD.LIMITS["profile"])
