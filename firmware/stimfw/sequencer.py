@@ -2,13 +2,14 @@
 # SEGMENT_PULSES pulses) per fire(), each scheduled on the timeline clock
 # relative to the previous one, so every edge comes from the HAL and the
 # spacing between segments is exactly the compiled one (or longer, never
-# shorter, if the unit fell behind). Between segments it reads each delivered
-# pulse back through the output monitor, pushes the pulse records and
-# progress, and reports repeated delivery flags to the supervisor.
+# shorter, if the unit fell behind). As each pulse ends it reads it back
+# through the output monitor and judges it, so repeated delivery flags end
+# the run at the next pulse, not the next segment; the pulse records and
+# progress go to the host once per segment.
 #
 # service() never blocks: while a segment runs it lets the HAL idle until the
-# segment's end (until_us), which is where the simulated unit in fast mode
-# jumps its virtual clock.
+# next pulse's end (until_us), which is where the simulated unit in fast
+# mode jumps its virtual clock.
 from array import array
 
 from stimfw import delivery
@@ -60,6 +61,8 @@ class Sequencer:
         self.seg_start = 0  # segment start, us from the run's start
         self.fire_at = 0  # timeline clock of the segment's start
         self.end_at = 0
+        self.read = 0  # pulses of the segment read back so far
+        self.recs = ([], [], [])  # delivered amplitude, charge nC, flags, per pulse
 
     def start(self, spec):
         from stimfw.compiler import count_pulses
@@ -81,12 +84,15 @@ class Sequencer:
             at = hal.ticks_add(at, late + LEAD_US)
         self.fire_at = at
         self.end_at = hal.ticks_add(at, self.tl.duration_us)
+        self.read = 0
+        self.recs = ([], [], [])
         hal.fire(self.tl, at)
 
     def abort(self, reason):
         """The supervisor already ended output; close the run's books."""
         if self.run is not None:
             self.run.outcome = reason
+            self._push_pulses(self.run)
             self._finish()
 
     def _finish(self):
@@ -104,15 +110,24 @@ class Sequencer:
         if r is None:
             return False
         hal = self.hal
-        if not hal.fire_done():
-            hal.idle(WAIT_MS, self.end_at)
-            return False
-        fault = self._readback(r)
-        if fault is not None:
-            self.supervisor.output_fault(fault)  # ends the run through abort()
+        tl = self.tl
+        done = hal.fire_done()
+        now = hal.ticks_us()
+        k = self.read
+        if k < tl.n and (done or hal.ticks_diff(now, hal.ticks_add(self.fire_at, tl.pulse_end_us(k))) >= 0):
+            fault = self._readback(r, k)
+            self.read = k + 1
+            if fault is not None:
+                self._push_pulses(r)
+                self.supervisor.output_fault(fault)  # ends the run through abort()
             return True
+        if not done:
+            until = self.end_at if k >= tl.n else hal.ticks_add(self.fire_at, tl.pulse_end_us(k))
+            hal.idle(WAIT_MS, until)
+            return False
+        self._push_pulses(r)
         prev_start = self.seg_start
-        start = self.seg.fill(self.tl)
+        start = self.seg.fill(tl)
         if start is None:
             r.outcome = "complete"
             self._finish()
@@ -123,46 +138,46 @@ class Sequencer:
         self.push(m.PUSH_PROGRESS, {"run": r.id, "done": r.done, "total": r.total})
         return True
 
-    def _readback(self, r):
+    def _readback(self, r, k):
+        """Read back and judge pulse k of the segment; a fault dict when the
+        flags have repeated flags_abort times."""
         tl = self.tl
-        hal = self.hal
-        rate = self.bd.MONITOR_RATE_HZ
-        amps = []
-        charges = []
-        flags = []
-        fault = None
-        for k in range(tl.n):
-            n = hal.monitor(k, self.mon)
-            if isinstance(n, tuple):
-                n = n[0]
-            amp = tl.amp[k]
-            judge = self.judges[tl.output[k]]
-            delivery.scan(self.mon, n, 1 if amp > 0 else -1, self.scan_out)
-            f = judge.flags(n, self.scan_out, amp)
-            a = judge.delivered(self.scan_out)
-            q = judge.charge_nc(self.scan_out, rate)
-            amps.append(a)
-            charges.append(q)
-            flags.append(f)
-            r.charge_nc += q
-            if r.amp_min is None or a < r.amp_min:
-                r.amp_min = a
-            if r.amp_max is None or a > r.amp_max:
-                r.amp_max = a
-            if f:
-                r.flagged += 1
-                for name in delivery.flag_names(f):
-                    r.flag_counts[name] = r.flag_counts.get(name, 0) + 1
-                if r.flagged >= self.flags_abort and fault is None:
-                    fault = {"run": r.id, "pulse": self.seg.first + k,
-                             "flags": delivery.flag_names(f), "consecutive": r.flagged}
-            else:
-                r.flagged = 0
-        first = self.seg.first
-        r.done = first + tl.n
-        self.push(m.PUSH_PULSE, {"run": r.id, "first": first, "amp": amps, "q_nc": charges,
-                                 "flags": flags})
-        return fault
+        n = self.hal.monitor(k, self.mon)
+        if isinstance(n, tuple):
+            n = n[0]
+        amp = tl.amp[k]
+        judge = self.judges[tl.output[k]]
+        delivery.scan(self.mon, n, 1 if amp > 0 else -1, self.scan_out)
+        f = judge.flags(n, self.scan_out, amp)
+        a = judge.delivered(self.scan_out)
+        q = judge.charge_nc(self.scan_out, self.bd.MONITOR_RATE_HZ)
+        amps, charges, flags = self.recs
+        amps.append(a)
+        charges.append(q)
+        flags.append(f)
+        r.done = self.seg.first + k + 1
+        r.charge_nc += q
+        if r.amp_min is None or a < r.amp_min:
+            r.amp_min = a
+        if r.amp_max is None or a > r.amp_max:
+            r.amp_max = a
+        if not f:
+            r.flagged = 0
+            return None
+        r.flagged += 1
+        for name in delivery.flag_names(f):
+            r.flag_counts[name] = r.flag_counts.get(name, 0) + 1
+        if r.flagged >= self.flags_abort:
+            return {"run": r.id, "pulse": self.seg.first + k, "flags": delivery.flag_names(f),
+                    "consecutive": r.flagged}
+        return None
+
+    def _push_pulses(self, r):
+        amps, charges, flags = self.recs
+        if amps:
+            self.push(m.PUSH_PULSE, {"run": r.id, "first": self.seg.first, "amp": amps,
+                                     "q_nc": charges, "flags": flags})
+        self.recs = ([], [], [])
 
     def result(self, run_id):
         for r in (self.run, self.last):
