@@ -269,3 +269,20 @@ print(json.dumps([list(out), f]))
     # TC: 1.64 A is past 95 % of its 1.5 A current limit and 640 V is short of
     # the 1000 V set: current limiting.
     assert f == 4
+
+
+def test_plan_holds_the_first_rows_for_pull_without_arming(firmware_image) -> None:
+    (r,) = device(firmware_image, """
+import struct
+app, host = make_app()
+d = host.ok(m.MSG_PLAN, {"type": "tcmep", "amp_mv": 300000, "width_us": 75})
+rows = app.objects["plan"]
+d["rows_data"] = [struct.unpack_from(d["row_format"], rows, 36 * k) for k in range(d["rows"])]
+d["state"] = app.supervisor.state
+d["fires"] = len(app.hal.fires)
+print(json.dumps(d))
+""")
+    assert r["state"] == "IDLE" and r["fires"] == 0
+    assert r["rows"] == 5 and r["unit"] == ["mV"]
+    assert r["rows_data"] == [[t, 0, 300000, 75, 0, 0, 0, 1, 2] for t in range(0, 15000, 3000)]
+    assert r["figures"]["streams"][0]["charge_uc"] == 45.0  # 300 V / 500 ohm x 75 us
