@@ -123,3 +123,97 @@ MONITOR_MAX_SAMPLES = 1024  # per pulse, current and voltage each
 AMP_CHANNELS = 16
 AMP_UV_PER_LSB = 0.125  # int16: +-4.096 mV full scale
 AMP_RATES_HZ = (5000, 10000, 20000)
+
+# --- safety limits profile ---------------------------------------------------
+# Frozen with the firmware: the device validates every protocol against these
+# before it can be armed, and no host request can change them. Units: uA, mV,
+# us, nC, uJ, cm2. See docs/SAFETY.md for where each figure comes from and
+# which limit binds first on which output.
+LIMITS = {
+    "profile": LIMITS_PROFILE,
+    # Constant-voltage outputs: current, charge and energy are computed into
+    # this load (the IEC 60601-2-10 reference load), capped by the output's
+    # current limit. Constant-current outputs: energy into the same load,
+    # voltage capped by the compliance.
+    "load_ohm": 500,
+    # Per output. amp_max: highest amplitude a protocol may ask for (output
+    # units); charge_max_nc: charge per phase; density_max_nc_cm2: charge per
+    # phase over the electrode area; shannon_k: Shannon criterion
+    # log10(Q uC) + log10(D uC/cm2) <= k (None: not an implanted or
+    # tissue-contact electrode, criterion not applied); energy_max_uj: energy
+    # per pulse (both phases) into load_ohm; train_gap_min_us: least time
+    # from one train's start to the next on that output.
+    "outputs": {
+        "TC": {
+            "amp_max": 1000000,
+            "charge_max_nc": 300000,
+            "density_max_nc_cm2": 1000000,
+            "shannon_k": None,
+            "energy_max_uj": 100000,
+            "train_gap_min_us": 500000,
+        },
+        "P1": {
+            "amp_max": 100000,
+            "charge_max_nc": 50000,
+            "density_max_nc_cm2": 200000,
+            "shannon_k": None,
+            "energy_max_uj": 20000,
+            "train_gap_min_us": 0,
+        },
+        "P2": {
+            "amp_max": 100000,
+            "charge_max_nc": 50000,
+            "density_max_nc_cm2": 200000,
+            "shannon_k": None,
+            "energy_max_uj": 20000,
+            "train_gap_min_us": 0,
+        },
+        "P3": {
+            "amp_max": 100000,
+            "charge_max_nc": 50000,
+            "density_max_nc_cm2": 200000,
+            "shannon_k": None,
+            "energy_max_uj": 20000,
+            "train_gap_min_us": 0,
+        },
+        "P4": {
+            "amp_max": 100000,
+            "charge_max_nc": 50000,
+            "density_max_nc_cm2": 200000,
+            "shannon_k": None,
+            "energy_max_uj": 20000,
+            "train_gap_min_us": 0,
+        },
+        "PR": {
+            "amp_max": 30000,
+            "charge_max_nc": 10000,
+            "density_max_nc_cm2": 300000,
+            "shannon_k": None,
+            "energy_max_uj": 5000,
+            "train_gap_min_us": 0,
+        },
+        "SCS": {
+            "amp_max": 25000,
+            "charge_max_nc": 5000,
+            "density_max_nc_cm2": 30000,
+            "shannon_k": 1.85,
+            "energy_max_uj": 5000,
+            "train_gap_min_us": 0,
+        },
+    },
+    "pulses_per_train_max": 9,
+    "isi_min_us": 1000,  # pulse start to pulse start inside a train
+    "rate_max_mhz": 20000,  # train (or single pulse) repetition per stream, 20 Hz
+    "pulses_per_run_max": 5000,
+    "run_max_us": 1800000000,  # 30 min
+    "avg_current_max_ua": 10000,  # absolute charge of all phases over the window
+    "avg_window_us": 1000000,
+    "imbalance_max_ppm": 20000,  # biphasic |Q1 - Q2| / Q1, 2 %
+    "heartbeat_ms": 1000,
+    # Output monitor judgement, per pulse (see stimfw.delivery).
+    "open_ohm": 20000,  # load above this: open circuit (multiple of 1000)
+    "short_ohm": 20,  # load below this: short (divides 1000)
+    "compliance_pct": 95,  # voltage at >= 95 % of compliance ...
+    "shortfall_pct": 90,  # ... and current below 90 % of the set value
+    "flags_abort": 3,  # consecutive flagged pulses that abort a run
+}

@@ -1,0 +1,181 @@
+# Checks a normalised spec against the board's frozen limits profile
+# (board.LIMITS). Each refusal raises RequestError(ERR_LIMIT) whose detail
+# names the limit, the offending value and the allowed range, for the host to
+# show as it is. Comparisons are exact integer cross-multiplications (no
+# float rounding can let a value past a limit); floats only make the figures
+# readable. Runs on the device and under CPython.
+#
+# Electrical model of one phase of amplitude A and width w (us) on an output,
+# into the profile's load R (ohm):
+#   constant current: I = A uA, V = min(A * R / 1000, compliance) mV
+#   constant voltage: V = min(A, current_limit * R / 1000) mV, I = V * 1000 / R uA
+# Both are kept scaled by R (ir = I * R, v1000 = V * 1000) to stay integers.
+import math
+
+from stimfw import messages as m
+from stimfw.compiler import PulseStream, count_pulses, duration_us, pulse_dur
+from stimfw.link import RequestError
+
+
+def refuse(limit, value, lo, hi, unit, where=None):
+    detail = {"limit": limit, "value": value, "min": lo, "max": hi, "unit": unit}
+    msg = "%s %s %s outside %s..%s %s" % (limit, value, unit, lo, hi, unit)
+    if where is not None:
+        detail.update(where)
+        msg += " (%s)" % ", ".join("%s %s" % (k, where[k]) for k in sorted(where))
+    raise RequestError(m.ERR_LIMIT, msg, detail)
+
+
+def phase(o, amp, load):
+    """(ir, v1000) of one phase; see the module comment."""
+    a = abs(amp)
+    if o["kind"] == "CC":
+        return a * load, min(a * load, o["compliance"] * 1000)
+    v = min(a * 1000, o["current_limit"] * load)
+    return v, v
+
+
+def _r(x):
+    return round(x, 3)
+
+
+def stream_figures(bd, s):
+    """Charge, density, Shannon k and energy of one pulse of stream s."""
+    o = bd.OUTPUTS[s["out"]]
+    load = bd.LIMITS["load_ohm"]
+    ir1, v1 = phase(o, s["amp"], load)
+    ir2, v2 = phase(o, s["amp2"], load)
+    q1 = ir1 * s["w1"]  # charge * 1000 * load, in nC
+    q2 = ir2 * s["w2"]
+    qmax = max(q1, q2)
+    area_u = int(o["area_cm2"] * 10000 + 0.5)  # 1e-4 cm2 units
+    qmax_uc = qmax / (1000000 * load)
+    e = ir1 * v1 * s["w1"] + ir2 * v2 * s["w2"]  # energy * load * 1e12, in uJ
+    k = math.log10(qmax_uc * qmax_uc / o["area_cm2"])
+    return {
+        "q1": q1, "q2": q2, "qmax": qmax, "area_u": area_u, "e": e, "k": k,
+        "charge_uc": _r(qmax_uc),
+        "density_uc_cm2": _r(qmax_uc / o["area_cm2"]),
+        "shannon_k": round(k, 5),
+        "energy_mj": _r(e / (load * 1e12) / 1000),
+    }
+
+
+def check_stream(bd, s):
+    L = bd.LIMITS
+    o = bd.OUTPUTS[s["out"]]
+    lo = L["outputs"][o["name"]]
+    load = L["load_ohm"]
+    unit = "mV" if o["kind"] == "CV" else "uA"
+    where = {"output": o["name"], "stream": s["label"]}
+    amax = min(lo["amp_max"], o["max"])
+    for a in (s["amp"], s["amp2"]):
+        if abs(a) > amax:
+            refuse("amplitude", abs(a), 0, amax, unit, where)
+    wlo, whi = o["width_us"]
+    for w in (s["w1"], s["w2"]) if s["w2"] else (s["w1"],):
+        if not wlo <= w <= whi:
+            refuse("pulse_width", w, wlo, whi, "us", where)
+    if s["n"] > L["pulses_per_train_max"]:
+        refuse("pulses_per_train", s["n"], 1, L["pulses_per_train_max"], "pulses", where)
+    if s["n"] > 1:
+        isi_min = max(L["isi_min_us"], pulse_dur(s))
+        if s["isi"] < isi_min:
+            refuse("isi", s["isi"], isi_min, None, "us", where)
+    if s["count"] > 1:
+        pmin = (1000000000 + L["rate_max_mhz"] - 1) // L["rate_max_mhz"]
+        if s["period"] < pmin:
+            refuse("repetition_rate", _r(1e6 / s["period"]), 0, L["rate_max_mhz"] / 1000,
+                   "Hz", where)
+        train = (s["n"] - 1) * s["isi"] + pulse_dur(s)
+        if train > s["period"]:
+            refuse("train_length", train, 0, s["period"], "us", where)
+    f = stream_figures(bd, s)
+    if f["qmax"] > lo["charge_max_nc"] * 1000 * load:
+        refuse("charge_per_phase", f["charge_uc"], 0, lo["charge_max_nc"] / 1000, "uC", where)
+    if f["qmax"] * 10000 > lo["density_max_nc_cm2"] * 1000 * load * f["area_u"]:
+        refuse("charge_density", f["density_uc_cm2"], 0, lo["density_max_nc_cm2"] / 1000,
+               "uC/cm2", where)
+    k = lo["shannon_k"]
+    if k is not None and f["k"] > k:
+        refuse("shannon_k", f["shannon_k"], None, k, "", where)
+    if f["e"] > lo["energy_max_uj"] * load * 1000000000000:
+        refuse("energy_per_pulse", f["energy_mj"], 0, lo["energy_max_uj"] / 1000,
+               "mJ", where)
+    if s["w2"]:
+        imb = abs(f["q1"] - f["q2"])
+        if imb * 1000000 > L["imbalance_max_ppm"] * f["q1"]:
+            refuse("biphasic_imbalance", _r(imb * 100 / f["q1"]), 0,
+                   L["imbalance_max_ppm"] / 10000, "%", where)
+    return f
+
+
+def check(spec, bd):
+    """Validate spec against bd.LIMITS; returns its figures or raises."""
+    L = bd.LIMITS
+    load = L["load_ohm"]
+    figs = [check_stream(bd, s) for s in spec["streams"]]
+    n = count_pulses(spec)
+    if n > L["pulses_per_run_max"]:
+        refuse("pulses_per_run", n, 1, L["pulses_per_run_max"], "pulses")
+    dur = duration_us(spec)
+    if dur > L["run_max_us"]:
+        refuse("run_duration", dur // 1000, 0, L["run_max_us"] // 1000, "ms")
+    # One pass over the merged pulses: overlap and train spacing per output,
+    # and the average current over every window of avg_window_us.
+    win = L["avg_window_us"]
+    cap = L["avg_current_max_ua"] * load * win
+    wt = []
+    wq = []
+    head = 0
+    acc = 0
+    acc_max = 0
+    last_end = {}
+    last_train = {}
+    ps = PulseStream(spec)
+    while True:
+        nxt = ps.peek()
+        if nxt is None:
+            break
+        t, i, p = nxt
+        s = ps.streams[i]
+        out = s["out"]
+        name = bd.OUTPUTS[out]["name"]
+        if out in last_end and t < last_end[out]:
+            refuse("pulse_overlap", last_end[out] - t, 0, 0, "us",
+                   {"output": name, "stream": s["label"]})
+        last_end[out] = t + pulse_dur(s)
+        if p == 0:
+            gap_min = L["outputs"][name]["train_gap_min_us"]
+            if out in last_train and t - last_train[out] < gap_min:
+                refuse("train_interval", t - last_train[out], gap_min, None, "us",
+                       {"output": name, "stream": s["label"]})
+            last_train[out] = t
+        q = figs[i]["q1"] + figs[i]["q2"]
+        wt.append(t)
+        wq.append(q)
+        acc += q
+        while wt[head] <= t - win:
+            acc -= wq[head]
+            head += 1
+        if head > 64:
+            del wt[:head]
+            del wq[:head]
+            head = 0
+        if acc > cap:
+            refuse("average_current", _r(acc / (load * win)), 0, L["avg_current_max_ua"],
+                   "uA", {"output": name, "window_us": win})
+        if acc > acc_max:
+            acc_max = acc
+        ps.advance(i)
+    return {
+        "pulses": n,
+        "duration_us": dur,
+        "avg_current_ua": _r(acc_max / (load * win)),
+        "streams": [
+            {"label": s["label"], "output": bd.OUTPUTS[s["out"]]["name"],
+             "charge_uc": f["charge_uc"], "density_uc_cm2": f["density_uc_cm2"],
+             "shannon_k": f["shannon_k"], "energy_mj": f["energy_mj"]}
+            for s, f in [(spec["streams"][i], figs[i]) for i in range(len(figs))]
+        ],
+    }

@@ -1,0 +1,393 @@
+# Stimulus protocols: the wire form (a JSON object from the host) checked for
+# shape and types, then normalised into a spec: every default filled in,
+# every figure an integer in the output's own units, electrodes as bitmasks.
+# The spec is what the safety checks, the compiler and the protocol hash see,
+# so a protocol written with or without its defaults is the same protocol.
+#
+# Runs on the device and under CPython (host tools, tests): the board module
+# is passed in, never imported here.
+#
+# A spec is {"type", "name", "streams": [...], "search": dict or None}; a
+# stream is one train repeated at a fixed period on one output:
+#   out, an, ca          output index, anode and cathode bitmasks
+#   amp, w1, gap, w2, amp2   pulse (amp2 signed, 0 and w2 == 0 when monophasic)
+#   n, isi               pulses per train, pulse start to pulse start (us)
+#   period, count, offset    train start to train start (us), trains, first start
+#   label                what the stream stimulates (site, pair), for reports
+import binascii
+import hashlib
+
+from stimfw import messages as m
+from stimfw.link import RequestError
+
+TYPES = ("tcmep", "ssep", "temg", "scs", "dwave")
+MAX_NAME = 32
+MAX_SITES = 4
+MAX_PAIRS = 16
+MAX_MUSCLES = 8
+
+# Defaults per modality, from the clinical reference figures (docs/SAFETY.md).
+# Amplitudes are in the output's unit: mV for constant voltage, uA for
+# constant current.
+DEFAULTS = {
+    "tcmep": {
+        "out": "TC", "amp": 200000, "shape": "mono", "width_us": 75, "pulses": 5,
+        "isi_us": 3000, "rate_hz": 0.5, "count": 1, "anode": "C3", "cathode": "C4",
+    },
+    "dwave": {
+        "out": "TC", "amp": 150000, "shape": "mono", "width_us": 75, "pulses": 1,
+        "isi_us": 1000, "rate_hz": 1.1, "count": 10, "anode": "C3", "cathode": "C4",
+    },
+    "ssep": {
+        "amp": 30000, "shape": "mono", "width_us": 300, "pulses": 1, "isi_us": 1000,
+        "rate_hz": 4.7, "count": 300,
+    },
+    "temg": {
+        "out": "PR", "amp": 5000, "shape": "mono", "width_us": 200, "pulses": 1,
+        "isi_us": 1000, "rate_hz": 2.0, "count": 1, "anode": "return", "cathode": "probe",
+    },
+    "scs": {
+        "out": "SCS", "amp": 2000, "shape": "bi", "width_us": 210, "pulses": 1,
+        "isi_us": 1000, "rate_hz": 2.0, "count": 1,
+    },
+}
+PULSE_DEFAULTS = {"gap_us": 20, "polarity": "cathodic"}
+SEARCH_DEFAULTS = {
+    "temg": {"mode": "step", "start": 500, "stop": 20000, "step": 500, "res": 100,
+             "level_uv": 100},
+    "scs": {"mode": "step", "start": 500, "stop": 10000, "step": 250, "res": 100,
+            "level_uv": 50},
+}
+# SSEP sites: default output and anode/cathode names on it.
+SSEP_SITES = ("l_median", "r_median", "l_ulnar", "r_ulnar", "l_tibial", "r_tibial")
+
+_TOP_KEYS = {
+    "tcmep": ("type", "name", "out", "amp_mv", "amp_ua", "shape", "width_us", "gap_us",
+              "width2_us", "amp2_mv", "amp2_ua", "polarity", "pulses", "isi_us", "rate_hz",
+              "count", "anode", "cathode"),
+    "ssep": ("type", "name", "sites", "count", "rate_hz"),
+    "scs": ("type", "name", "out", "amp_ua", "shape", "width_us", "gap_us", "width2_us",
+            "amp2_ua", "polarity", "rate_hz", "count", "pairs", "muscles", "search"),
+}
+_TOP_KEYS["dwave"] = _TOP_KEYS["tcmep"]
+_TOP_KEYS["temg"] = _TOP_KEYS["tcmep"] + ("search", "muscles")
+_SITE_KEYS = ("site", "out", "amp_ua", "amp_mv", "shape", "width_us", "gap_us", "width2_us",
+              "amp2_ua", "amp2_mv", "polarity", "rate_hz", "offset_us", "anode", "cathode")
+_SEARCH_KEYS = ("mode", "start_ua", "stop_ua", "step_ua", "res_ua", "level_uv")
+
+
+def bad(key, problem):
+    """A wire-form protocol that is not well formed; names the key."""
+    raise RequestError(m.ERR_BAD_PAYLOAD, "protocol %s: %s" % (key, problem),
+                       {"key": key, "problem": problem})
+
+
+def _int(d, key, path, default, lo, hi):
+    v = d.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, int):
+        bad(path + key, "must be an integer, got %r" % (v,))
+    if not lo <= v <= hi:
+        bad(path + key, "%d outside %d..%d" % (v, lo, hi))
+    return v
+
+
+def _str(d, key, path, default, choices=None):
+    v = d.get(key, default)
+    if not isinstance(v, str):
+        bad(path + key, "must be a string, got %r" % (v,))
+    if choices is not None and v not in choices:
+        bad(path + key, "%r is not one of %s" % (v, ", ".join(choices)))
+    return v
+
+
+def _name(d, key, path, default):
+    v = _str(d, key, path, default)
+    if len(v) > MAX_NAME:
+        bad(path + key, "longer than %d characters" % MAX_NAME)
+    for c in v:
+        # Printable ASCII without quote or backslash: the canonical form
+        # writes names verbatim, identically on every runtime.
+        if not " " <= c <= "~" or c in "\"\\":
+            bad(path + key, "only printable ASCII without quotes or backslashes")
+    return v
+
+
+def rate_mhz(d, key, path, default):
+    """A repetition rate in Hz (4.7 allowed) as integer mHz; floats on a
+    board are 32-bit, so the rate is rounded once here and never again."""
+    v = d.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        bad(path + key, "must be a number of Hz, got %r" % (v,))
+    if not 0.001 <= v <= 1000:
+        bad(path + key, "%r Hz outside 0.001..1000" % (v,))
+    return int(v * 1000 + 0.5)
+
+
+def period_us(mhz):
+    return (1000000000 + mhz // 2) // mhz
+
+
+def _unknown(d, allowed, path):
+    for k in d:
+        if k not in allowed:
+            bad(path + k, "unknown key; allowed: %s" % ", ".join(allowed))
+
+
+def _output(bd, name, path):
+    for i, o in enumerate(bd.OUTPUTS):
+        if o["name"] == name:
+            return i, o
+    bad(path + "out", "no output %r; outputs: %s" % (name, ", ".join(o["name"] for o in bd.OUTPUTS)))
+
+
+def _mask(o, d, key, path, default):
+    v = d.get(key, default)
+    names = [v] if isinstance(v, str) else v
+    if not isinstance(names, list) or not names:
+        bad(path + key, "must be an electrode name or a non-empty list of names")
+    mask = 0
+    for e in names:
+        if not isinstance(e, str) or e not in o["electrodes"]:
+            bad(path + key, "%r is not an electrode of output %s (%s)"
+                % (e, o["name"], ", ".join(o["electrodes"])))
+        mask |= 1 << o["electrodes"].index(e)
+    return mask
+
+
+def _amp_key(o, d, base, path, required):
+    # The key carries the unit so that a number never means mV on one output
+    # and uA on another by accident.
+    want = base + ("_mv" if o["kind"] == "CV" else "_ua")
+    other = base + ("_ua" if o["kind"] == "CV" else "_mv")
+    if other in d:
+        bad(path + other, "output %s is constant %s: give %s" % (
+            o["name"], "voltage" if o["kind"] == "CV" else "current", want))
+    if want not in d and not required:
+        return None
+    return want
+
+
+def _pulse(bd, d, path, dflt, out_name, s):
+    """Fill stream s with output, electrodes and pulse shape from d."""
+    oi, o = _output(bd, _str(d, "out", path, out_name), path)
+    s["out"] = oi
+    key = _amp_key(o, d, "amp", path, False)
+    s["amp"] = _int(d, key, path, dflt["amp"], 1, 10000000) if key else dflt["amp"]
+    if s["amp"] % o["res"]:
+        bad(path + (key or "amp"), "%d is not a multiple of the output's resolution %d"
+            % (s["amp"], o["res"]))
+    shape = _str(d, "shape", path, dflt["shape"], ("mono", "bi"))
+    pol = _str(d, "polarity", path, PULSE_DEFAULTS["polarity"], ("cathodic", "anodic"))
+    w1 = _int(d, "width_us", path, dflt["width_us"], 1, 100000)
+    sign = 1 if pol == "cathodic" else -1
+    s["amp"] *= sign
+    s["w1"] = w1
+    if shape == "mono":
+        for k in ("gap_us", "width2_us", "amp2_ua", "amp2_mv"):
+            if k in d:
+                bad(path + k, "only for biphasic pulses (shape = \"bi\")")
+        s["gap"] = s["w2"] = s["amp2"] = 0
+        return o
+    s["gap"] = _int(d, "gap_us", path, PULSE_DEFAULTS["gap_us"], 0, 100000)
+    w2 = _int(d, "width2_us", path, w1, 1, 100000)
+    key2 = _amp_key(o, d, "amp2", path, False)
+    if key2:
+        a2 = _int(d, key2, path, 0, 1, 10000000)
+    else:
+        # Charge-balanced second phase at the output's resolution.
+        a2 = (abs(s["amp"]) * w1 + w2 // 2) // w2
+        a2 = (a2 + o["res"] // 2) // o["res"] * o["res"]
+    s["w2"] = w2
+    s["amp2"] = -sign * a2
+    return o
+
+
+def with_amp(s, a, res):
+    """A copy of stream s at amplitude a (same polarity), its second phase
+    scaled to keep the pulse's charge ratio, at the output's resolution."""
+    r = dict(s)
+    sign = 1 if s["amp"] > 0 else -1
+    r["amp"] = sign * a
+    if s["w2"]:
+        a2 = (abs(s["amp2"]) * a + abs(s["amp"]) // 2) // abs(s["amp"])
+        r["amp2"] = -sign * ((a2 + res // 2) // res * res)
+    return r
+
+
+def _train(d, path, dflt, s):
+    s["n"] = _int(d, "pulses", path, dflt["pulses"], 1, 1000)
+    s["isi"] = _int(d, "isi_us", path, dflt["isi_us"], 1, 10000000)
+    s["period"] = period_us(rate_mhz(d, "rate_hz", path, dflt["rate_hz"]))
+    s["count"] = _int(d, "count", path, dflt["count"], 1, 100000)
+    s["offset"] = 0
+
+
+def _search(d, path, typ, o):
+    v = d.get("search")
+    if v is None:
+        return None
+    if not isinstance(v, dict):
+        bad(path + "search", "must be a table")
+    p = path + "search."
+    _unknown(v, _SEARCH_KEYS, p)
+    sd = SEARCH_DEFAULTS[typ]
+    r = {"mode": _str(v, "mode", p, sd["mode"], ("step", "bisect"))}
+    for k in ("start", "stop", "step", "res"):
+        r[k] = _int(v, k + "_ua", p, sd[k], 1, o["max"])
+    r["level_uv"] = _int(v, "level_uv", p, sd["level_uv"], 1, 100000)
+    if r["start"] > r["stop"]:
+        bad(p + "start_ua", "above stop_ua (%d > %d)" % (r["start"], r["stop"]))
+    return r
+
+
+def _muscles(d, path):
+    v = d.get("muscles", [])
+    if not isinstance(v, list) or len(v) > MAX_MUSCLES:
+        bad(path + "muscles", "must be a list of at most %d names" % MAX_MUSCLES)
+    for i, x in enumerate(v):
+        _name({"m": x}, "m", path + "muscles.%d." % i, None)
+    return v
+
+
+def normalise(wire, bd):
+    """Wire form -> spec; raises RequestError(ERR_BAD_PAYLOAD) naming the key."""
+    if not isinstance(wire, dict):
+        bad("", "must be an object")
+    typ = _str(wire, "type", "", None, TYPES)
+    _unknown(wire, _TOP_KEYS[typ], "")
+    dflt = DEFAULTS[typ]
+    spec = {"type": typ, "name": _name(wire, "name", "", typ), "search": None}
+    streams = []
+    if typ == "ssep":
+        sites = wire.get("sites")
+        if not isinstance(sites, list) or not 1 <= len(sites) <= MAX_SITES:
+            bad("sites", "must be a list of 1..%d sites" % MAX_SITES)
+        count = _int(wire, "count", "", dflt["count"], 1, 100000)
+        rate = wire.get("rate_hz", dflt["rate_hz"])
+        for i, site in enumerate(sites):
+            path = "sites.%d." % i
+            if not isinstance(site, dict):
+                bad(path[:-1], "must be a table")
+            _unknown(site, _SITE_KEYS, path)
+            s = {"label": _str(site, "site", path, None, SSEP_SITES)}
+            o = _pulse(bd, site, path, dflt, "P%d" % (i + 1), s)
+            s["an"] = _mask(o, site, "anode", path, o["electrodes"][0])
+            s["ca"] = _mask(o, site, "cathode", path, o["electrodes"][1])
+            s["n"] = 1
+            s["isi"] = dflt["isi_us"]
+            s["period"] = period_us(rate_mhz(site, "rate_hz", path, rate))
+            s["count"] = count
+            # Interleave: site i starts i/len(sites) of its period late, so
+            # limbs alternate instead of firing together.
+            s["offset"] = _int(site, "offset_us", path, s["period"] * i // len(sites),
+                               0, 10000000)
+            streams.append(s)
+    elif typ == "scs":
+        pairs = wire.get("pairs")
+        if not isinstance(pairs, list) or not 1 <= len(pairs) <= MAX_PAIRS:
+            bad("pairs", "must be a list of 1..%d [cathode, anode] pairs" % MAX_PAIRS)
+        proto = {"label": ""}
+        o = _pulse(bd, wire, "", dflt, dflt["out"], proto)
+        _train(wire, "", dflt, proto)
+        spec["search"] = _search(wire, "", typ, o)
+        if spec["search"]:
+            # The limits see the highest amplitude the search may reach.
+            proto = with_amp(proto, spec["search"]["stop"], o["res"])
+        start = 0
+        for i, pair in enumerate(pairs):
+            path = "pairs.%d" % i
+            if not isinstance(pair, list) or len(pair) != 2:
+                bad(path, "must be [cathode, anode]")
+            s = dict(proto)
+            s["ca"] = _mask(o, {"c": pair[0]}, "c", path + ".", None)
+            s["an"] = _mask(o, {"a": pair[1]}, "a", path + ".", None)
+            s["label"] = "%s-%s" % (pair[0], pair[1])
+            s["offset"] = start
+            start += s["period"] * s["count"]
+            streams.append(s)
+        spec["muscles"] = _muscles(wire, "")
+    else:
+        s = {"label": typ}
+        o = _pulse(bd, wire, "", dflt, dflt["out"], s)
+        s["an"] = _mask(o, wire, "anode", "", dflt["anode"])
+        s["ca"] = _mask(o, wire, "cathode", "", dflt["cathode"])
+        _train(wire, "", dflt, s)
+        if typ == "tcmep":
+            if not 1 <= s["n"] <= 9:
+                bad("pulses", "a TcMEP train has 1..9 pulses, got %d" % s["n"])
+            if not 1000 <= s["isi"] <= 10000:
+                bad("isi_us", "TcMEP ISI is 1000..10000 us, got %d" % s["isi"])
+        if typ == "dwave" and s["n"] != 1:
+            bad("pulses", "D-wave stimulation is single pulses")
+        if typ == "temg":
+            spec["search"] = _search(wire, "", typ, o)
+            spec["muscles"] = _muscles(wire, "")
+            if spec["search"]:
+                s = with_amp(s, spec["search"]["stop"], o["res"])
+        streams.append(s)
+    for s in streams:
+        if s["an"] & s["ca"]:
+            bad("anode", "an electrode cannot be anode and cathode at once (%s)" % s["label"])
+    spec["streams"] = streams
+    return spec
+
+
+def anode_side(bd, s):
+    """'left' / 'right' / 'midline' for a transcranial montage: the anode
+    selects the hemisphere (odd 10-20 numbers are left)."""
+    names = bd.OUTPUTS[s["out"]]["electrodes"]
+    sides = set()
+    for i, e in enumerate(names):
+        if s["an"] & (1 << i):
+            d = e[-1]
+            sides.add("midline" if d == "z" else ("left" if d in "13579" else "right"))
+    return sides.pop() if len(sides) == 1 else "mixed"
+
+
+# --- canonical form and hash -------------------------------------------------
+def _canon(v, out):
+    # Sorted keys, no spaces, integers and plain names only: the same bytes on
+    # MicroPython and CPython (neither json.dumps sorts on MicroPython).
+    if isinstance(v, dict):
+        out.append("{")
+        first = True
+        for k in sorted(v):
+            if not first:
+                out.append(",")
+            first = False
+            out.append('"%s":' % k)
+            _canon(v[k], out)
+        out.append("}")
+    elif isinstance(v, list):
+        out.append("[")
+        for i, x in enumerate(v):
+            if i:
+                out.append(",")
+            _canon(x, out)
+        out.append("]")
+    elif v is None:
+        out.append("null")
+    elif isinstance(v, bool):
+        out.append("true" if v else "false")
+    elif isinstance(v, int):
+        out.append("%d" % v)
+    elif isinstance(v, float):
+        # Only limits carry floats (Shannon k); specs never do.
+        out.append(repr(v))
+    else:
+        out.append('"%s"' % v)
+
+
+def canonical(spec):
+    out = []
+    _canon(spec, out)
+    return "".join(out)
+
+
+def spec_hash(spec, profile):
+    """sha256 over the limits profile and the canonical spec: the hash ARM
+    must carry, so a protocol validated under other limits never arms."""
+    h = hashlib.sha256(profile.encode())
+    h.update(b"\n")
+    h.update(canonical(spec).encode())
+    return binascii.hexlify(h.digest()).decode()

@@ -1,0 +1,186 @@
+# Runs an armed spec through the HAL: one segment (whole trains, at most
+# SEGMENT_PULSES pulses) per fire(), each scheduled on the timeline clock
+# relative to the previous one, so every edge comes from the HAL and the
+# spacing between segments is exactly the compiled one (or longer, never
+# shorter, if the unit fell behind). As each pulse ends it reads it back
+# through the output monitor and judges it, so repeated delivery flags end
+# the run at the next pulse, not the next segment; the pulse records and
+# progress go to the host once per segment.
+#
+# service() never blocks: while a segment runs it lets the HAL idle until the
+# next pulse's end (until_us), which is where the simulated unit in fast
+# mode jumps its virtual clock.
+from array import array
+
+from stimfw import delivery
+from stimfw import messages as m
+from stimfw.compiler import Segmenter
+from stimfw.timeline import Timeline
+
+SEGMENT_PULSES = 32
+LEAD_US = 20000  # first pulse this long after START: room to fire the segment
+WAIT_MS = 1  # longest idle per pass while a segment runs
+
+
+class Run:
+    __slots__ = ("id", "total", "done", "charge_nc", "flagged", "flag_counts", "outcome",
+                 "amp_min", "amp_max")
+
+    def __init__(self, run_id, total):
+        self.id = run_id
+        self.total = total
+        self.done = 0
+        self.charge_nc = 0
+        self.flagged = 0  # consecutive flagged pulses
+        self.flag_counts = {}
+        self.outcome = "running"
+        self.amp_min = None
+        self.amp_max = None
+
+    def summary(self):
+        return {"run": self.id, "total": self.total, "done": self.done,
+                "charge_nc": self.charge_nc, "flags": self.flag_counts,
+                "amp_min": self.amp_min, "amp_max": self.amp_max, "outcome": self.outcome}
+
+
+class Sequencer:
+    def __init__(self, hal, bd, push):
+        self.hal = hal
+        self.bd = bd
+        self.push = push
+        self.supervisor = None  # set by the wiring (stimfw.stimulation)
+        self.tl = Timeline(SEGMENT_PULSES)
+        self.mon = array("h", bytes(4 * bd.MONITOR_MAX_SAMPLES))
+        self.scan_out = delivery.new_scan()
+        self.judges = [delivery.Judge(o, bd.LIMITS) for o in bd.OUTPUTS]
+        self.flags_abort = bd.LIMITS["flags_abort"]
+        self.run = None  # the run in progress
+        self.last = None  # the last finished run
+        self.next_id = 1
+        self.seg = None
+        self.seg_start = 0  # segment start, us from the run's start
+        self.fire_at = 0  # timeline clock of the segment's start
+        self.end_at = 0
+        self.read = 0  # pulses of the segment read back so far
+        self.recs = ([], [], [])  # delivered amplitude, charge nC, flags, per pulse
+
+    def start(self, spec):
+        from stimfw.compiler import count_pulses
+
+        self.run = Run(self.next_id, count_pulses(spec))
+        self.next_id += 1
+        self.seg = Segmenter(spec)
+        start = self.seg.fill(self.tl)
+        self.seg_start = start
+        self._fire(self.hal.ticks_add(self.hal.ticks_us(), LEAD_US + start))
+        return self.run.id
+
+    def _fire(self, at):
+        hal = self.hal
+        late = hal.ticks_diff(hal.ticks_us(), at)
+        if late > -LEAD_US // 2:
+            # Fell behind: push this segment (and so the rest of the run) later
+            # rather than squeeze the compiled spacing.
+            at = hal.ticks_add(at, late + LEAD_US)
+        self.fire_at = at
+        self.end_at = hal.ticks_add(at, self.tl.duration_us)
+        self.read = 0
+        self.recs = ([], [], [])
+        hal.fire(self.tl, at)
+
+    def abort(self, reason):
+        """The supervisor already ended output; close the run's books."""
+        if self.run is not None:
+            self.run.outcome = reason
+            self._push_pulses(self.run)
+            self._finish()
+
+    def _finish(self):
+        r = self.run
+        self.run = None
+        self.seg = None
+        self.last = r
+        self.push(m.PUSH_PROGRESS, r.summary())
+
+    def deadline_us(self):
+        return self.end_at if self.run is not None else None
+
+    def service(self):
+        r = self.run
+        if r is None:
+            return False
+        hal = self.hal
+        tl = self.tl
+        done = hal.fire_done()
+        now = hal.ticks_us()
+        k = self.read
+        if k < tl.n and (done or hal.ticks_diff(now, hal.ticks_add(self.fire_at, tl.pulse_end_us(k))) >= 0):
+            fault = self._readback(r, k)
+            self.read = k + 1
+            if fault is not None:
+                self._push_pulses(r)
+                self.supervisor.output_fault(fault)  # ends the run through abort()
+            return True
+        if not done:
+            until = self.end_at if k >= tl.n else hal.ticks_add(self.fire_at, tl.pulse_end_us(k))
+            hal.idle(WAIT_MS, until)
+            return False
+        self._push_pulses(r)
+        prev_start = self.seg_start
+        start = self.seg.fill(tl)
+        if start is None:
+            r.outcome = "complete"
+            self._finish()
+            self.supervisor.run_done()
+            return True
+        self.seg_start = start
+        self._fire(hal.ticks_add(self.fire_at, start - prev_start))
+        self.push(m.PUSH_PROGRESS, {"run": r.id, "done": r.done, "total": r.total})
+        return True
+
+    def _readback(self, r, k):
+        """Read back and judge pulse k of the segment; a fault dict when the
+        flags have repeated flags_abort times."""
+        tl = self.tl
+        n = self.hal.monitor(k, self.mon)
+        if isinstance(n, tuple):
+            n = n[0]
+        amp = tl.amp[k]
+        judge = self.judges[tl.output[k]]
+        delivery.scan(self.mon, n, 1 if amp > 0 else -1, self.scan_out)
+        f = judge.flags(n, self.scan_out, amp)
+        a = judge.delivered(self.scan_out)
+        q = judge.charge_nc(self.scan_out, self.bd.MONITOR_RATE_HZ)
+        amps, charges, flags = self.recs
+        amps.append(a)
+        charges.append(q)
+        flags.append(f)
+        r.done = self.seg.first + k + 1
+        r.charge_nc += q
+        if r.amp_min is None or a < r.amp_min:
+            r.amp_min = a
+        if r.amp_max is None or a > r.amp_max:
+            r.amp_max = a
+        if not f:
+            r.flagged = 0
+            return None
+        r.flagged += 1
+        for name in delivery.flag_names(f):
+            r.flag_counts[name] = r.flag_counts.get(name, 0) + 1
+        if r.flagged >= self.flags_abort:
+            return {"run": r.id, "pulse": self.seg.first + k, "flags": delivery.flag_names(f),
+                    "consecutive": r.flagged}
+        return None
+
+    def _push_pulses(self, r):
+        amps, charges, flags = self.recs
+        if amps:
+            self.push(m.PUSH_PULSE, {"run": r.id, "first": self.seg.first, "amp": amps,
+                                     "q_nc": charges, "flags": flags})
+        self.recs = ([], [], [])
+
+    def result(self, run_id):
+        for r in (self.run, self.last):
+            if r is not None and r.id == run_id:
+                return r.summary()
+        return None
