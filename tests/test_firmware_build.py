@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from mpy import BOARD_SIM, FIRMWARE, run_mp
+from mpy import FIRMWARE, run_mp
 from stimbox import build
 
 FIRMWARE_FILES = sorted(FIRMWARE.rglob("*.py"))
@@ -31,11 +31,16 @@ def test_all_firmware_compiles_with_mpy_cross(arch: str, tmp_path: Path) -> None
     assert not bad, "\n".join(bad)
 
 
-def test_every_firmware_module_imports_under_micropython() -> None:
+def test_every_firmware_module_imports_under_micropython(firmware_image) -> None:
+    # All of them at once, from the compiled image as a unit loads them, in
+    # the simulated unit's default heap.
+    from simunit.supervisor import DEFAULT_HEAP
+
     assert "stimfw.linkcodec" in MODULES and "stimfw.app" in MODULES
     out = run_mp(
         "for name in %r:\n    __import__(name)\n    print('ok', name)\n" % (MODULES,),
-        paths=(FIRMWARE, BOARD_SIM),
+        paths=(firmware_image.slot_dir,),
+        heap=DEFAULT_HEAP,
     )
     assert out.split().count("ok") == len(MODULES)
 
