@@ -186,7 +186,7 @@ class Physiology:
 
     def __init__(self, screws: dict[str, dict[str, object]], scs: dict[str, float]) -> None:
         self.screws = screws
-        self.scs = scs
+        self.lead = scs
 
     # --- SSEP and M-wave ---------------------------------------------------------
     def peripheral(self, output: str, q_uc: float, w_us: float, t_us: float,
@@ -294,8 +294,8 @@ class Physiology:
 
     # --- SCS lead ------------------------------------------------------------------
     def contact_lateral_mm(self, i: int) -> float:
-        angle = math.radians(self.scs.get("angle_deg", 0.0))
-        return self.scs.get("offset_mm", 0.0) + i * SCS_PITCH_MM * math.tan(angle)
+        angle = math.radians(self.lead.get("angle_deg", 0.0))
+        return self.lead.get("offset_mm", 0.0) + i * SCS_PITCH_MM * math.tan(angle)
 
     def scs_threshold_ma(self, contact: int, side: str) -> float:
         """True motor threshold (mA at 200 us, 10% point) with this contact as cathode."""
@@ -329,8 +329,8 @@ class Physiology:
 
     def scs_truth(self) -> dict[str, object]:
         return {
-            "offset_mm": self.scs.get("offset_mm", 0.0),
-            "angle_deg": self.scs.get("angle_deg", 0.0),
+            "offset_mm": self.lead.get("offset_mm", 0.0),
+            "angle_deg": self.lead.get("angle_deg", 0.0),
             "root_line_mm": SCS_ROOT_LINE_MM,
             "contacts": [
                 {
