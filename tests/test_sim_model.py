@@ -445,3 +445,13 @@ def test_cautery_bursts_saturate_and_are_reported(tmp_path: Path) -> None:
     assert np.abs(d).max() == 32767
     bursts = m.ground_truth()["bursts"]
     assert bursts and all(b["kind"] == "cautery" for b in bursts)
+
+
+def test_device_ticks_unwrap_to_the_nearest_virtual_time() -> None:
+    from simunit.clock import unwrap
+
+    period = 1 << 30  # a 32-bit port's ticks period
+    now = 5 * period + 100
+    assert unwrap((now + 500) % period, now, period) == now + 500
+    assert unwrap((now - 500) % period, now, period) == now - 500
+    assert unwrap(period - 10, 5 * period + 5, period) == 5 * period - 10  # across the wrap
