@@ -11,6 +11,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from simunit.boardfiles import wire  # noqa: E402
+from simunit.model import HardwareModel  # noqa: E402
+from simunit.modelserver import ModelServer, socket_path  # noqa: E402
 from simunit.supervisor import SimUnit  # noqa: E402
 from stimbox.build import Image, build_image, install_offline  # noqa: E402
 from stimbox.client import StimBox  # noqa: E402
@@ -48,3 +51,13 @@ def blank_unit() -> Iterator[SimUnit]:
 def box(sim_unit: SimUnit) -> Iterator[StimBox]:
     with StimBox.connect(sim_unit.port) as b:
         yield b
+
+
+@pytest.fixture
+def sim_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModelServer]:
+    """A hardware model served on its socket, with the socket's path in the
+    environment, so firmware code run under micropython can build the sim Hal."""
+    server = ModelServer(HardwareModel(seed=1), socket_path(tmp_path), tmp_path / "groundtruth.json")
+    monkeypatch.setenv(wire.ENV_SOCKET, str(server.path))
+    with server:
+        yield server

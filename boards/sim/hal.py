@@ -1,32 +1,205 @@
 # Hardware abstraction of the simulated unit. The firmware above this layer
-# sees the same calls on every board; here they reach the simulator process.
+# sees the same calls on every board; here they reach the hardware model in
+# the simulator process (simunit/model.py) over a Unix-domain socket, in the
+# fixed binary format of simwire.py. That is this board's register map and
+# DMA: requests are packed into a preallocated header, sample data is read
+# straight into the caller's buffer, so the hot calls allocate nothing and
+# the model's size never touches the firmware's heap.
+#
+# Timeline clock. Fast mode (default): virtual time moves only when the
+# firmware waits: idle() with a deadline jumps to it when no host input is
+# waiting, idle() without one follows the wall clock for as long as it
+# really waited, acquire() of samples not yet recorded moves to the end of
+# the window, and each clock read costs 1 us (so even a firmware spinning on
+# the clock moves on). Every reply from the model carries its clock; the
+# later of the two wins. Real-time mode: the timeline clock is the wall clock.
+import json
+import os
+import socket
+import struct
 import time
 
 import machine
+import simwire as w
 from stimfw.console import StdioConsole
+from stimfw.timeline import COLUMNS
 
 
 class Hal:
     def __init__(self):
         self.console = StdioConsole()
+        self._req = bytearray(w.REQ_SIZE)
+        self._rep = bytearray(w.REP_SIZE)
+        self._chans = bytearray(64)
+        self._mask = time.ticks_add(0, -1)  # ticks period - 1 (a power of two)
+        self._now = 0  # virtual us, never wrapped
+        self._local = time.ticks_us()  # real-time mode: wall ticks at the last sync
+        self.realtime = False
+        path = os.getenv(w.ENV_SOCKET)
+        if not path:
+            raise OSError("sim HAL: no hardware model (%s is not set)" % w.ENV_SOCKET)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        # The Unix port takes a raw sockaddr_un: family, path, NUL.
+        s.connect(struct.pack("<H", socket.AF_UNIX) + path.encode() + b"\0")
+        self._sock = s
+        self.realtime = self._call(w.OP_HELLO, self._mask + 1) == 1
+
+    # --- model link -----------------------------------------------------------
+    def _send(self, op, a0, a1, a2, plen):
+        struct.pack_into(w.REQ_FMT, self._req, 0, op, plen, self._virt(), a0, a1, a2)
+        self._sock.write(self._req)
+
+    def _reply(self):
+        rep = self._rep
+        if self._sock.readinto(rep) != w.REP_SIZE:
+            raise OSError("sim HAL: hardware model closed the link")
+        now = self._u(8, 8)
+        if self.realtime:
+            self._now = now
+            self._local = time.ticks_us()
+        elif now > self._now:
+            self._now = now
+        if rep[0] != w.ST_OK:
+            msg = bytearray(self._u(4, 4))
+            self._sock.readinto(msg)
+            raise ValueError(msg.decode())
+        return self._u(16, 8)
+
+    def _u(self, off, n):
+        # Little-endian unsigned from the reply header, without a tuple.
+        rep = self._rep
+        v = 0
+        i = off + n - 1
+        while i >= off:
+            v = (v << 8) | rep[i]
+            i -= 1
+        return v
+
+    def _call(self, op, a0=0, a1=0, a2=0):
+        self._send(op, a0, a1, a2, 0)
+        return self._reply()
+
+    def _payload_len(self):
+        return self._u(4, 4)
 
     # --- clocks -------------------------------------------------------------
+    def _virt(self):
+        if self.realtime:
+            return self._now + time.ticks_diff(time.ticks_us(), self._local)
+        self._now += 1
+        return self._now
+
+    def ticks_us(self):
+        return self._virt() & self._mask
+
     def ticks_ms(self):
-        return time.ticks_ms()
+        return (self._virt() // 1000) & self._mask
 
     def ticks_diff(self, a, b):
         return time.ticks_diff(a, b)
 
+    def ticks_add(self, t, d):
+        return time.ticks_add(t, d)
+
+    def wall_ms(self):
+        return time.ticks_ms()
+
     # --- idle and reset -----------------------------------------------------
-    def idle(self, timeout_ms):
-        """Wait until host input arrives or timeout_ms passes."""
+    def idle(self, timeout_ms, until_us=None):
+        """Wait until host input arrives, timeout_ms passes or (fast mode)
+        the timeline clock reaches until_us."""
+        if self.console.wait(0):
+            return
+        if until_us is not None:
+            d = time.ticks_diff(until_us, self.ticks_us())
+            if not self.realtime:
+                if d > 0:
+                    self._now += d
+                return
+            ms = (d + 999) // 1000
+            if ms < timeout_ms:
+                timeout_ms = ms if ms > 0 else 0
+        t = time.ticks_us()
         self.console.wait(timeout_ms)
+        if not self.realtime:
+            self._now += time.ticks_diff(time.ticks_us(), t)
 
     def reset(self):
         # On the Unix port this ends the process; the simulator starts it
         # again on the same console, as a board reboots.
         machine.soft_reset()
 
-    # --- outputs ------------------------------------------------------------
+    # --- safety -------------------------------------------------------------
+    def interlock_closed(self):
+        return self._call(w.OP_SAFETY) & w.SAFETY_INTERLOCK != 0
+
+    def estop_pressed(self):
+        return self._call(w.OP_SAFETY) & w.SAFETY_ESTOP != 0
+
     def outputs_off(self):
         """Put every stimulator output in its safe (off, disconnected) state."""
+        self._call(w.OP_OUTPUTS_OFF)
+
+    # --- stimulation --------------------------------------------------------
+    def fire(self, timeline, start_us):
+        """Hand a compiled timeline to the output stage; returns at once."""
+        n = timeline.n
+        self._send(w.OP_FIRE, start_us, n, timeline.duration_us, 4 * n * len(COLUMNS))
+        if n:
+            sock = self._sock
+            for name in COLUMNS:
+                sock.write(getattr(timeline, name), 4 * n)
+        self._reply()
+
+    def fire_done(self):
+        return self._call(w.OP_FIRE_DONE) == 1
+
+    def abort(self):
+        self._call(w.OP_ABORT)
+
+    def monitor(self, pulse_index, buf):
+        """Current and voltage of one delivered pulse, interleaved int16, into
+        buf; returns the samples per trace (0 until the pulse has gone out).
+        Scales: board.OUTPUTS[output]["mon_ua_lsb"], ["mon_mv_lsb"]."""
+        self._send(w.OP_MONITOR, pulse_index, len(buf) // 2, 0, 0)
+        n = self._reply()
+        if n:
+            self._sock.readinto(buf, 4 * n)
+        return n
+
+    # --- acquisition --------------------------------------------------------
+    def acquire(self, t0_us, rate_hz, channels, buf):
+        """Amplifier samples from t0_us, interleaved by sample, into buf.
+        Allocates nothing."""
+        nch = len(channels)
+        chans = self._chans
+        if nch == 0 or nch > len(chans):
+            raise ValueError("acquire: 1..%d channels" % len(chans))
+        i = 0
+        while i < nch:
+            chans[i] = channels[i]
+            i += 1
+        ns = len(buf) // nch
+        self._send(w.OP_ACQUIRE, t0_us, rate_hz, ns, nch)
+        self._sock.write(chans, nch)
+        n = self._reply()
+        self._sock.readinto(buf, 2 * n * nch)
+        return n
+
+    def impedance(self, electrode):
+        """Electrode impedance in ohms (1 kHz test signal)."""
+        name = electrode.encode()
+        self._send(w.OP_IMPEDANCE, 0, 0, 0, len(name))
+        self._sock.write(name)
+        return self._reply()
+
+    # --- simulated unit only ------------------------------------------------
+    def sim(self, request):
+        """Sim-only control and ground truth: see docs/SIMULATOR.md."""
+        data = json.dumps(request).encode()
+        self._send(w.OP_SIM, 0, 0, 0, len(data))
+        self._sock.write(data)
+        self._reply()
+        out = bytearray(self._payload_len())
+        self._sock.readinto(out)
+        return json.loads(out)

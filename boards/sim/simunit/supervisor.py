@@ -19,7 +19,10 @@ import threading
 import time
 from pathlib import Path
 
-from simunit import SimError, registry
+from simunit import SimError, registry, scenarios
+from simunit.boardfiles import wire
+from simunit.model import HardwareModel
+from simunit.modelserver import ModelServer, socket_path
 from simunit.ptyrelay import PtyPair, Relay
 
 ROM = Path(__file__).with_name("rom.py")
@@ -56,11 +59,20 @@ class SimUnit:
         flash: Path | None = None,
         heap: str = DEFAULT_HEAP,
         env: dict[str, str] | None = None,
+        scenario: str = scenarios.DEFAULT,
+        seed: int = 0,
+        realtime: bool = False,
     ) -> None:
+        # The hardware model first: a bad scenario fails before anything runs.
+        self.model = HardwareModel(scenario=scenario, seed=seed, realtime=realtime)
         self.slot = registry.claim(name)
         self.name = self.slot.name
         self.flash = Path(flash) if flash else self.slot.dir / "flash"
         self.flash.mkdir(parents=True, exist_ok=True)
+        # Ground truth lives beside the flash folder, never on it: the
+        # firmware cannot read it, tests and phantom validation can.
+        self.groundtruth_path = self.flash.parent / (self.flash.name + ".groundtruth.json")
+        self.model_server = ModelServer(self.model, socket_path(self.slot.dir), self.groundtruth_path)
         self.heap = heap
         self.extra_env = dict(env or {})
         self.unit_pty = PtyPair()
@@ -76,10 +88,19 @@ class SimUnit:
 
     # --- life cycle ---------------------------------------------------------
     def start(self) -> SimUnit:
+        self.model_server.start()
         self.relay.start()
         self._spawn(raw=False)
         self._thread.start()
-        self.slot.publish(port=self.port, pid=os.getpid(), flash=str(self.flash))
+        self.slot.publish(
+            port=self.port,
+            pid=os.getpid(),
+            flash=str(self.flash),
+            scenario=self.model.scenario.name,
+            seed=self.model.seed,
+            realtime=self.model.clock.realtime,
+            groundtruth=str(self.groundtruth_path),
+        )
         return self
 
     def stop(self) -> None:
@@ -94,6 +115,7 @@ class SimUnit:
                 proc.wait()
         self._thread.join(timeout=3)
         self.relay.stop()
+        self.model_server.stop()
         self.unit_pty.close()
         self.host_pty.close()
         self.slot.release()
@@ -120,6 +142,7 @@ class SimUnit:
         env["STIMBOX_SIM_FLASH"] = str(self.flash)
         env["STIMBOX_SIM_BOOT"] = "raw" if raw else "normal"
         env["STIMBOX_SIM_UNIT"] = self.name
+        env[wire.ENV_SOCKET] = str(self.model_server.path)
         # A new boot starts with an empty input queue, as a rebooted board does.
         termios.tcflush(self.unit_pty.slave, termios.TCIFLUSH)
         self.relay.flush_to_unit()

@@ -1,0 +1,445 @@
+"""The simulated unit's hardware: output stage and loads, safety inputs,
+recording amplifiers, and the patient or phantom behind them, on one virtual
+clock. The HAL reaches it through modelserver.py; tests may also call it
+directly (SimUnit.model). Every public method takes the model's lock.
+
+Pulses of a fired timeline are delivered lazily, in time order, as the clock
+passes them, so a load changed or an abort issued mid-timeline affects
+exactly the pulses after it. The hardware does not enforce the e-stop or the
+interlock itself (that is the firmware's job); it records every pulse that
+went out while either was active, for tests to check.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from simunit import groundtruth, loads, outputstage, scenarios
+from simunit.boardfiles import OUTPUT_INDEX, board
+from simunit.clock import VirtualClock, unwrap
+from simunit.montage import CHANNELS, RECORDING_ELECTRODES, SITES
+from simunit.physiology import Physiology, Wave
+from simunit.signals import HORIZON_US, Artifact, Renderer
+
+RING_US = 30_000_000  # the amplifier's ring buffer holds the last 30 s
+TRAIN_GAP_US = 12_000  # transcranial pulses closer than this form one train
+DEFAULT_TICKS_PERIOD = 1 << 62  # the 64-bit Unix port's time.ticks_* period
+
+DEFAULT_LOADS = {
+    "TC": loads.resistor(1000.0),  # scalp between corkscrew electrodes
+    "P1": loads.randles(800.0, 10_000.0, 0.2e-6),  # surface electrodes over a nerve
+    "P2": loads.randles(800.0, 10_000.0, 0.2e-6),
+    "P3": loads.randles(900.0, 12_000.0, 0.2e-6),
+    "P4": loads.randles(900.0, 12_000.0, 0.2e-6),
+    "PR": loads.randles(2000.0, 20_000.0, 0.05e-6),  # ball-tip probe against the return
+    "SCS": loads.resistor(800.0),  # lead contact to tissue
+}
+
+
+class ModelError(ValueError):
+    """A request the hardware cannot carry out; the message says why."""
+
+
+@dataclass
+class Pulse:
+    index: int  # row in its timeline
+    t_us: int  # scheduled, virtual us
+    output: int
+    amp: int
+    w1: int
+    gap: int
+    w2: int
+    amp2: int
+    anodes: int
+    cathodes: int
+    group: int = -1  # transcranial train id
+    delivered: outputstage.Delivered | None = None
+    t_actual_us: int = 0
+
+
+@dataclass
+class Event:
+    t_us: float
+    waves: list[Wave] = field(default_factory=list)
+    artifacts: list[Artifact] = field(default_factory=list)
+
+
+class HardwareModel:
+    def __init__(self, scenario: str = scenarios.DEFAULT, seed: int = 0, realtime: bool = False) -> None:
+        self.lock = threading.RLock()
+        self.clock = VirtualClock(realtime)
+        self.ticks_period = DEFAULT_TICKS_PERIOD
+        self.interlock = True
+        self.estop = False
+        self.stage = [outputstage.default_params(i) for i in range(len(board.OUTPUTS))]
+        self.load_override: dict[str, loads.Load] = {}
+        self.electrode_override: dict[str, float] = {}
+        self.boots = 0
+        self._set_seed(seed)
+        self._set_scenario(scenario)
+
+    # --- set-up -----------------------------------------------------------------
+    def _set_seed(self, seed: int) -> None:
+        self.seed = int(seed)
+        self.renderer = Renderer(self.seed)
+        rng = np.random.default_rng([self.seed, 5])
+        self.electrode_base = {e: float(rng.uniform(1500, 4500)) for e in RECORDING_ELECTRODES}
+        self._reset_activity()
+
+    def _reset_activity(self) -> None:
+        self.pending: list[Pulse] = []
+        self.timeline: list[Pulse] = []
+        self.timeline_end_us = 0
+        self.aborted = False
+        self.events: deque[Event] = deque()
+        self.pulse_log: deque[dict[str, Any]] = deque(maxlen=500)
+        self.response_log: deque[dict[str, Any]] = deque(maxlen=200)
+        self.pulse_count = 0
+        self.event_count = 0
+        self.group_count = 0
+        self.pulses_while_estop = 0
+        self.pulses_while_interlock_open = 0
+        self.acquired_samples = 0
+        self.trains_done: set[int] = set()
+
+    def _set_scenario(self, name_or_path: str) -> None:
+        self.scenario = scenarios.load(name_or_path)
+        self.scenario_start_us = self.clock.now_us()
+        self.physiology = Physiology(self.scenario.screws, self.scenario.scs)
+        self.probe_screw = self.scenario.probe_screw
+
+    def scenario_time_s(self, t_us: float | None = None) -> float:
+        if t_us is None:
+            t_us = self.clock.now_us()
+        return (t_us - self.scenario_start_us) / 1e6
+
+    def load_at(self, output: str, t_us: float) -> loads.Load:
+        if output in self.load_override:
+            return self.load_override[output]
+        changed = self.scenario.load_changes(self.scenario_time_s(t_us))
+        return changed.get(output, DEFAULT_LOADS[output])
+
+    def electrode_ohms(self, electrode: str, t_us: float | None = None) -> float:
+        if electrode in self.electrode_override:
+            return self.electrode_override[electrode]
+        base = self.electrode_base[electrode]
+        return self.scenario.electrode_ohms(electrode, base, self.scenario_time_s(t_us))
+
+    def _mods(self, t_us: float):
+        ts = self.scenario_time_s(t_us)
+        return lambda name: self.scenario.modifiers(name, ts)
+
+    # --- clock ------------------------------------------------------------------
+    def now_us(self) -> int:
+        with self.lock:
+            return self.clock.now_us()
+
+    def observe(self, device_now_us: int) -> None:
+        with self.lock:
+            self.clock.observe(device_now_us)
+
+    def advance(self, seconds: float) -> None:
+        """Move virtual time on (a test skipping ahead in a scenario)."""
+        with self.lock:
+            self.clock.advance_by(int(seconds * 1e6))
+            self._materialise()
+
+    def unwrap(self, ticks_us: int) -> int:
+        return unwrap(ticks_us, self.clock.now_us(), self.ticks_period)
+
+    def boot(self, ticks_period: int) -> None:
+        """The firmware (re)started: a reset puts every output in its safe state."""
+        with self.lock:
+            self.ticks_period = ticks_period or DEFAULT_TICKS_PERIOD
+            self.boots += 1
+            self._abort()
+
+    # --- stimulation ------------------------------------------------------------
+    def fire(self, start_us: int, columns: dict[str, list[int]] | np.ndarray) -> int:
+        """Schedule a timeline (columns as in stimfw.timeline) from start_us
+        (virtual, unwrapped). Returns the number of pulses."""
+        with self.lock:
+            self._materialise()
+            if self.pending:
+                raise ModelError("a timeline is still running; abort it or wait for fire_done")
+            cols = {k: list(v) for k, v in columns.items()} if isinstance(columns, dict) else columns
+            n = len(cols["t_us"])
+            rows = []
+            for i in range(n):
+                o = int(cols["output"][i])
+                if not 0 <= o < len(board.OUTPUTS):
+                    raise ModelError(f"pulse {i}: no output {o} (outputs 0..{len(board.OUTPUTS) - 1})")
+                for name in ("w1_us", "gap_us", "w2_us"):
+                    if int(cols[name][i]) < 0:
+                        raise ModelError(f"pulse {i}: {name} is negative")
+                rows.append(Pulse(i, start_us + int(cols["t_us"][i]), o, int(cols["amp"][i]),
+                                  int(cols["w1_us"][i]), int(cols["gap_us"][i]), int(cols["w2_us"][i]),
+                                  int(cols["amp2"][i]), int(cols["anodes"][i]), int(cols["cathodes"][i])))
+            rows.sort(key=lambda p: (p.t_us, p.index))
+            last_tc: Pulse | None = None
+            for p in rows:
+                if board.OUTPUTS[p.output]["name"] == "TC":
+                    if last_tc is None or p.t_us - last_tc.t_us > TRAIN_GAP_US:
+                        self.group_count += 1
+                    p.group = self.group_count
+                    last_tc = p
+            self.timeline = sorted(rows, key=lambda p: p.index)
+            self.pending = rows
+            self.aborted = False
+            self.timeline_end_us = max(
+                [p.t_us + p.w1 + p.gap + p.w2 for p in rows], default=start_us
+            )
+            self._materialise()
+            return n
+
+    def fire_done(self) -> bool:
+        with self.lock:
+            self._materialise()
+            return not self.pending and (self.aborted or self.clock.now_us() >= self.timeline_end_us)
+
+    def abort(self) -> None:
+        with self.lock:
+            self._abort()
+
+    def _abort(self) -> None:
+        self._materialise()
+        if self.pending:
+            self.aborted = True
+            self.pending = []
+            self._finish_trains(force=True)
+
+    def _materialise(self) -> None:
+        """Deliver every scheduled pulse whose start the clock has passed."""
+        now = self.clock.now_us()
+        while self.pending and self.pending[0].t_us <= now:
+            self._deliver(self.pending.pop(0))
+        self._finish_trains(force=False)
+        horizon = now - RING_US - HORIZON_US
+        while self.events and self.events[0].t_us < horizon:
+            self.events.popleft()
+
+    def _deliver(self, p: Pulse) -> None:
+        name = board.OUTPUTS[p.output]["name"]
+        params = self.stage[p.output]
+        self.pulse_count += 1
+        jrng = np.random.default_rng([self.seed, 11, self.pulse_count])
+        p.t_actual_us = p.t_us + int(round(jrng.normal(0.0, params.jitter_us))) if params.jitter_us > 0 else p.t_us
+        load = self.load_at(name, p.t_actual_us)
+        d = outputstage.deliver(p.output, p.amp, p.w1, p.gap, p.w2, p.amp2, load, params)
+        p.delivered = d
+        if self.estop:
+            self.pulses_while_estop += 1
+        if not self.interlock:
+            self.pulses_while_interlock_open += 1
+        rec = {"t_us": p.t_actual_us, "scheduled_us": p.t_us, "output": name, "index": p.index,
+               "commanded": p.amp, "w1_us": p.w1, "gap_us": p.gap, "w2_us": p.w2, "commanded2": p.amp2,
+               "load": load.kind}
+        rec.update(d.summary())
+        self.pulse_log.append(rec)
+        t_end = p.t_actual_us + p.w1 + p.gap + p.w2
+        balance = abs(d.charge1_uc + d.charge2_uc) / max(abs(d.charge1_uc), 1e-9)
+        art = Artifact(SITES[name]["region"], p.t_actual_us, t_end, d.peak_ua / 1000.0 * (1 if p.amp >= 0 else -1), balance)
+        if name == "TC":
+            self._add_event(Event(p.t_actual_us, [], [art]), None)
+            return
+        anodes, cathodes = (p.anodes, p.cathodes) if p.amp >= 0 else (p.cathodes, p.anodes)
+        rng = self._event_rng()
+        mods = self._mods(p.t_actual_us)
+        q = abs(d.charge1_uc)
+        if name in ("P1", "P2", "P3", "P4"):
+            waves, truth = self.physiology.peripheral(name, q, p.w1, p.t_actual_us, rng, mods)
+        elif name == "PR":
+            waves, truth = self.physiology.probe(self.probe_screw, q, p.w1, p.t_actual_us, rng, mods)
+            truth = {"screw": self.probe_screw, "responses": truth}
+        else:
+            cath = [i for i in range(16) if cathodes >> i & 1]
+            waves, truth = self.physiology.scs(cath, q, p.w1, p.t_actual_us, rng, mods)
+            truth = {"cathodes": ["E%d" % i for i in cath], "responses": truth}
+        del anodes
+        self._add_event(Event(p.t_actual_us, waves, [art]), {"t_us": p.t_actual_us, "output": name, "truth": truth})
+
+    def _event_rng(self) -> np.random.Generator:
+        self.event_count += 1
+        return np.random.default_rng([self.seed, 21, self.event_count])
+
+    def _finish_trains(self, force: bool) -> None:
+        """Turn delivered transcranial trains into MEPs once the train is complete."""
+        pending_groups = {p.group for p in self.pending if p.group >= 0}
+        done: dict[int, list] = {}
+        for p in self.timeline:
+            if p.group >= 0 and p.delivered is not None and (force or p.group not in pending_groups):
+                done.setdefault(p.group, []).append(p)
+        for g, ps in sorted(done.items()):
+            if g in self.trains_done:
+                continue
+            self.trains_done.add(g)
+            ps.sort(key=lambda p: p.t_actual_us)
+            n = len(ps)
+            isi = (ps[-1].t_actual_us - ps[0].t_actual_us) / (n - 1) if n > 1 else 0.0
+            q = float(np.mean([abs(p.delivered.charge1_uc) for p in ps]))  # type: ignore[union-attr]
+            first = ps[0]
+            anodes_mask = first.anodes if first.amp >= 0 else first.cathodes
+            names = board.OUTPUTS[first.output]["electrodes"]
+            anodes = [names[i] for i in range(len(names)) if anodes_mask >> i & 1]
+            t_last = ps[-1].t_actual_us
+            waves, truth = self.physiology.mep(q, first.w1, n, isi, anodes, t_last, self._event_rng(), self._mods(t_last))
+            self._add_event(Event(t_last, waves, []), {
+                "t_us": t_last, "output": "TC", "pulses": n, "isi_us": round(isi, 1),
+                "anodes": anodes, "charge_uC_per_pulse": round(q, 4), "truth": truth,
+            })
+
+    def _add_event(self, ev: Event, truth: dict[str, Any] | None) -> None:
+        self.events.append(ev)
+        if len(self.events) > 1 and self.events[-2].t_us > ev.t_us:
+            self.events = deque(sorted(self.events, key=lambda e: e.t_us))
+        if truth is not None:
+            self.response_log.append(truth)
+
+    def monitor(self, pulse_index: int, max_samples: int) -> np.ndarray:
+        """The monitor trace of one pulse of the last timeline: int16 current,
+        voltage interleaved; empty until the pulse has been delivered."""
+        with self.lock:
+            self._materialise()
+            if not 0 <= pulse_index < len(self.timeline):
+                raise ModelError(f"no pulse {pulse_index} in the last timeline ({len(self.timeline)} pulses)")
+            p = self.timeline[pulse_index]
+            if p.delivered is None:
+                return np.zeros(0, dtype="<i2")
+            return outputstage.monitor_int16(p.delivered, p.output, max_samples)
+
+    def set_load(self, output: str, load: loads.Load | None) -> None:
+        with self.lock:
+            if output not in OUTPUT_INDEX:
+                raise ModelError(f"no output {output!r}; outputs: {', '.join(OUTPUT_INDEX)}")
+            self._materialise()
+            if load is None:
+                self.load_override.pop(output, None)
+            else:
+                self.load_override[output] = load
+
+    # --- safety inputs ------------------------------------------------------------
+    def safety_bits(self) -> int:
+        with self.lock:
+            self._materialise()
+            return (1 if self.interlock else 0) | (2 if self.estop else 0)
+
+    # --- acquisition ------------------------------------------------------------
+    def acquire(self, t0_us: int, rate_hz: int, n: int, channels: list[int]) -> np.ndarray:
+        """(n, len(channels)) int16 from t0_us (virtual, unwrapped). In fast
+        mode a window reaching past now moves the clock to its end."""
+        with self.lock:
+            if rate_hz not in board.AMP_RATES_HZ:
+                raise ModelError(f"rate {rate_hz} Hz not supported; rates: {board.AMP_RATES_HZ}")
+            if not channels or any(not 0 <= c < len(CHANNELS) for c in channels):
+                raise ModelError(f"channels must be 0..{len(CHANNELS) - 1}, got {list(channels)}")
+            if n <= 0:
+                raise ModelError("buffer holds no samples")
+            t_end = t0_us + int(n * 1e6 / rate_hz)
+            self.clock.advance_to(t_end)
+            self._materialise()
+            now = self.clock.now_us()
+            if t0_us < now - RING_US:
+                raise ModelError(f"samples from {t0_us} us are gone: the ring buffer holds {RING_US // 1000000} s")
+            lo = t0_us - HORIZON_US
+            waves: list[Wave] = []
+            arts: list[Artifact] = []
+            for ev in self.events:
+                if ev.t_us < lo:
+                    continue
+                if ev.t_us > t_end:
+                    break
+                waves += ev.waves
+                arts += ev.artifacts
+            ohms = [self.electrode_ohms(CHANNELS[c].active, t0_us) + self.electrode_ohms(CHANNELS[c].ref, t0_us)
+                    for c in channels]
+            s = self.scenario
+            self.acquired_samples += n * len(channels)
+            return self.renderer.render(t0_us, rate_hz, n, list(channels), waves, arts, ohms,
+                                        s.mains_hz, s.movement_per_min, s.cautery_per_min,
+                                        self.recovery_ms)
+
+    recovery_ms = 0.7  # amplifier recovery time constant after an overload
+
+    def impedance(self, electrode: str) -> int:
+        with self.lock:
+            self._materialise()
+            now = self.clock.now_us()
+            for o in board.OUTPUTS:
+                if electrode in o["electrodes"]:
+                    z = self.load_at(o["name"], now).impedance()
+                    return int(min(z, loads.METER_MAX_OHMS))
+            if electrode in RECORDING_ELECTRODES:
+                return int(min(self.electrode_ohms(electrode, now), loads.METER_MAX_OHMS))
+            raise ModelError(f"no electrode {electrode!r}")
+
+    # --- sim-only control -------------------------------------------------------------
+    SIM_KEYS = ("seed", "scenario", "interlock", "estop", "load", "stage", "probe", "electrode",
+                "recovery_ms", "advance_s", "groundtruth")
+
+    def sim(self, req: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            unknown = set(req) - set(self.SIM_KEYS)
+            if unknown:
+                raise ModelError(f"unknown sim request keys {sorted(unknown)}; known: {list(self.SIM_KEYS)}")
+            out: dict[str, Any] = {"ok": True}
+            if "seed" in req:
+                self._set_seed(int(req["seed"]))
+            if "scenario" in req:
+                try:
+                    self._set_scenario(str(req["scenario"]))
+                except ValueError as e:
+                    raise ModelError(str(e)) from None
+                out["scenario"] = self.scenario.name
+            if "interlock" in req:
+                self.interlock = bool(req["interlock"])
+            if "estop" in req:
+                self.estop = bool(req["estop"])
+            if "load" in req:
+                spec = dict(req["load"])
+                output = str(spec.pop("output", ""))
+                try:
+                    self.set_load(output, None if spec.get("kind") in (None, "default") else loads.from_spec(spec))
+                except ValueError as e:
+                    raise ModelError(str(e)) from None
+            if "stage" in req:
+                spec = dict(req["stage"])
+                output = str(spec.pop("output", ""))
+                if output not in OUTPUT_INDEX:
+                    raise ModelError(f"no output {output!r}; outputs: {', '.join(OUTPUT_INDEX)}")
+                i = OUTPUT_INDEX[output]
+                try:
+                    self.stage[i] = outputstage.with_changes(self.stage[i], spec)
+                except ValueError as e:
+                    raise ModelError(str(e)) from None
+            if "probe" in req:
+                screw = req["probe"]
+                if screw is not None and screw not in self.scenario.screws:
+                    raise ModelError(f"no screw {screw!r}; screws: {sorted(self.scenario.screws)}")
+                self.probe_screw = screw
+            if "electrode" in req:
+                spec = dict(req["electrode"])
+                name = str(spec.get("name"))
+                if name not in RECORDING_ELECTRODES:
+                    raise ModelError(f"no recording electrode {name!r}; electrodes: {list(RECORDING_ELECTRODES)}")
+                if spec.get("ohms") is None:
+                    self.electrode_override.pop(name, None)
+                else:
+                    self.electrode_override[name] = float(spec["ohms"])
+            if "recovery_ms" in req:
+                self.recovery_ms = float(req["recovery_ms"])
+            if "advance_s" in req:
+                self.advance(float(req["advance_s"]))
+            if req.get("groundtruth"):
+                out["groundtruth"] = self.ground_truth()
+            out["now_us"] = self.clock.now_us()
+            return out
+
+    def ground_truth(self) -> dict[str, Any]:
+        with self.lock:
+            self._materialise()
+            return groundtruth.snapshot(self)
