@@ -2,8 +2,9 @@
 #
 # Each pass services, in this order of priority:
 #   1. safety   - e-stop, interlock and heartbeat checks; can end output
-#   2. tasks    - the sequencer, acquisition and DSP steps registered by
-#                 later modules, each doing one bounded unit of work
+#                 (stimfw.safety.Supervisor, always the first task)
+#   2. tasks    - the sequencer, then acquisition and DSP steps, each doing
+#                 one bounded unit of work
 #   3. link in  - at most one budget of host bytes, dispatching requests
 #   4. link out - at most one bulk chunk to the host
 # and idles in the console wait when nothing was done. Pulse edges never
@@ -15,7 +16,7 @@ import gc
 
 import hal as board_hal
 
-from stimfw import commands
+from stimfw import commands, stimulation
 from stimfw import messages as m
 from stimfw.link import Link
 
@@ -30,7 +31,10 @@ class App:
         self.tasks = []  # objects with service() -> bool, highest priority first
         self.boot_ms = hal.ticks_ms()
         self.reboot_requested = False
+        # Each feature module adds its link requests and main-loop tasks;
+        # stimulation puts the safety supervisor first among the tasks.
         commands.register(self)
+        stimulation.register(self)
 
     def uptime_ms(self):
         return self.hal.ticks_diff(self.hal.ticks_ms(), self.boot_ms)

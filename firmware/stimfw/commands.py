@@ -80,7 +80,19 @@ def register(app):
         app.reboot_requested = True
         return {}
 
+    def sim(req, rid):
+        # Sim-only control (interlock, e-stop, loads, scenario, ground truth)
+        # goes to the hardware model; a board has no such thing.
+        fn = getattr(app.hal, "sim", None)
+        if fn is None:
+            raise RequestError(m.ERR_UNSUPPORTED, "sim requests need a simulated unit")
+        try:
+            return fn(req)
+        except ValueError as e:
+            raise RequestError(m.ERR_BAD_PAYLOAD, str(e))
+
     link.handle(m.MSG_PING, ping)
+    link.handle(m.MSG_SIM, sim)
     link.handle(m.MSG_INFO, info)
     link.handle(m.MSG_ECHO, echo, raw=True)
     link.handle(m.MSG_PULL, pull)

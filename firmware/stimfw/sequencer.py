@@ -143,8 +143,6 @@ class Sequencer:
         flags have repeated flags_abort times."""
         tl = self.tl
         n = self.hal.monitor(k, self.mon)
-        if isinstance(n, tuple):
-            n = n[0]
         amp = tl.amp[k]
         judge = self.judges[tl.output[k]]
         delivery.scan(self.mon, n, 1 if amp > 0 else -1, self.scan_out)
