@@ -8,20 +8,27 @@
 MAX_WINDOW = 1 << 14
 
 
-def window(t_us, before_us, after_us, pre_samples, rate_hz, n):
-    """Sample range [a, b) blanked for a pulse at t_us after the trigger,
-    clipped to the sweep; (0, 0) when it falls outside."""
-    a = pre_samples + ((t_us - before_us) * rate_hz) // 1000000
-    b = pre_samples + ((t_us + after_us) * rate_hz + 999999) // 1000000
+def start(t_us, before_us, pre_samples, rate_khz):
+    """First blanked sample for a pulse t_us after the trigger (may be < 0).
+    Rates in kHz keep t_us * rate below 2**30 (small ints on a 32-bit MCU)."""
+    return pre_samples + ((t_us - before_us) * rate_khz) // 1000
+
+
+def stop(t_us, after_us, pre_samples, rate_khz):
+    """One past the last blanked sample (may exceed the sweep)."""
+    return pre_samples + ((t_us + after_us) * rate_khz + 999) // 1000
+
+
+def blank_pulse(buf, n_ch, n, t_us, before_us, after_us, pre_samples, rate_khz):
+    a = start(t_us, before_us, pre_samples, rate_khz)
+    b = stop(t_us, after_us, pre_samples, rate_khz)
     if a < 0:
         a = 0
     if b > n:
         b = n
     if b - a > MAX_WINDOW:
         b = a + MAX_WINDOW
-    if b <= a:
-        return 0, 0
-    return a, b
+    blank(buf, n_ch, n, a, b)
 
 
 def blank(buf, n_ch, n, a, b):

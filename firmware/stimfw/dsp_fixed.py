@@ -1,3 +1,4 @@
+# ruff: noqa: F821 - ptr16/ptr32 are viper type names
 # Fixed-point DSP kernels for boards without ulab (and the Unix port).
 #
 # Viper code: native machine ints, so every intermediate must fit a signed
@@ -28,16 +29,17 @@
 # sum|b| <= 4 and stability gives |a1| < 2, |a2| < 1, so |acc| < 7 * 2**27 + 10
 # < 2**30: no partial sum can overflow. The section output is then clamped
 # to +-2**27, which keeps the next section's input inside the bound.
-# Accumulators: |sum| <= MAX_SWEEPS_PER_SPLIT * 2**15 = 2**28, stored + 2**30.
-import micropython
+# Accumulators: see Acc24 below.
+import gc
 from array import array
+
+import micropython
 
 Q = 27  # coefficient fraction bits
 SIG_SHIFT = 12  # signal fraction bits
 SIG_MAX = (1 << 27) - 1
 STATE_BIAS = 1 << 28  # state words hold value + bias in (0, 2**29)
-ACC_BIAS = 1 << 30  # accumulator words hold value + bias in (2**29, 3 * 2**29)
-MAX_SWEEPS_PER_SPLIT = 1 << 13
+MAX_SWEEPS_PER_SPLIT = (1 << 13) - 1
 NAME = "fixed"
 
 
@@ -79,7 +81,7 @@ def sosfilt_i16(buf: ptr16, start: int, stride: int, n: int, base: int, coef: pt
     bias = int(STATE_BIAS)
     peak = 0
     idx = start
-    for i in range(n):
+    for _ in range(n):
         x = ((int(buf[idx]) ^ 0x8000) - 0x8000) - base
         if x > 32767:
             x = 32767
@@ -159,32 +161,95 @@ def saturated(buf: ptr16, n: int) -> int:
 def head_sum(buf: ptr16, start: int, stride: int, n: int) -> int:
     s = 0
     idx = start
-    for i in range(n):
+    for _ in range(n):
         s += (int(buf[idx]) ^ 0x8000) - 0x8000
         idx += stride
     return s
 
 
+# --- averaging accumulators ----------------------------------------------------
+# 8 channels x 1000 samples x 2 splits must fit a ~96 KB heap next to the
+# sweep buffer and the firmware, so a sum takes 3 bytes (signed 24-bit,
+# little-endian) instead of 4, in block-floating form: the stored value v
+# holds the sum in units of 2**shift. A split holds at most 2**(8 + shift) - 1
+# sweeps at a given shift, so |v| <= (2**(8+shift) - 1) * 2**(15-shift) < 2**23;
+# the next sweep first halves every v (rounding) and raises shift.
+#   exact (shift 0) up to 255 sweeps per split;
+#   error of the mean <= 2**(shift-1) + 2**shift / n LSB: 2 LSB at 1000 sweeps
+#   per split (3.1e-5 of full scale), 16 LSB at the 8191-sweep cap (2.4e-4).
+# All intermediates stay below 2**24 in magnitude.
+
 @micropython.viper
-def acc_add(acc: ptr32, buf: ptr16, n: int):
-    """acc[i] += buf[i]: exact while the split holds <= MAX_SWEEPS_PER_SPLIT sweeps."""
-    for i in range(n):
-        acc[i] = int(acc[i]) + ((int(buf[i]) ^ 0x8000) - 0x8000)
+def acc3_add(acc: ptr8, buf: ptr16, start: int, stride: int, n: int, shift: int):
+    """acc[i] += round(buf[start + i*stride] / 2**shift), 24-bit little-endian words."""
+    half = 0
+    if shift > 0:
+        half = 1 << (shift - 1)
+    j = 0
+    idx = start
+    for _ in range(n):
+        v = int(acc[j]) | (int(acc[j + 1]) << 8) | (int(acc[j + 2]) << 16)
+        v = (v ^ 0x800000) - 0x800000
+        x = (int(buf[idx]) ^ 0x8000) - 0x8000
+        idx += stride
+        v += (x + half) >> shift
+        acc[j] = v & 0xFF
+        acc[j + 1] = (v >> 8) & 0xFF
+        acc[j + 2] = (v >> 16) & 0xFF
+        j += 3
 
 
-def new_acc(n):
-    acc = array("I", bytearray(4 * n))
-    reset_acc(acc)
-    return acc
+@micropython.viper
+def acc3_halve(acc: ptr8, n: int):
+    j = 0
+    for _ in range(n):
+        v = int(acc[j]) | (int(acc[j + 1]) << 8) | (int(acc[j + 2]) << 16)
+        v = (((v ^ 0x800000) - 0x800000) + 1) >> 1
+        acc[j] = v & 0xFF
+        acc[j + 1] = (v >> 8) & 0xFF
+        acc[j + 2] = (v >> 16) & 0xFF
+        j += 3
 
 
-def reset_acc(acc):
-    for i in range(len(acc)):
-        acc[i] = ACC_BIAS
+@micropython.viper
+def acc3_get(acc: ptr8, i: int) -> int:
+    j = i * 3
+    v = int(acc[j]) | (int(acc[j + 1]) << 8) | (int(acc[j + 2]) << 16)
+    return (v ^ 0x800000) - 0x800000
 
 
-def acc_value(acc, i):
-    return acc[i] - ACC_BIAS
+class Acc24:
+    """One split's sums, one bytearray of 3-byte words per channel (several
+    smaller blocks place better in a fragmented heap than one large one)."""
+
+    def __init__(self, n_ch, n):
+        self.n_ch = n_ch
+        self.n = n
+        self.words = [bytearray(3 * n) for _ in range(n_ch)]
+        self.shift = 0
+        self.count = 0
+
+    def reset(self):
+        for w in self.words:
+            for i in range(len(w)):
+                w[i] = 0
+        self.shift = 0
+        self.count = 0
+
+    def add(self, buf):
+        """Add an interleaved sweep."""
+        if self.count + 1 > (1 << (8 + self.shift)) - 1:
+            for w in self.words:
+                acc3_halve(w, self.n)
+            self.shift += 1
+        n_ch = self.n_ch
+        for c in range(n_ch):
+            acc3_add(self.words[c], buf, c, n_ch, self.n, self.shift)
+        self.count += 1
+
+    def sum(self, c, i):
+        """Sum of channel c at sample i in LSB (exact below 256 sweeps)."""
+        return acc3_get(self.words[c], i) << self.shift
 
 
 # --- chains: the backend interface the averager and free-run use -------------
@@ -202,12 +267,13 @@ class SweepChain:
         self.nsec = len(sos_rows)
         self.state = new_state(self.nsec)
         self.peaks = array("i", bytearray(4 * n_ch))
-        self.acc = (new_acc(n_ch * n), new_acc(n_ch * n))
+        gc.collect()  # the sums are most of the heap: place them first
+        self.acc = (Acc24(n_ch, n), Acc24(n_ch, n))
         self.count = array("i", bytearray(8))
 
     def reset(self):
-        reset_acc(self.acc[0])
-        reset_acc(self.acc[1])
+        for a in self.acc:
+            a.reset()
         self.count[0] = 0
         self.count[1] = 0
 
@@ -228,31 +294,20 @@ class SweepChain:
     def accumulate(self, buf, split):
         if self.count[split] >= MAX_SWEEPS_PER_SPLIT:
             return False
-        acc_add(self.acc[split], buf, self.n_ch * self.n)
+        self.acc[split].add(buf)
         self.count[split] += 1
         return True
 
-    def mean(self, split, c, out):
-        """out[i] = mean of channel c in LSB over split 0 (A), 1 (B) or 2 (A+B)."""
-        n_ch = self.n_ch
+    def mean_at(self, split, c, i, out):
+        """out[0] = mean of channel c at sample i, in LSB, over split 0 (A),
+        1 (B) or 2 (A+B); 0 before any sweep."""
         if split == 2:
             cnt = self.count[0] + self.count[1]
+            s = self.acc[0].sum(c, i) + self.acc[1].sum(c, i)
         else:
             cnt = self.count[split]
-        if cnt == 0:
-            for i in range(self.n):
-                out[i] = 0.0
-            return 0
-        a = self.acc[0]
-        b = self.acc[1]
-        for i in range(self.n):
-            j = i * n_ch + c
-            if split == 2:
-                s = (a[j] - ACC_BIAS) + (b[j] - ACC_BIAS)
-            else:
-                s = self.acc[split][j] - ACC_BIAS
-            out[i] = s / cnt
-        return cnt
+            s = self.acc[split].sum(c, i)
+        out[0] = s / cnt if cnt else 0.0
 
 
 class FreeRunChain:

@@ -90,28 +90,17 @@ class SweepChain:
         self.count[split] += 1
         return True
 
-    def mean(self, split, c, out):
-        """out[i] = mean of channel c in LSB over split 0 (A), 1 (B) or 2 (A+B)."""
-        n_ch = self.n_ch
-        if split == 2:
-            cnt = self.count[0] + self.count[1]
-            parts = (0, 1)
-        else:
-            cnt = self.count[split]
-            parts = (split,)
-        if cnt == 0:
-            for i in range(self.n):
-                out[i] = 0.0
-            return 0
-        m = np.zeros(self.n, dtype=np.float)
+    def mean_at(self, split, c, i, out):
+        """out[0] = mean of channel c at sample i, in LSB (see dsp_fixed)."""
+        j = i * self.n_ch + c
+        parts = (0, 1) if split == 2 else (split,)
+        cnt = 0
         for s in parts:
-            m = m + np.array(self.hi[s][c::n_ch], dtype=np.float) * (_LO / cnt)
-            m = m + np.array(self.lo[s][c::n_ch], dtype=np.float) / cnt
-        i = 0
-        for v in m:
-            out[i] = v
-            i += 1
-        return cnt
+            cnt += self.count[s]
+        m = 0.0
+        for s in parts:
+            m += self.hi[s][j] * (_LO / cnt) + self.lo[s][j] / cnt if cnt else 0.0
+        out[0] = m
 
 
 class FreeRunChain:
