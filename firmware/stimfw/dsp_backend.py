@@ -4,3 +4,4 @@ try:
     from stimfw import dsp_ulab as impl
 except ImportError:
     pass
+NAME = impl.NAME

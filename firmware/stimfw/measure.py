@@ -52,7 +52,9 @@ def component(w, rate_hz, pre, spec):
     if len(wins) != len(names):
         raise ValueError("component %s needs %d windows" % (spec["name"], len(names)))
     peaks = []
-    for name, win in zip(names, wins):
+    for k in range(len(names)):
+        name = names[k]
+        win = wins[k]
         pos = name[:1].upper() == "P"
         i, v = extreme(w, index(win[0], rate_hz, pre), index(win[1], rate_hz, pre) + 1, pos)
         peaks.append((latency_ms(i, rate_hz, pre), v))
