@@ -3,5 +3,6 @@
 try:
     from stimfw import dsp_ulab as impl
 except ImportError:
-    pass
+    from stimfw import dsp_fixed as impl
+
 NAME = impl.NAME
