@@ -1,3 +1,4 @@
+# ruff: noqa: F821 - ptr16 is a viper type name
 # Runs on the device (micropython): an 8-channel, 1000-sample SSEP average
 # with A/B splits over 2000 sweeps of synthetic data made here, each feed()
 # under heap_lock. Prints the heap figures and the results as JSON.
