@@ -31,7 +31,6 @@ from scipy import signal
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from dsp_reference import COMPAT, ssep_sweeps  # noqa: E402
-
 from stimbox import filters as host_filters  # noqa: E402
 
 MICROPYTHON = str(Path(sys.executable).with_name("micropython"))
