@@ -1,0 +1,56 @@
+# Stimulus artifact blanking: the samples around each pulse are replaced by a
+# straight line between the last sample before and the first sample after the
+# window, so that amplifier saturation does not ring through the band-pass.
+# Works on the raw interleaved int16 sweep before filtering, for every
+# channel at once, with integer arithmetic only (allocates nothing).
+
+# Longest window in samples: keeps (x1 - x0) * k below 2**30 on a 32-bit MCU.
+MAX_WINDOW = 1 << 14
+
+
+def start(t_us, before_us, pre_samples, rate_khz):
+    """First blanked sample for a pulse t_us after the trigger (may be < 0).
+    Rates in kHz keep t_us * rate below 2**30 (small ints on a 32-bit MCU)."""
+    return pre_samples + ((t_us - before_us) * rate_khz) // 1000
+
+
+def stop(t_us, after_us, pre_samples, rate_khz):
+    """One past the last blanked sample (may exceed the sweep)."""
+    return pre_samples + ((t_us + after_us) * rate_khz + 999) // 1000
+
+
+def blank_pulse(buf, n_ch, n, t_us, before_us, after_us, pre_samples, rate_khz):
+    a = start(t_us, before_us, pre_samples, rate_khz)
+    b = stop(t_us, after_us, pre_samples, rate_khz)
+    if a < 0:
+        a = 0
+    if b > n:
+        b = n
+    if b - a > MAX_WINDOW:
+        b = a + MAX_WINDOW
+    blank(buf, n_ch, n, a, b)
+
+
+def blank(buf, n_ch, n, a, b):
+    """Interpolate samples [a, b) of every channel of an interleaved sweep.
+
+    Ends at the sweep edge hold the neighbouring sample."""
+    if b <= a:
+        return
+    span = b - a + 1
+    for c in range(n_ch):
+        if a > 0:
+            x0 = buf[(a - 1) * n_ch + c]
+        else:
+            x0 = buf[b * n_ch + c] if b < n else 0
+        x1 = buf[b * n_ch + c] if b < n else x0
+        d = x1 - x0
+        i = a * n_ch + c
+        for k in range(1, span):
+            # floor of a non-negative quotient, the same on every runtime
+            q = d * k
+            if q >= 0:
+                buf[i] = x0 + q // span
+            else:
+                buf[i] = x0 - ((-q) // span)
+            i += n_ch

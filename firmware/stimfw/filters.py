@@ -1,0 +1,83 @@
+# Filter coefficients for the DSP chain: validation of second-order sections
+# sent by the host (wire form: a list of rows [b0, b1, b2, a0, a1, a2] with
+# a0 == 1, as scipy's output="sos") and a small on-device design routine for
+# the common band-pass and mains notch. Both backends run the same rows.
+import math
+
+MAX_SECTIONS = 8
+# Poles this close to the unit circle ring for seconds and amplify
+# coefficient rounding; refuse them as unstable.
+MAX_POLE = 0.9999
+# Fixed-point headroom (see dsp_fixed): |b0| + |b1| + |b2| <= 4 per section.
+MAX_B_SUM = 4.0
+
+
+class FilterError(ValueError):
+    """A coefficient set was refused. detail names the limit and the value:
+    {"limit", "value", "min", "max", "unit", "section"}."""
+
+    def __init__(self, message, detail):
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+def _refuse(section, limit, value, lo, hi, unit, what):
+    raise FilterError(
+        "section %d: %s %s is outside [%s, %s]" % (section, limit, value, lo, hi),
+        {"limit": limit, "value": value, "min": lo, "max": hi, "unit": unit,
+         "section": section, "what": what},
+    )
+
+
+def pole_magnitude(a1, a2):
+    """Largest |pole| of z**2 + a1 z + a2."""
+    d = a1 * a1 - 4.0 * a2
+    if d < 0:
+        return math.sqrt(a2)
+    r = math.sqrt(d)
+    return max(abs((-a1 + r) / 2.0), abs((-a1 - r) / 2.0))
+
+
+def validate(rows):
+    """Check an SOS coefficient set; returns it as a list of 6-float lists."""
+    if not isinstance(rows, (list, tuple)) or not rows:
+        raise FilterError("sos must be a non-empty list of sections",
+                          {"limit": "sections", "value": 0, "min": 1, "max": MAX_SECTIONS, "unit": ""})
+    if len(rows) > MAX_SECTIONS:
+        _refuse(len(rows), "sections", len(rows), 1, MAX_SECTIONS, "", "too many sections")
+    out = []
+    for k, row in enumerate(rows):
+        if not isinstance(row, (list, tuple)) or len(row) != 6:
+            raise FilterError("section %d: expected 6 coefficients [b0, b1, b2, 1, a1, a2]" % k,
+                              {"limit": "row_length", "value": len(row) if isinstance(row, (list, tuple)) else -1,
+                               "min": 6, "max": 6, "unit": "", "section": k})
+        r = []
+        for v in row:
+            if not isinstance(v, (int, float)) or v != v or v in (float("inf"), float("-inf")):
+                raise FilterError("section %d: coefficient %r is not a finite number" % (k, v),
+                                  {"limit": "finite", "value": str(v), "min": None, "max": None,
+                                   "unit": "", "section": k})
+            r.append(float(v))
+        if r[3] != 1.0:
+            _refuse(k, "a0", r[3], 1.0, 1.0, "", "rows must be normalised to a0 = 1")
+        bsum = abs(r[0]) + abs(r[1]) + abs(r[2])
+        if bsum > MAX_B_SUM:
+            _refuse(k, "b_sum", bsum, 0, MAX_B_SUM, "", "move gain to another section")
+        p = pole_magnitude(r[4], r[5])
+        if p >= MAX_POLE:
+            _refuse(k, "pole_magnitude", p, 0, MAX_POLE, "", "unstable or marginally stable")
+        out.append(r)
+    return out
+
+
+def from_config(cfg):
+    """SOS rows for an acquisition dict: cfg["sos"] as sent by the host
+    (host_tools/stimbox/filters.py), or designed on the device from
+    cfg["band"] = [low_hz, high_hz] and cfg["notch"] = 0, 50 or 60. The
+    design code is imported only when needed: it costs heap on a board."""
+    if cfg.get("sos"):
+        return validate(cfg["sos"])
+    from stimfw import filter_design
+
+    return validate(filter_design.from_band(cfg))
