@@ -161,7 +161,7 @@ def test_accumulator_words_stay_24bit_and_match(tmp_path) -> None:
         pos = array("h", [32767] * {n // 2} + [-32768] * {n // 2})
         for _ in range({k}):
             a.add(pos)
-        print(a.shift, [d.acc3_get(a.words[0], i) for i in range({n})])
+        print(a.shift, [d.acc3_get(a.block, 3 * i) for i in range({n})])
     """)
     sh, words = out.split(" ", 1)
     assert int(sh) == shift == 3  # 1024..2047 sweeps: units of 8 LSB

@@ -10,9 +10,8 @@
 # the ulab backend allocates its float temporaries per sweep.
 from array import array
 
-import board
-
-from stimfw import artifact, dsp_backend, filters, rejection
+from stimfw import arena, artifact, dsp_backend, filters, rejection
+from stimfw.buffers import zeros
 
 MAX_SAMPLES = 4096  # per channel and sweep
 
@@ -39,13 +38,18 @@ class SweepProcessor:
      split, progress_every, components}. blank_us is [before, after] the pulse
     (or one number: after only). Raises ConfigError or filters.FilterError."""
 
-    def __init__(self, cfg, backend=None):
+    def __init__(self, cfg, amp=None, backend=None):
+        # amp: what declares the amplifiers (AMP_RATES_HZ, AMP_CHANNELS,
+        # AMP_UV_PER_LSB); the board module unless a caller that has not
+        # loaded it (a memory-tight build) passes those three itself.
+        if amp is None:
+            import board as amp
         be = backend or dsp_backend.impl
         rate = cfg.get("rate_hz")
-        if rate not in board.AMP_RATES_HZ:
-            raise ConfigError("rate_hz %s is not one of %s" % (rate, board.AMP_RATES_HZ),
-                              {"limit": "rate_hz", "value": rate, "min": min(board.AMP_RATES_HZ),
-                               "max": max(board.AMP_RATES_HZ), "unit": "Hz"})
+        if rate not in amp.AMP_RATES_HZ:
+            raise ConfigError("rate_hz %s is not one of %s" % (rate, amp.AMP_RATES_HZ),
+                              {"limit": "rate_hz", "value": rate, "min": min(amp.AMP_RATES_HZ),
+                               "max": max(amp.AMP_RATES_HZ), "unit": "Hz"})
         self.rate_hz = rate
         self.rate_khz = rate // 1000
         pre_ms = _need("pre_ms", cfg.get("pre_ms", 0), 0, 100, "ms")
@@ -57,12 +61,12 @@ class SweepProcessor:
         chans = cfg.get("channels")
         if not isinstance(chans, (list, tuple)) or not chans:
             raise ConfigError("channels must be a non-empty list",
-                              {"limit": "channels", "value": 0, "min": 1, "max": board.AMP_CHANNELS, "unit": ""})
+                              {"limit": "channels", "value": 0, "min": 1, "max": amp.AMP_CHANNELS, "unit": ""})
         for c in chans:
-            _need("channel", c, 0, board.AMP_CHANNELS - 1)
+            _need("channel", c, 0, amp.AMP_CHANNELS - 1)
         if len(set(chans)) != len(chans):
             raise ConfigError("channels repeat", {"limit": "channels", "value": len(chans),
-                                                  "min": 1, "max": board.AMP_CHANNELS, "unit": ""})
+                                                  "min": 1, "max": amp.AMP_CHANNELS, "unit": ""})
         self.channels = tuple(chans)
         self.n_ch = len(chans)
         blank = cfg.get("blank_us", 0)
@@ -72,13 +76,17 @@ class SweepProcessor:
         else:
             self.blank_before = 0
             self.blank_after = int(_need("blank_us", blank, 0, 50000, "us"))
-        self.uv_per_lsb = board.AMP_UV_PER_LSB
+        self.uv_per_lsb = amp.AMP_UV_PER_LSB
         reject_uv = _need("reject_uv", cfg.get("reject_uv", 4000), 1, 32767 * self.uv_per_lsb, "uV")
         self.split = bool(cfg.get("split", True))
         self.progress_every = int(_need("progress_every", cfg.get("progress_every", 50), 1, 100000))
         self.components = cfg.get("components") or []
         self.sos = filters.from_config(cfg)
-        self.buf = array("h", bytearray(2 * self.n_ch * n))
+        # The sweep buffer (int16, interleaved by sample) from the DSP arena
+        # when it has room, else the heap.
+        self.buf = arena.take(2 * self.n_ch * n)
+        if self.buf is None:
+            self.buf = zeros("h", self.n_ch * n)
         self.chain = be.SweepChain(self.n_ch, n, self.sos)
         self.backend = be.NAME
         self.rej = rejection.Rejection(int(reject_uv / self.uv_per_lsb))

@@ -89,7 +89,7 @@ def register(app):
         try:
             return fn(req)
         except ValueError as e:
-            raise RequestError(m.ERR_BAD_PAYLOAD, str(e))
+            raise RequestError(m.ERR_BAD_PAYLOAD, str(e)) from None
 
     link.handle(m.MSG_PING, ping)
     link.handle(m.MSG_SIM, sim)

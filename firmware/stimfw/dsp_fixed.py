@@ -34,6 +34,7 @@ import gc
 from array import array
 
 import micropython
+from stimfw import arena
 
 Q = 27  # coefficient fraction bits
 SIG_SHIFT = 12  # signal fraction bits
@@ -180,12 +181,12 @@ def head_sum(buf: ptr16, start: int, stride: int, n: int) -> int:
 # All intermediates stay below 2**24 in magnitude.
 
 @micropython.viper
-def acc3_add(acc: ptr8, buf: ptr16, start: int, stride: int, n: int, shift: int):
-    """acc[i] += round(buf[start + i*stride] / 2**shift), 24-bit little-endian words."""
+def acc3_add(acc: ptr8, j: int, buf: ptr16, start: int, stride: int, n: int, shift: int):
+    """24-bit little-endian words from byte j of acc on:
+    word[i] += round(buf[start + i*stride] / 2**shift)."""
     half = 0
     if shift > 0:
         half = 1 << (shift - 1)
-    j = 0
     idx = start
     for _ in range(n):
         v = int(acc[j]) | (int(acc[j + 1]) << 8) | (int(acc[j + 2]) << 16)
@@ -212,44 +213,46 @@ def acc3_halve(acc: ptr8, n: int):
 
 
 @micropython.viper
-def acc3_get(acc: ptr8, i: int) -> int:
-    j = i * 3
+def acc3_get(acc: ptr8, j: int) -> int:
     v = int(acc[j]) | (int(acc[j + 1]) << 8) | (int(acc[j + 2]) << 16)
     return (v ^ 0x800000) - 0x800000
 
 
 class Acc24:
-    """One split's sums, one bytearray of 3-byte words per channel (several
-    smaller blocks place better in a fragmented heap than one large one)."""
+    """One split's sums: one block of 3-byte words, channel after channel.
+    The block comes from the DSP arena (stimfw.arena) when one was reserved
+    at start-up, else the heap."""
 
     def __init__(self, n_ch, n):
         self.n_ch = n_ch
         self.n = n
-        self.words = [bytearray(3 * n) for _ in range(n_ch)]
+        self.block = arena.take(3 * n * n_ch)
+        if self.block is None:
+            self.block = bytearray(3 * n * n_ch)
         self.shift = 0
         self.count = 0
 
     def reset(self):
-        for w in self.words:
-            for i in range(len(w)):
-                w[i] = 0
+        b = self.block
+        for i in range(len(b)):
+            b[i] = 0
         self.shift = 0
         self.count = 0
 
     def add(self, buf):
         """Add an interleaved sweep."""
         if self.count + 1 > (1 << (8 + self.shift)) - 1:
-            for w in self.words:
-                acc3_halve(w, self.n)
+            acc3_halve(self.block, self.n * self.n_ch)
             self.shift += 1
         n_ch = self.n_ch
+        step = 3 * self.n
         for c in range(n_ch):
-            acc3_add(self.words[c], buf, c, n_ch, self.n, self.shift)
+            acc3_add(self.block, c * step, buf, c, n_ch, self.n, self.shift)
         self.count += 1
 
     def sum(self, c, i):
         """Sum of channel c at sample i in LSB (exact below 256 sweeps)."""
-        return acc3_get(self.words[c], i) << self.shift
+        return acc3_get(self.block, 3 * (c * self.n + i)) << self.shift
 
 
 # --- chains: the backend interface the averager and free-run use -------------

@@ -12,6 +12,7 @@ from array import array
 import board
 
 from stimfw import dsp_backend, filters
+from stimfw.buffers import zeros
 
 MAX_EVENTS = 64  # kept until read; older ones are counted as dropped
 
@@ -23,7 +24,7 @@ class FreeRun:
         self.n_ch = n_ch
         self.rate_hz = rate_hz
         self.block = block
-        self.buf = array("h", bytearray(2 * n_ch * block))
+        self.buf = zeros("h", n_ch * block)
         self.chain = be.FreeRunChain(n_ch, filters.validate(sos_rows))
         self.thr = int(thr_uv / board.AMP_UV_PER_LSB)
         self.refr = int(refractory_ms * rate_hz / 1000)

@@ -10,10 +10,10 @@
 # service() never blocks: while a segment runs it lets the HAL idle until the
 # next pulse's end (until_us), which is where the simulated unit in fast
 # mode jumps its virtual clock.
-from array import array
 
 from stimfw import delivery
 from stimfw import messages as m
+from stimfw.buffers import zeros
 from stimfw.compiler import Segmenter
 from stimfw.timeline import Timeline
 
@@ -50,7 +50,7 @@ class Sequencer:
         self.push = push
         self.supervisor = None  # set by the wiring (stimfw.stimulation)
         self.tl = Timeline(SEGMENT_PULSES)
-        self.mon = array("h", bytes(4 * bd.MONITOR_MAX_SAMPLES))
+        self.mon = zeros("h", 2 * bd.MONITOR_MAX_SAMPLES)
         self.scan_out = delivery.new_scan()
         self.judges = [delivery.Judge(o, bd.LIMITS) for o in bd.OUTPUTS]
         self.flags_abort = bd.LIMITS["flags_abort"]

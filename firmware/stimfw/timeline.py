@@ -9,7 +9,7 @@
 # w2_us == 0 means monophasic. Amplitudes are in the output's unit (uA for a
 # constant-current output, mV for constant voltage); a positive amplitude
 # drives current from the anodes to the cathodes.
-from array import array
+from stimfw.buffers import zeros
 
 COLUMNS = ("t_us", "output", "amp", "w1_us", "gap_us", "w2_us", "amp2", "anodes", "cathodes")
 
@@ -20,7 +20,7 @@ class Timeline:
         self.n = 0
         self.duration_us = 0
         for name in COLUMNS:
-            setattr(self, name, array("i", bytes(4 * capacity)))
+            setattr(self, name, zeros("i", capacity))
 
     def clear(self):
         self.n = 0
