@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -37,7 +38,14 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
     from stimbox.build import build_image, install_offline
 
-    unit = SimUnit(name=args.name, flash=args.flash, heap=args.heap or DEFAULT_HEAP)
+    unit = SimUnit(
+        name=args.name,
+        flash=args.flash,
+        heap=args.heap or DEFAULT_HEAP,
+        scenario=args.scenario,
+        seed=args.seed,
+        realtime=args.realtime,
+    )
     fresh = not (unit.flash / "main.py").exists()
     if fresh and not args.blank:
         # A unit from the factory comes programmed: install the current build.
@@ -56,7 +64,12 @@ def cmd_sim(args: argparse.Namespace) -> int:
     try:
         print(unit.port, flush=True)
         if not args.print_port:
-            print(f"simulated unit {unit.name}: flash {unit.flash}, heap {unit.heap}", flush=True)
+            print(
+                f"simulated unit {unit.name}: flash {unit.flash}, heap {unit.heap}, "
+                f"scenario {args.scenario} (seed {args.seed}"
+                f"{', real time' if args.realtime else ', fast'})",
+                flush=True,
+            )
             if note:
                 print(note, flush=True)
             print("stop with Ctrl-C", flush=True)
@@ -78,6 +91,11 @@ def add_sim(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--heap", help="MicroPython heap size, e.g. 96k (default: 192k, as an RP2040)")
     p.add_argument("--name", help="unit name (default: the first free simN)")
     p.add_argument("--blank", action="store_true", help="do not program an empty flash")
+    p.add_argument("--scenario", default="stable_baseline",
+                   help="scenario name or TOML file (default: stable_baseline; see docs/SIMULATOR.md)")
+    p.add_argument("--seed", type=int, default=0, help="random seed: same seed, same unit")
+    p.add_argument("--realtime", action="store_true",
+                   help="pace the simulation to wall time (default: as fast as it runs)")
     p.set_defaults(func=cmd_sim)
 
 
@@ -158,7 +176,169 @@ def add_ports(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_ports)
 
 
-COMMANDS = [add_sim, add_deploy, add_info, add_ports]
+# --- stimbox plan / run / events -------------------------------------------------
+def _load_protocol(path: str) -> dict[str, Any]:
+    from stimbox import protocols
+    from stimbox.build import board_module
+
+    return protocols.load(path, board_module("sim"))
+
+
+def _limit_text(e: Exception) -> str:
+    from stimbox.errors import LimitError
+
+    if isinstance(e, LimitError) and isinstance(e.detail, dict):
+        d = e.detail
+        return (f"refused by the unit: limit {d.get('limit')}: value {d.get('value')} "
+                f"{d.get('unit', '')}, allowed {d.get('min')}..{d.get('max')} {d.get('unit', '')}"
+                f" ({e.message})")
+    return str(e)
+
+
+def _electrodes(names: tuple[str, ...], mask: int) -> str:
+    return "+".join(n for i, n in enumerate(names) if mask >> i & 1) or "-"
+
+
+def print_plan(plan: dict[str, Any], outputs: tuple[dict[str, Any], ...]) -> None:
+    """The compiled timeline as edges: every phase's start and end, in us
+    from the run's start, with the output, its electrodes and amplitude."""
+    print(f"{plan['name']} ({plan['type']}): protocol hash {plan['hash'][:16]}, "
+          f"limits profile {plan['limits']}")
+    fig = plan["figures"]
+    print(f"  {fig.get('pulses')} pulses over {fig.get('duration_us', 0) / 1e6:.3f} s, "
+          f"average current {fig.get('avg_current_ua')} uA")
+    for st in fig.get("streams", []):
+        print(f"  {st.get('label')} on {st.get('output')}: charge/phase {st.get('charge_uc')} uC, "
+              f"density {st.get('density_uc_cm2')} uC/cm2 (Shannon k {st.get('shannon_k')}), "
+              f"energy {st.get('energy_mj')} mJ/pulse")
+    print(f"{'pulse':>5}  {'output':<6} {'anode>cathode':<14} {'amplitude':>12}  "
+          f"{'phase 1 (us)':>21}  {'phase 2 (us)':>21}")
+    for k, r in enumerate(plan["rows"]):
+        o = outputs[r["output"]]
+        unit = "mV" if o["kind"] == "CV" else "uA"
+        t0 = r["t_us"]
+        t1 = t0 + r["w1_us"]
+        ph2 = "-"
+        if r["w2_us"]:
+            t2 = t1 + r["gap_us"]
+            ph2 = f"{t2}..{t2 + r['w2_us']} at {r['amp2']}"
+        route = _electrodes(o["electrodes"], r["anodes"]) + ">" + _electrodes(o["electrodes"], r["cathodes"])
+        print(f"{k:>5}  {o['name']:<6} {route:<14} {r['amp']:>9} {unit}  {f'{t0}..{t1}':>21}  {ph2:>21}")
+    total = fig.get("pulses", len(plan["rows"]))
+    if total > len(plan["rows"]):
+        print(f"  ... the first {len(plan['rows'])} of {total} pulses")
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from stimbox.build import board_module
+    from stimbox.client import StimBox
+    from stimbox.errors import LimitError
+
+    proto = _load_protocol(args.protocol)
+    with StimBox.connect(args.port) as box:
+        board = box.info()["board"]
+        try:
+            plan = box.plan(proto)
+        except LimitError as e:
+            print(f"stimbox: {_limit_text(e)}", file=sys.stderr)
+            return 1
+    if args.json:
+        print(json.dumps(plan, indent=2))
+    else:
+        print_plan(plan, board_module(board).OUTPUTS)
+    return 0
+
+
+def add_plan(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "plan",
+        help="show a protocol's compiled timeline without stimulating",
+        description="Send a protocol to the unit, which validates and compiles it: prints its "
+        "exact pulse edges (us from the run's start) and its charge and energy figures.",
+    )
+    _port_option(p)
+    p.add_argument("protocol", help="protocol TOML file, or an example name (tcmep, ssep, ...)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_plan)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from stimbox.client import StimBox
+    from stimbox.errors import LimitError
+    from stimbox.session import run_protocol
+
+    proto = _load_protocol(args.protocol)
+
+    def progress(d: dict[str, Any]) -> None:
+        if not args.quiet:
+            print(f"  {d.get('done', 0)}/{d.get('total', '?')} pulses", file=sys.stderr)
+
+    with StimBox.connect(args.port) as box:
+        try:
+            r = run_protocol(box, proto, on_progress=progress)
+        except LimitError as e:
+            print(f"stimbox: {_limit_text(e)}", file=sys.stderr)
+            return 1
+    if args.json:
+        print(json.dumps({"run": r.run, "hash": r.protocol_hash, "summary": r.summary,
+                          "pulses": [vars(p) for p in r.pulses], "events": r.events}, indent=1))
+    else:
+        s = r.summary
+        print(f"run {r.run}: {r.outcome}, {s.get('done')}/{s.get('total')} pulses, "
+              f"delivered charge {s.get('charge_nc', 0) / 1000:.1f} uC in all")
+        for p in r.pulses[: args.show]:
+            print(f"  pulse {p.index:>4}: delivered {p.amp:>7}, charge {p.charge_nc / 1000:8.3f} uC"
+                  f"{'  ' + ','.join(p.flags) if p.flags else ''}")
+        if len(r.pulses) > args.show:
+            print(f"  ... {len(r.pulses) - args.show} more pulses (--json for all)")
+        for ev in r.events:
+            print(f"  event {ev.get('seq')}: {ev.get('kind')} "
+                  + " ".join(f"{k}={v}" for k, v in ev.items() if k not in ("seq", "kind", "t_ms")))
+    return 0 if r.outcome == "complete" else 1
+
+
+def add_run(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run a protocol: validate, arm, stimulate, report delivered charge",
+        description="Validate a protocol on the unit, arm it (the interlock must be closed), run "
+        "it while sending heartbeats, and print the per-pulse delivered amplitude and charge "
+        "as the unit measured them.",
+    )
+    _port_option(p)
+    p.add_argument("protocol", help="protocol TOML file, or an example name (tcmep, ssep, ...)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--show", type=int, default=10, help="pulses to list (default 10)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=cmd_run)
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    from stimbox.client import StimBox
+
+    with StimBox.connect(args.port) as box:
+        log = box.events()
+        if args.ack and log["events"]:
+            box.events(ack=log["events"][-1]["seq"])
+    if args.json:
+        print(json.dumps(log, indent=1))
+        return 0
+    for e in log["events"]:
+        print(f"{e['seq']:>4} {e['t_ms'] / 1000:10.3f} s  {e['kind']:<16} "
+              + " ".join(f"{k}={v}" for k, v in e.items() if k not in ("seq", "kind", "t_ms")))
+    print(f"{len(log['events'])} events kept, {log['dropped']} dropped")
+    return 0
+
+
+def add_events(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("events", help="show the unit's safety event log")
+    _port_option(p)
+    p.add_argument("--ack", action="store_true", help="acknowledge them: the unit may forget them")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_events)
+
+
+COMMANDS = [add_sim, add_deploy, add_info, add_ports, add_plan, add_run, add_events]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -181,6 +361,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # Output piped into `head` and the like: stop quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

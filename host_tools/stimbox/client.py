@@ -123,6 +123,10 @@ class StimBox:
             self._decoder.feed(data)
         return bool(data)
 
+    def poll(self, timeout: float) -> list[Push]:
+        """Read for up to timeout; return (and queue) the pushes that came."""
+        return self._collect(timeout)
+
     def _collect(self, timeout: float) -> list[Push]:
         """Read for up to timeout; return and queue the pushes that came."""
         self._pump(max(timeout, 0))
@@ -247,6 +251,56 @@ class StimBox:
         """Soft-reset the unit and wait until the firmware is back."""
         self.request(m.MSG_REBOOT)
         return self.wait_boot()
+
+    # --- stimulation (the unit validates and decides; see docs/SAFETY.md) --
+    def validate(self, protocol: dict[str, Any]) -> dict[str, Any]:
+        """The unit's verdict on a wire-form protocol: its hash and figures,
+        or LimitError naming the limit, the value and the allowed range."""
+        return self.request(m.MSG_VALIDATE, protocol)
+
+    def plan(self, protocol: dict[str, Any]) -> dict[str, Any]:
+        """Validate and compile without stimulating: the summary, and under
+        "rows" the first compiled pulses as dicts (times in us from the run's
+        start)."""
+        d = self.request(m.MSG_PLAN, protocol)
+        raw = self.pull("plan")
+        size = struct.calcsize(d["row_format"])
+        names = [c.strip() for c in d["columns"].split(",")]
+        names[0] = "t_us"
+        d["rows"] = [
+            dict(zip(names, struct.unpack_from(d["row_format"], raw, off), strict=True))
+            for off in range(0, len(raw), size)
+        ]
+        return d
+
+    def arm(self, protocol_hash: str) -> dict[str, Any]:
+        return self.request(m.MSG_ARM, {"hash": protocol_hash})
+
+    def start(self) -> int:
+        return int(self.request(m.MSG_START)["run"])
+
+    def stop(self) -> dict[str, Any]:
+        return self.request(m.MSG_STOP)
+
+    def disarm(self) -> dict[str, Any]:
+        return self.request(m.MSG_DISARM)
+
+    def status(self) -> dict[str, Any]:
+        return self.request(m.MSG_STATUS)
+
+    def heartbeat(self) -> str:
+        return str(self.request(m.MSG_HEARTBEAT)["state"])
+
+    def result(self, run: int) -> dict[str, Any]:
+        return self.request(m.MSG_RESULT, {"run": run})
+
+    def events(self, ack: int | None = None) -> dict[str, Any]:
+        """The unit's safety event log; ack forgets entries up to that seq."""
+        return self.request(m.MSG_EVENTS, {"ack": ack} if ack is not None else None)
+
+    def sim(self, **request: Any) -> Any:
+        """Sim-only control of a simulated unit (docs/SIMULATOR.md)."""
+        return self.request(m.MSG_SIM, request)
 
     def link_counters(self) -> dict[str, int]:
         """This host's own count of frames dropped on the way in."""

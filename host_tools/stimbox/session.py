@@ -1,0 +1,107 @@
+"""Running a protocol on a unit from the host: validate, arm, start, keep
+the heartbeat going, gather the per-pulse records and events until the run
+ends, disarm.
+
+The unit enforces everything; the host only reports. A run the unit ends
+early (stop, e-stop, interlock, heartbeat, output faults) comes back with
+its outcome and the events that say why.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from stimfw import messages as m
+
+from stimbox.client import Push, StimBox
+
+HEARTBEAT_S = 0.25  # well inside the unit's 1 s watchdog
+
+
+@dataclass
+class PulseRecord:
+    index: int
+    amp: int  # delivered peak, in the output's unit (uA or mV)
+    charge_nc: int  # delivered charge of the first phase, nC
+    flags: list[str]
+
+
+@dataclass
+class RunResult:
+    run: int
+    protocol_hash: str
+    summary: dict[str, Any]
+    pulses: list[PulseRecord] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    # Cleared to stop sending heartbeats (shows the unit's watchdog at work).
+    heartbeat: bool = True
+
+    @property
+    def outcome(self) -> str:
+        return str(self.summary.get("outcome"))
+
+
+def _flag_names(bits: int) -> list[str]:
+    from stimfw.delivery import flag_names
+
+    return list(flag_names(bits))
+
+
+def run_protocol(
+    box: StimBox,
+    protocol: dict[str, Any],
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
+    timeout_s: float = 600.0,
+    during: Callable[[StimBox, RunResult], None] | None = None,
+) -> RunResult:
+    """Run one protocol to its end, or until the unit ends it. during(box,
+    result) is called on every pass while the run goes on (a script's hook:
+    stop it, change the simulated patient, stop the heartbeat)."""
+    verdict = box.validate(protocol)
+    h = verdict["hash"]
+    result = RunResult(run=0, protocol_hash=h, summary={"outcome": "running"})
+    ended = [False]
+
+    def on_push(p: Push) -> None:
+        d = p.data
+        if p.mtype == m.PUSH_EVENT:
+            result.events.append(d)
+        elif not isinstance(d, dict) or d.get("run") != result.run:
+            return
+        elif p.mtype == m.PUSH_PULSE:
+            for k, (amp, q, fl) in enumerate(zip(d["amp"], d["q_nc"], d["flags"], strict=True)):
+                result.pulses.append(PulseRecord(d["first"] + k, amp, q, _flag_names(fl)))
+        elif p.mtype == m.PUSH_PROGRESS:
+            if on_progress is not None:
+                on_progress(d)
+            if d.get("outcome") not in (None, "running"):
+                result.summary = d
+                ended[0] = True
+
+    previous = box.on_push
+    box.on_push = on_push
+    try:
+        box.arm(h)
+        result.run = box.start()
+        deadline = time.monotonic() + timeout_s
+        last_hb = time.monotonic()
+        while not ended[0]:
+            if during is not None:
+                during(box, result)
+            if time.monotonic() > deadline:
+                box.stop()
+                raise TimeoutError(f"run {result.run} did not finish within {timeout_s:.0f} s")
+            if result.heartbeat and time.monotonic() - last_hb >= HEARTBEAT_S:
+                box.heartbeat()
+                last_hb = time.monotonic()
+            else:
+                box.poll(0.05)
+        result.summary = box.result(result.run)
+        return result
+    finally:
+        box.on_push = previous
+        if box.status()["state"] in ("ARMED", "STIMULATING"):
+            box.disarm()
