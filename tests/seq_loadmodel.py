@@ -204,9 +204,7 @@ class Host:
 def make_app(load_ohm=1000):
     import board
     from stimfw import app as appmod
-    from stimfw import stimulation
 
     hal = LoadHal(board, load_ohm)
-    a = appmod.App(hal)
-    stimulation.register(a)
+    a = appmod.App(hal)  # registers the stimulation side itself
     return a, Host(a)

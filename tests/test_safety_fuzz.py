@@ -36,6 +36,7 @@ streams = st.lists(st.lists(chunk, max_size=12).map(b"".join), min_size=12, max_
 
 CODE = """
 import binascii
+import gc
 from seq_loadmodel import make_app
 out = []
 for hx in DATA:
@@ -54,6 +55,7 @@ for hx in DATA:
     done = app.hal.console.pos == len(app.hal.console.rx) or app.link.interrupted
     out.append([worst, len(app.hal.fires), done])
     del app, host
+    gc.collect()  # one unit at a time: the previous one's heap is free again
 print(json.dumps(out))
 """
 

@@ -213,7 +213,6 @@ LIMITS = {
     # Output monitor judgement, per pulse (see stimfw.delivery).
     "open_ohm": 20000,  # load above this: open circuit (multiple of 1000)
     "short_ohm": 20,  # load below this: short (divides 1000)
-    "compliance_pct": 95,  # voltage at >= 95 % of compliance ...
-    "shortfall_pct": 90,  # ... and current below 90 % of the set value
+    "shortfall_pct": 90,  # delivered below 90 % of the set value: compliance flag
     "flags_abort": 3,  # consecutive flagged pulses that abort a run
 }

@@ -58,10 +58,8 @@ class Judge:
         self.cc = o["kind"] == "CC"
         self.ua_lsb = o["mon_ua_lsb"]
         self.mv_lsb = o["mon_mv_lsb"]
-        self.ceiling = o["compliance"] if self.cc else o["current_limit"]
         self.open_mv_per_ua = limits["open_ohm"] // 1000
         self.short_ua_per_mv = 1000 // limits["short_ohm"]
-        self.comp_pct = limits["compliance_pct"]
         self.short_pct = limits["shortfall_pct"]
 
     def flags(self, n, out, amp):
@@ -76,10 +74,12 @@ class Judge:
             return FLAG_OPEN
         if i_ua > self.short_ua_per_mv * v_mv:
             return FLAG_SHORT
-        if self.cc:
-            if v_mv * 100 >= self.comp_pct * self.ceiling and i_ua * 100 < self.short_pct * amp:
-                return FLAG_COMPLIANCE
-        elif i_ua * 100 >= self.comp_pct * self.ceiling and v_mv * 100 < self.short_pct * amp:
+        # Compliance limiting: the output could not deliver what was set.
+        # The shortfall alone decides; the declared compliance is what the
+        # stage should reach, and a stage that limits below it (a failing
+        # supply, a miscalibrated unit) leaves the patient just as short.
+        delivered = i_ua if self.cc else v_mv
+        if delivered * 100 < self.short_pct * amp:
             return FLAG_COMPLIANCE
         return 0
 

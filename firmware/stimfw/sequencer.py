@@ -26,12 +26,15 @@ class Run:
     __slots__ = ("id", "total", "done", "charge_nc", "flagged", "flag_counts", "outcome",
                  "amp_min", "amp_max")
 
-    def __init__(self, run_id, total):
+    def __init__(self, run_id, total, n_outputs):
         self.id = run_id
         self.total = total
         self.done = 0
         self.charge_nc = 0
-        self.flagged = 0  # consecutive flagged pulses
+        # Consecutive flagged pulses per output: with sites interleaved, a
+        # dead electrode on one output must not be hidden by good pulses on
+        # another.
+        self.flagged = [0] * n_outputs
         self.flag_counts = {}
         self.outcome = "running"
         self.amp_min = None
@@ -67,7 +70,7 @@ class Sequencer:
     def start(self, spec):
         from stimfw.compiler import count_pulses
 
-        self.run = Run(self.next_id, count_pulses(spec))
+        self.run = Run(self.next_id, count_pulses(spec), len(self.bd.OUTPUTS))
         self.next_id += 1
         self.seg = Segmenter(spec)
         start = self.seg.fill(self.tl)
@@ -159,15 +162,16 @@ class Sequencer:
             r.amp_min = a
         if r.amp_max is None or a > r.amp_max:
             r.amp_max = a
+        out = tl.output[k]
         if not f:
-            r.flagged = 0
+            r.flagged[out] = 0
             return None
-        r.flagged += 1
+        r.flagged[out] += 1
         for name in delivery.flag_names(f):
             r.flag_counts[name] = r.flag_counts.get(name, 0) + 1
-        if r.flagged >= self.flags_abort:
-            return {"run": r.id, "pulse": self.seg.first + k, "flags": delivery.flag_names(f),
-                    "consecutive": r.flagged}
+        if r.flagged[out] >= self.flags_abort:
+            return {"run": r.id, "pulse": self.seg.first + k, "output": self.bd.OUTPUTS[out]["name"],
+                    "flags": delivery.flag_names(f), "consecutive": r.flagged[out]}
         return None
 
     def _push_pulses(self, r):
