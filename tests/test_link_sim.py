@@ -125,3 +125,25 @@ def test_port_vanishing_mid_run_is_a_port_error(sim_unit) -> None:
             box.ping()
     finally:
         box.transport.serial.fd = None
+
+
+def test_a_request_bigger_than_one_frame_is_staged(box: StimBox) -> None:
+    # Any JSON request goes over in chunks that each fit the unit's receive
+    # window, then as {"staged": size}; the handler sees the whole object.
+    seen = bytearray()
+    write = box.transport.write
+
+    def counting_write(data: bytes) -> None:
+        assert len(data) <= box.rx_window
+        seen.extend(data)
+        write(data)
+
+    box.transport.write = counting_write  # type: ignore[method-assign]
+    big = {"pad": "n" * 900 + "~" * 300}  # "~" is 0x7e: stuffing doubles it
+    assert box.request(m.MSG_PING, big)["t_ms"] >= 0
+    assert len(seen) > 1500
+    # A stage out of order is refused and leaves nothing half-staged behind.
+    with pytest.raises(DeviceError, match="offset"):
+        box.request_raw(m.MSG_STAGE, (5).to_bytes(4, "little") + b"xx")
+    with pytest.raises(DeviceError, match="staged 0 bytes"):
+        box.request_raw(m.MSG_VALIDATE, b'{"staged": 10}')

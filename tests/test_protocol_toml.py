@@ -48,7 +48,7 @@ for w in DATA:
         ('name = "x"\n', "type", "missing"),
         ('type = "ssep"\n[[sites]]\nsite = "l_median"\nout = "P7"\n', "sites.0.out", "no output"),
         ('type = "scs"\npairs = [["E0", "E0"]]\n', "anode", "anode and cathode"),
-        ('type = "tcmep"\nname = "' + "x" * 500 + '"\n', "", "over the link's 480"),
+        ('type = "tcmep"\nname = "' + "x" * 4100 + '"\n', "", "over the unit's 4096"),
         ('type = "temg"\nrate_hz = nan\n', "rate_hz", "nan"),
     ],
 )

@@ -56,8 +56,8 @@ def test_ctrl_d_in_raw_repl_comes_back_in_raw_repl_as_a_board_does(sim_unit: Sim
 
 
 def test_units_have_their_own_flash_heap_and_port(firmware_image, tmp_path: Path) -> None:
-    a = SimUnit(heap="96k")
-    b = SimUnit(flash=tmp_path / "flash-b", heap="256k")
+    a = SimUnit(heap="160k")
+    b = SimUnit(flash=tmp_path / "flash-b", heap="320k")
     install_offline(firmware_image, a.flash)
     install_offline(firmware_image, b.flash)
     with a, b:
@@ -66,8 +66,8 @@ def test_units_have_their_own_flash_heap_and_port(firmware_image, tmp_path: Path
             ia, ib = ba.info(), bb.info()
         total_a = ia["heap_free"] + ia["heap_used"]
         total_b = ib["heap_free"] + ib["heap_used"]
-        assert 90_000 < total_a <= 96 * 1024
-        assert 250_000 < total_b <= 256 * 1024
+        assert 150_000 < total_a <= 160 * 1024
+        assert 310_000 < total_b <= 320 * 1024
         assert b.flash == tmp_path / "flash-b" and (b.flash / "fw" / "active").exists()
 
 

@@ -9,7 +9,7 @@ import board
 from stimfw import buildinfo
 from stimfw import linkcodec as lc
 from stimfw import messages as m
-from stimfw.link import BULK_CHUNK, MAX_REQUEST_PAYLOAD, RX_WINDOW, RequestError
+from stimfw.link import BULK_CHUNK, MAX_REQUEST_PAYLOAD, MAX_STAGED, RX_WINDOW, RequestError
 from stimfw.testpattern import test_pattern
 
 # Largest test pattern a host may pull; sized to fit the smallest MCU heap.
@@ -44,6 +44,7 @@ def register(app):
         d["link"] = link.counters()
         d["rx_window"] = RX_WINDOW
         d["max_request"] = MAX_REQUEST_PAYLOAD
+        d["max_staged"] = MAX_STAGED
         d["bulk_chunk"] = BULK_CHUNK
         gc.collect()
         d["heap_free"] = gc.mem_free()
@@ -95,5 +96,6 @@ def register(app):
     link.handle(m.MSG_SIM, sim)
     link.handle(m.MSG_INFO, info)
     link.handle(m.MSG_ECHO, echo, raw=True)
+    link.handle(m.MSG_STAGE, link.stage, raw=True)
     link.handle(m.MSG_PULL, pull)
     link.handle(m.MSG_REBOOT, reboot)

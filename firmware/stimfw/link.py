@@ -15,6 +15,7 @@ from stimfw import messages as m
 RX_WINDOW = 512  # bytes on the wire, host -> device, per frame
 MAX_REQUEST_PAYLOAD = 480  # fits RX_WINDOW unstuffed; host also checks stuffed size
 BULK_CHUNK = 1024  # payload bytes per DATA frame
+MAX_STAGED = 4096  # largest JSON request, staged over several frames
 
 # Bytes read from the console per main-loop pass: bounds the time one pass can
 # spend on link input.
@@ -81,6 +82,7 @@ class Link:
         self.unexpected_kind = 0
         self.unknown_type = 0
         self.transfer = None
+        self.staged = bytearray()
         self._dhdr = bytearray(m.DATA_HEADER_SIZE)
         # Worst case for a bulk frame: every byte stuffed.
         self._out = _OutBuffer(2 * (BULK_CHUNK + m.DATA_HEADER_SIZE + lc.OVERHEAD) + 2, console.write)
@@ -134,6 +136,8 @@ class Link:
                 arg = json.loads(bytes(f.payload))
                 if not isinstance(arg, dict):
                     raise ValueError("payload is not a JSON object")
+                if len(arg) == 1 and "staged" in arg:
+                    arg = self._take_staged(arg["staged"])
             else:
                 arg = {}
         except ValueError as e:
@@ -150,6 +154,32 @@ class Link:
         if reply is None:
             return
         self.ok(f.req_id, f.mtype, reply, raw)
+
+    def stage(self, payload, rid):
+        """MSG_STAGE: offset u32 + bytes; offset 0 starts a new request."""
+        if len(payload) < 4:
+            raise RequestError(m.ERR_BAD_PAYLOAD, "stage needs a 4-byte offset")
+        off = payload[0] | payload[1] << 8 | payload[2] << 16 | payload[3] << 24
+        if off == 0:
+            self.staged = bytearray()
+        if off != len(self.staged):
+            raise RequestError(m.ERR_BAD_PAYLOAD,
+                               "stage offset %d, expected %d" % (off, len(self.staged)))
+        if off + len(payload) - 4 > MAX_STAGED:
+            self.staged = bytearray()
+            raise RequestError(m.ERR_BAD_PAYLOAD, "staged request over %d bytes" % MAX_STAGED)
+        self.staged.extend(payload[4:])
+        return json.dumps({"size": len(self.staged)}).encode()
+
+    def _take_staged(self, size):
+        data = self.staged
+        self.staged = bytearray()
+        if size != len(data):
+            raise ValueError("staged %d bytes, request names %r" % (len(data), size))
+        arg = json.loads(data)
+        if not isinstance(arg, dict):
+            raise ValueError("staged payload is not a JSON object")
+        return arg
 
     # --- output -------------------------------------------------------------
     def ok(self, req_id, mtype, reply, raw=False):

@@ -18,6 +18,8 @@ MSG_PULL = const(0x04)  # {"obj": name} -> DATA chunks, then {"obj","size","crc3
 MSG_HEARTBEAT = const(0x05)  # {} -> {"state": ...}; keeps an armed unit armed
 MSG_REBOOT = const(0x06)  # {} -> {} then the unit soft-resets
 MSG_EVENTS = const(0x07)  # {"ack": seq} -> {"events": [...]}; safety event log
+MSG_STAGE = const(0x08)  # raw: offset u32 + bytes -> {"size"}; a request too big
+#                          for one frame is staged, then sent as {"staged": size}
 MSG_VALIDATE = const(0x10)  # protocol -> {"hash", "summary"} or ERR_LIMIT
 MSG_PLAN = const(0x11)  # protocol -> compiled timeline (DATA) and figures
 MSG_ARM = const(0x12)  # {"hash"} -> {"state": "ARMED"}
@@ -44,6 +46,7 @@ MSG_NAMES = {
     MSG_HEARTBEAT: "heartbeat",
     MSG_REBOOT: "reboot",
     MSG_EVENTS: "events",
+    MSG_STAGE: "stage",
     MSG_VALIDATE: "validate",
     MSG_PLAN: "plan",
     MSG_ARM: "arm",

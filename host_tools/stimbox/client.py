@@ -213,8 +213,25 @@ class StimBox:
 
     def request(self, mtype: int, args: dict[str, Any] | None = None, **kw: Any) -> Any:
         payload = json.dumps(args, separators=(",", ":")).encode() if args else b""
+        if len(payload) > self.max_request:
+            # Too big for one frame: stage it on the unit, then refer to it.
+            self._stage(payload)
+            payload = json.dumps({"staged": len(payload)}).encode()
         reply = self.request_raw(mtype, payload, **kw)
         return json.loads(reply) if reply else {}
+
+    def _stage(self, data: bytes) -> None:
+        off = 0
+        while off < len(data):
+            n = self.max_request - 4
+            # Stuffing may grow a frame: shrink the chunk until it fits the window.
+            while True:
+                chunk = struct.pack("<I", off) + data[off : off + n]
+                if len(lc.encode_frame(lc.KIND_REQUEST, m.MSG_STAGE, 0, chunk)) <= self.rx_window:
+                    break
+                n //= 2
+            self.request_raw(m.MSG_STAGE, chunk)
+            off += n
 
     # --- requests -----------------------------------------------------------
     def ping(self, timeout: float | None = None) -> dict[str, Any]:

@@ -4,7 +4,7 @@ A protocol file is the wire form written as TOML: the same keys, the same
 units (amplitudes as amp_ua on constant-current outputs, amp_mv on
 constant-voltage ones, times in us, rates in Hz). Loading checks what a file
 can get wrong on its own (TOML syntax, values JSON cannot carry, the size the
-link takes) and, with a board, the protocol's shape through the firmware's
+unit takes) and, with a board, the protocol's shape through the firmware's
 own stimfw.protocol, so a broken file names the file, the key and the
 problem before anything reaches a unit. The unit still validates every
 protocol and alone decides what is safe."""
@@ -17,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from stimfw.link import MAX_REQUEST_PAYLOAD, RequestError
+from stimfw.link import MAX_STAGED, RequestError
 from stimfw.messages import ERR_BAD_PAYLOAD
 
 from stimbox.errors import StimBoxError
@@ -65,9 +65,9 @@ def from_dict(data: dict[str, Any], board: ModuleType | None = None,
     if "type" not in wire:
         raise ProtocolFileError(file, "type", "missing; one of tcmep, ssep, temg, scs, dwave")
     size = wire_size(wire)
-    if size > MAX_REQUEST_PAYLOAD:
+    if size > MAX_STAGED:
         raise ProtocolFileError(
-            file, "", f"{size} bytes as JSON, over the link's {MAX_REQUEST_PAYLOAD}; "
+            file, "", f"{size} bytes as JSON, over the unit's {MAX_STAGED}; "
             "leave out keys that keep their default")
     if board is not None:
         from stimfw import protocol
