@@ -51,6 +51,18 @@ class App:
             busy = True
         return busy
 
+    def deadline_us(self):
+        """The earliest timeline deadline a task waits for, or None: the
+        simulated unit may jump its clock there while nothing else happens."""
+        hal = self.hal
+        best = None
+        for t in self.tasks:
+            fn = getattr(t, "deadline_us", None)
+            d = fn() if fn is not None else None
+            if d is not None and (best is None or hal.ticks_diff(d, best) < 0):
+                best = d
+        return best
+
     def run(self):
         link = self.link
         hal = self.hal
@@ -61,7 +73,7 @@ class App:
                 if not self.step():
                     if self.reboot_requested:
                         break
-                    hal.idle(IDLE_WAIT_MS)
+                    hal.idle(IDLE_WAIT_MS, self.deadline_us())
         finally:
             # Whatever ended the loop (an interrupt from the host, a bug),
             # outputs go to their safe state before the REPL gets the console.

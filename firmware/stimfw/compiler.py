@@ -122,6 +122,7 @@ class Segmenter:
                   and (tl.n + self.max_n > tl.capacity or t - start > self.span_max_us)):
                 break
             add_pulse(tl, t - start, s)
+            tl.tag(tl.n - 1, i, p)
             ps.advance(i)
         return start
 

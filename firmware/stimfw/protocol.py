@@ -64,16 +64,26 @@ SSEP_SITES = ("l_median", "r_median", "l_ulnar", "r_ulnar", "l_tibial", "r_tibia
 _TOP_KEYS = {
     "tcmep": ("type", "name", "out", "amp_mv", "amp_ua", "shape", "width_us", "gap_us",
               "width2_us", "amp2_mv", "amp2_ua", "polarity", "pulses", "isi_us", "rate_hz",
-              "count", "anode", "cathode"),
-    "ssep": ("type", "name", "sites", "count", "rate_hz"),
+              "count", "anode", "cathode", "record"),
+    "ssep": ("type", "name", "sites", "count", "rate_hz", "record"),
     "scs": ("type", "name", "out", "amp_ua", "shape", "width_us", "gap_us", "width2_us",
-            "amp2_ua", "polarity", "rate_hz", "count", "pairs", "muscles", "search"),
+            "amp2_ua", "polarity", "rate_hz", "count", "pairs", "muscles", "search", "record"),
 }
 _TOP_KEYS["dwave"] = _TOP_KEYS["tcmep"]
 _TOP_KEYS["temg"] = _TOP_KEYS["tcmep"] + ("search", "muscles")
 _SITE_KEYS = ("site", "out", "amp_ua", "amp_mv", "shape", "width_us", "gap_us", "width2_us",
-              "amp2_ua", "amp2_mv", "polarity", "rate_hz", "offset_us", "anode", "cathode")
+              "amp2_ua", "amp2_mv", "polarity", "rate_hz", "offset_us", "anode", "cathode",
+              "record")
 _SEARCH_KEYS = ("mode", "start_ua", "stop_ua", "step_ua", "res_ua", "level_uv")
+
+
+def _record(d, path, default):
+    """What to record after each stimulus of a stream (stimfw.recording):
+    a table, checked in full by the recording side at validation."""
+    rec = d.get("record", default)
+    if rec is not None and not isinstance(rec, dict):
+        bad(path + "record", "must be a table")
+    return rec
 
 
 def bad(key, problem):
@@ -277,6 +287,7 @@ def normalise(wire, bd):
             s["isi"] = dflt["isi_us"]
             s["period"] = period_us(rate_mhz(site, "rate_hz", path, rate))
             s["count"] = count
+            s["record"] = _record(site, path, wire.get("record"))
             # Interleave: site i starts i/len(sites) of its period late, so
             # limbs alternate instead of firing together.
             s["offset"] = _int(site, "offset_us", path, s["period"] * i // len(sites),
@@ -325,6 +336,10 @@ def normalise(wire, bd):
             if spec["search"]:
                 s = with_amp(s, spec["search"]["stop"], o["res"])
         streams.append(s)
+    if typ != "ssep":
+        rec = _record(wire, "", None)
+        for s in streams:
+            s["record"] = rec
     for s in streams:
         if s["an"] & s["ca"]:
             bad("anode", "an electrode cannot be anode and cathode at once (%s)" % s["label"])

@@ -59,10 +59,10 @@ class Supervisor:
         self.state = ARMED
         self.log.record("armed", hash=h)
 
-    def start(self):
+    def start(self, baseline=False):
         if self.state != ARMED:
             raise RequestError(m.ERR_STATE, "start needs ARMED, unit is %s" % self.state)
-        run = self.seq.start(self.armed[1])
+        run = self.seq.start(self.armed[1], self.armed[0], baseline)
         self.state = STIMULATING
         return run
 

@@ -52,6 +52,7 @@ class Sequencer:
         self.bd = bd
         self.push = push
         self.supervisor = None  # set by the wiring (stimfw.stimulation)
+        self.recorder = None  # likewise: stimfw.recording.Recorder
         self.tl = Timeline(SEGMENT_PULSES)
         self.mon = zeros("h", 2 * bd.MONITOR_MAX_SAMPLES)
         self.scan_out = delivery.new_scan()
@@ -60,6 +61,7 @@ class Sequencer:
         self.run = None  # the run in progress
         self.last = None  # the last finished run
         self.next_id = 1
+        self.draining = False
         self.seg = None
         self.seg_start = 0  # segment start, us from the run's start
         self.fire_at = 0  # timeline clock of the segment's start
@@ -67,11 +69,14 @@ class Sequencer:
         self.read = 0  # pulses of the segment read back so far
         self.recs = ([], [], [])  # delivered amplitude, charge nC, flags, per pulse
 
-    def start(self, spec):
+    def start(self, spec, h=None, baseline=False):
         from stimfw.compiler import count_pulses
 
         self.run = Run(self.next_id, count_pulses(spec), len(self.bd.OUTPUTS))
         self.next_id += 1
+        self.draining = False
+        if self.recorder is not None:
+            self.recorder.start(self.run.id, h, spec, baseline)
         self.seg = Segmenter(spec)
         start = self.seg.fill(self.tl)
         self.seg_start = start
@@ -96,6 +101,8 @@ class Sequencer:
         if self.run is not None:
             self.run.outcome = reason
             self._push_pulses(self.run)
+            if self.recorder is not None:
+                self.recorder.abort()
             self._finish()
 
     def _finish(self):
@@ -103,15 +110,28 @@ class Sequencer:
         self.run = None
         self.seg = None
         self.last = r
-        self.push(m.PUSH_PROGRESS, r.summary())
+        d = r.summary()
+        if self.recorder is not None and self.recorder.procs:
+            rec = self.recorder.finish(r.outcome == "complete")
+            d["recorded"] = len(rec["streams"])
+            d["alarms"] = sum(len(s["events"]) for s in rec["streams"])
+        self.push(m.PUSH_PROGRESS, d)
 
     def deadline_us(self):
-        return self.end_at if self.run is not None else None
+        return self.end_at if self.run is not None and not self.draining else None
 
     def service(self):
         r = self.run
         if r is None:
             return False
+        if self.draining:
+            # Stimulation is over; the last sweeps are still being recorded.
+            if self.recorder.busy():
+                return False
+            r.outcome = "complete"
+            self._finish()
+            self.supervisor.run_done()
+            return True
         hal = self.hal
         tl = self.tl
         done = hal.fire_done()
@@ -132,9 +152,7 @@ class Sequencer:
         prev_start = self.seg_start
         start = self.seg.fill(tl)
         if start is None:
-            r.outcome = "complete"
-            self._finish()
-            self.supervisor.run_done()
+            self.draining = True
             return True
         self.seg_start = start
         self._fire(hal.ticks_add(self.fire_at, start - prev_start))
@@ -156,6 +174,9 @@ class Sequencer:
         amps.append(a)
         charges.append(q)
         flags.append(f)
+        if self.recorder is not None:
+            hal = self.hal
+            self.recorder.on_pulse(tl.stream[k], tl.train_pos[k], hal.ticks_add(self.fire_at, tl.t_us[k]))
         r.done = self.seg.first + k + 1
         r.charge_nc += q
         if r.amp_min is None or a < r.amp_min:

@@ -9,7 +9,8 @@ from stimfw import messages as m
 from stimfw.compiler import COLUMNS_NOTE, ROW, plan_rows
 from stimfw.eventlog import EventLog
 from stimfw.link import RequestError
-from stimfw.safety import Supervisor
+from stimfw.recording import Recorder
+from stimfw.safety import IDLE, Supervisor
 from stimfw.sequencer import Sequencer
 
 PLAN_ROWS = 256  # rows of a plan held for PULL "plan" (36 B each)
@@ -26,18 +27,28 @@ def register(app, bd=board):
     log = EventLog(hal.wall_ms, link.push)
     seq = Sequencer(hal, bd, link.push)
     sup = Supervisor(hal, bd, log, seq)
+    rec = Recorder(hal, bd, link.push, log)
     seq.supervisor = sup
+    seq.recorder = rec
     app.tasks.insert(0, sup)  # safety first, every pass
     app.tasks.append(seq)
+    app.tasks.append(rec)
     app.supervisor = sup
     app.sequencer = seq
+    app.recorder = rec
     app.eventlog = log
 
+    def checked(req):
+        h, spec, figures = sup.validate(req)
+        if sup.state == IDLE:
+            rec.check(spec)  # a run in progress holds the averaging memory
+        return h, spec, figures
+
     def validate(req, rid):
-        return _summary(*sup.validate(req))
+        return _summary(*checked(req))
 
     def plan(req, rid):
-        h, spec, figures = sup.validate(req)
+        h, spec, figures = checked(req)
         rows = plan_rows(spec, PLAN_ROWS)
         app.objects["plan"] = rows
         d = _summary(h, spec, figures)
@@ -53,7 +64,7 @@ def register(app, bd=board):
         return sup.status()
 
     def start(req, rid):
-        return {"run": sup.start(), "state": sup.state}
+        return {"run": sup.start(req.get("baseline") is True), "state": sup.state}
 
     def stop(req, rid):
         sup.stop()
@@ -73,6 +84,8 @@ def register(app, bd=board):
         r = seq.result(req.get("run"))
         if r is None:
             raise RequestError(m.ERR_NOT_FOUND, "no run %r" % (req.get("run"),))
+        if rec.results.get("run") == r["run"]:
+            r["recording"] = rec.results
         return r
 
     def heartbeat(req, rid):

@@ -21,6 +21,11 @@ class Timeline:
         self.duration_us = 0
         for name in COLUMNS:
             setattr(self, name, zeros("i", capacity))
+        # Not for the HAL: which protocol stream each pulse belongs to and
+        # its place in its train (0: the train's first pulse, which starts
+        # the stream's recording sweep).
+        self.stream = zeros("i", capacity)
+        self.train_pos = zeros("i", capacity)
 
     def clear(self):
         self.n = 0
@@ -44,6 +49,10 @@ class Timeline:
         if end > self.duration_us:
             self.duration_us = end
         return i
+
+    def tag(self, i, stream, train_pos):
+        self.stream[i] = stream
+        self.train_pos[i] = train_pos
 
     def pulse_end_us(self, i):
         return self.t_us[i] + self.w1_us[i] + self.gap_us[i] + self.w2_us[i]

@@ -1,0 +1,193 @@
+# Responses to a run's stimuli: for every protocol stream with a "record"
+# table, one averaging set-up (stimfw.averager); every train the stream
+# fires opens a sweep, acquired once its window has passed, so the data is
+# already in the ADC's ring buffer (or, on the simulated unit, modelled).
+#
+# At the end of a run each stream's average is measured, compared with that
+# protocol's baseline (a run started with "baseline": true sets it) and any
+# alarm criterion that starts or stops holding becomes an event: logged,
+# pushed, and kept in the run's results.
+#
+# The main loop calls service(): at most one sweep per pass, and only once
+# the sweep's window has ended on the timeline clock. Sweep bookkeeping uses
+# preallocated arrays; the sweep itself is processed by the averager, which
+# allocates nothing per sweep.
+import gc
+
+from stimfw import alarms, arena
+from stimfw import messages as m
+from stimfw.averager import SweepProcessor
+from stimfw.buffers import zeros
+from stimfw.link import RequestError
+
+QUEUE = 8  # sweeps waiting for their window to end
+PULSES = 9  # pulses of one train blanked in its sweep (TcMEP trains: 1..9)
+MODALITY = {"ssep": "SSEP", "tcmep": "MEP", "dwave": "MEP", "temg": "TEMG", "scs": "MEP"}
+
+
+class Recorder:
+    def __init__(self, hal, bd, push, log):
+        self.hal = hal
+        self.bd = bd
+        self.push = push
+        self.log = log
+        self.procs = []  # per stream: SweepProcessor or None
+        self.monitors = {}  # (protocol hash, stream) -> AlarmMonitor with its baseline
+        self.results = {}  # run id -> results of the last recorded run
+        self.run = 0
+        self.hash = None
+        self.modality = None
+        self.baseline = False
+        # Ring of pending sweeps: stream, trigger time, and its pulses'
+        # offsets from the trigger (blanked as stimulus artifact).
+        self.q_stream = zeros("i", QUEUE)
+        self.q_t0 = zeros("i", QUEUE)
+        self.q_np = zeros("i", QUEUE)
+        self.q_pulses = zeros("i", QUEUE * PULSES)
+        self.head = 0
+        self.count = 0
+        self.dropped = 0
+        self.open_slot = {}  # stream -> queue slot of its sweep still collecting pulses
+
+    # --- set-up -------------------------------------------------------------
+    def check(self, spec):
+        """Refuse a protocol whose record tables the averaging cannot take
+        (at VALIDATE, before anything is armed). Builds each set-up once and
+        drops it again."""
+        for i, s in enumerate(spec["streams"]):
+            if s.get("record") is not None:
+                self._build(i, s["record"], s["label"])
+        self._release()
+
+    def _build(self, i, cfg, label):
+        try:
+            return SweepProcessor(cfg, self.bd)
+        except ValueError as e:  # ConfigError, FilterError
+            detail = getattr(e, "detail", None) or {}
+            detail["stream"] = label
+            detail["key"] = "record"
+            raise RequestError(m.ERR_BAD_PAYLOAD, "record (%s): %s" % (label, e), detail)
+
+    def _release(self):
+        self.procs = []
+        arena.reset()
+        gc.collect()
+
+    def start(self, run_id, h, spec, baseline):
+        self._release()
+        self.run = run_id
+        self.hash = h
+        self.modality = MODALITY.get(spec["type"])
+        self.baseline = baseline
+        self.head = 0
+        self.count = 0
+        self.dropped = 0
+        self.open_slot = {}
+        self.procs = [None] * len(spec["streams"])
+        self.labels = [s["label"] for s in spec["streams"]]
+        for i, s in enumerate(spec["streams"]):
+            if s.get("record") is not None:
+                self.procs[i] = self._build(i, s["record"], s["label"])
+        return any(p is not None for p in self.procs)
+
+    # --- per pulse, from the sequencer ----------------------------------------
+    def on_pulse(self, stream, train_pos, t_us):
+        """A pulse of `stream` went out at t_us (timeline clock)."""
+        if stream >= len(self.procs) or self.procs[stream] is None:
+            return
+        hal = self.hal
+        slot = self.open_slot.get(stream)
+        if train_pos != 0 and slot is not None:
+            n = self.q_np[slot]
+            if n < PULSES:
+                self.q_pulses[slot * PULSES + n] = hal.ticks_diff(t_us, self.q_t0[slot])
+                self.q_np[slot] = n + 1
+            return
+        if self.count >= QUEUE:
+            self.dropped += 1  # the loop fell this far behind: skip the sweep
+            return
+        slot = (self.head + self.count) % QUEUE
+        self.count += 1
+        self.q_stream[slot] = stream
+        self.q_t0[slot] = t_us
+        self.q_np[slot] = 1
+        self.q_pulses[slot * PULSES] = 0
+        self.open_slot[stream] = slot
+
+    def busy(self):
+        return self.count > 0
+
+    def _end_of(self, slot):
+        p = self.procs[self.q_stream[slot]]
+        return self.hal.ticks_add(self.q_t0[slot], p.post_us)
+
+    def deadline_us(self):
+        return self._end_of(self.head) if self.count else None
+
+    def service(self):
+        if not self.count:
+            return False
+        hal = self.hal
+        slot = self.head
+        if hal.ticks_diff(hal.ticks_us(), self._end_of(slot)) < 0:
+            return False
+        stream = self.q_stream[slot]
+        p = self.procs[stream]
+        base = slot * PULSES
+        p.take(hal, self.q_t0[slot], self.q_pulses, base, self.q_np[slot])
+        if self.open_slot.get(stream) == slot:
+            del self.open_slot[stream]
+        self.head = (slot + 1) % QUEUE
+        self.count -= 1
+        if p.progress_due():
+            d = p.progress()
+            d["run"] = self.run
+            d["stream"] = self.labels[stream]
+            self.push(m.PUSH_PROGRESS, d)
+        return True
+
+    def abort(self):
+        """The run ended early: sweeps not yet acquired are dropped."""
+        self.count = 0
+        self.open_slot = {}
+
+    # --- end of run -----------------------------------------------------------
+    def finish(self, complete):
+        """Measure every stream's average and keep the results; a complete
+        run is also checked against (or becomes) the protocol's baseline."""
+        out = []
+        for i, p in enumerate(self.procs):
+            if p is None:
+                continue
+            r = p.results()
+            r["stream"] = self.labels[i]
+            r["events"] = self._alarms(i, r) if complete else []
+            out.append(r)
+        self.results = {"run": self.run, "hash": self.hash, "baseline": self.baseline,
+                        "complete": complete, "dropped_sweeps": self.dropped, "streams": out}
+        return self.results
+
+    def _alarms(self, i, r):
+        if self.modality is None:
+            return []
+        key = (self.hash, i)
+        meas = r.get("components") or r.get("mep") or []
+        if self.baseline or key not in self.monitors:
+            mon = alarms.AlarmMonitor(self.modality)
+            mon.set_baseline(meas)
+            self.monitors[key] = mon
+            return []
+        events = self.monitors[key].check(meas, self.hal.wall_ms())
+        for ev in events:
+            ev["run"] = self.run
+            ev["stream"] = self.labels[i]
+            self.push(m.PUSH_ALARM, ev)
+            self.log.record("alarm", **ev)
+        return events
+
+    def wave(self, stream, split, ch_index):
+        """float32 bytes of one averaged channel, for MSG_PULL."""
+        for i, lab in enumerate(self.labels):
+            if lab == stream and self.procs[i] is not None:
+                return self.procs[i].wave_bytes(split, ch_index)
+        return None
