@@ -42,21 +42,28 @@ def _data() -> np.ndarray:
     return np.concatenate([ssep, stress])
 
 
+def _channels(sweeps: np.ndarray) -> np.ndarray:
+    """(k, n, n_ch) sweeps -> (k, n_ch, n): the order take() processes them in,
+    one channel's contiguous samples at a time."""
+    return np.ascontiguousarray(sweeps.transpose(0, 2, 1))
+
+
 def _run_fixed(sweeps: np.ndarray, tmp_path, sos=SOS) -> np.ndarray:
     src = tmp_path / "in.bin"
     dst = tmp_path / "out.bin"
-    src.write_bytes(sweeps.astype("<i2").tobytes())
+    src.write_bytes(_channels(sweeps).astype("<i2").tobytes())
     run_mp(heap="1m", code=f"""
         from array import array
         from stimfw import dsp_fixed
         ch = dsp_fixed.SweepChain({N_CH}, {N}, {json.dumps(sos)})
-        buf = array("h", bytearray({2 * N_CH * N}))
+        buf = array("h", bytearray({2 * N}))
         with open({str(src)!r}, "rb") as f, open({str(dst)!r}, "wb") as g:
             while f.readinto(buf) == len(buf) * 2:
                 ch.process(buf)
                 g.write(buf)
     """)
-    return np.frombuffer(dst.read_bytes(), dtype="<i2").reshape(sweeps.shape)
+    out = np.frombuffer(dst.read_bytes(), dtype="<i2").reshape(len(sweeps), N_CH, N)
+    return out.transpose(0, 2, 1)
 
 
 def test_fixed_backend_matches_scipy(tmp_path) -> None:
@@ -75,13 +82,14 @@ def test_ulab_backend_matches_scipy(monkeypatch) -> None:
     sweeps = _data()
     chain = mod.SweepChain(N_CH, N, SOS)
     for k in range(len(sweeps)):
-        buf = array("h", sweeps[k].tobytes())
-        chain.process(buf)
-        out = np.frombuffer(buf, dtype=np.int16).reshape(N, N_CH)
         ref = np.clip(sweep_reference(sweeps[k], SOS), -32768, 32767)
-        err = np.max(np.abs(out - ref))
-        assert err / FULL_SCALE <= TOL_FS
-        assert err <= 2.0, f"sweep {k}: float32 error {err} LSB"
+        for c in range(N_CH):
+            buf = array("h", sweeps[k][:, c].tobytes())
+            chain.process(buf)
+            out = np.frombuffer(buf, dtype=np.int16)
+            err = np.max(np.abs(out - ref[:, c]))
+            assert err / FULL_SCALE <= TOL_FS
+            assert err <= 2.0, f"sweep {k} ch {c}: float32 error {err} LSB"
 
 
 def test_backends_agree_on_averages(tmp_path, monkeypatch) -> None:
@@ -90,17 +98,17 @@ def test_backends_agree_on_averages(tmp_path, monkeypatch) -> None:
     sweeps = ssep_sweeps(40, 2, N, RATE, PRE, seed=5)
     ref = np.mean([sweep_reference(s, SOS) for s in sweeps[0::2]], axis=0)
     src = tmp_path / "in.bin"
-    src.write_bytes(sweeps.astype("<i2").tobytes())
+    src.write_bytes(_channels(sweeps).astype("<i2").tobytes())
     out = run_mp(heap="1m", code=f"""
         from array import array
         from stimfw import dsp_fixed
         ch = dsp_fixed.SweepChain(2, {N}, {json.dumps(SOS)})
-        buf = array("h", bytearray({4 * N}))
+        buf = array("h", bytearray({2 * N}))
         k = 0
         with open({str(src)!r}, "rb") as f:
             while f.readinto(buf) == len(buf) * 2:
                 ch.process(buf)
-                ch.accumulate(buf, k & 1)
+                ch.accumulate(buf, (k // 2) & 1, k & 1)
                 k += 1
         one = array("f", [0.0])
         for c in range(2):
@@ -114,9 +122,10 @@ def test_backends_agree_on_averages(tmp_path, monkeypatch) -> None:
     mod = load_ulab_backend(monkeypatch)
     chain = mod.SweepChain(2, N, SOS)
     for k, s in enumerate(sweeps):
-        buf = array("h", s.tobytes())
-        chain.process(buf)
-        chain.accumulate(buf, k & 1)
+        for c in range(2):
+            buf = array("h", s[:, c].tobytes())
+            chain.process(buf)
+            chain.accumulate(buf, k & 1, c)
     one = array("f", [0.0])
     ul = np.zeros((N, 2))
     for c in range(2):

@@ -160,8 +160,8 @@ def test_accumulator_words_stay_24bit_and_match(tmp_path) -> None:
         a = d.Acc24(1, {n})
         pos = array("h", [32767] * {n // 2} + [-32768] * {n // 2})
         for _ in range({k}):
-            a.add(pos)
-        print(a.shift, [d.acc3_get(a.block, 3 * i) for i in range({n})])
+            a.add(pos, 0)
+        print(a.shift[0], [d.acc3_get(a.block, 3 * i) for i in range({n})])
     """)
     sh, words = out.split(" ", 1)
     assert int(sh) == shift == 3  # 1024..2047 sweeps: units of 8 LSB
