@@ -34,6 +34,7 @@ import gc
 from array import array
 
 import micropython
+
 from stimfw import arena
 
 Q = 27  # coefficient fraction bits
