@@ -261,8 +261,15 @@ def _take_expected(x: np.ndarray):
     return accepted, split, means
 
 
-def _check_take(r: dict, waves: np.ndarray, x: np.ndarray) -> None:
+def _check_take(r: dict, waves: np.ndarray, pp_uv: np.ndarray, x: np.ndarray) -> None:
     accepted, split, means = _take_expected(x)
+    # response_pp_uv: peak-to-peak of each channel's filtered sweep over the
+    # default window (the post-trigger part), within the filter's 2 LSB per sample
+    for k in range(TAKE_SWEEPS):
+        ref = np.clip(np.round(sweep_reference(_blanked(x[k]), SOS)[PRE:]), -32768, 32767)
+        ref_pp = (ref.max(axis=0) - ref.min(axis=0)) * UV_PER_LSB
+        assert np.max(np.abs(pp_uv[k] - ref_pp)) <= 4 * UV_PER_LSB, f"sweep {k}"
+    assert pp_uv[1::4, 1].min() > 1000  # the 6000 LSB burst is seen
     assert r["sweeps"] == TAKE_SWEEPS and r["used"] == TAKE_SWEEPS
     assert r["a"] == [int((accepted[:, c] & (split == 0)).sum()) for c in range(3)] == [20, 20, 4]
     assert r["b"] == [int((accepted[:, c] & (split == 1)).sum()) for c in range(3)] == [20, 10, 0]
@@ -291,11 +298,14 @@ from stimfw.averager import SweepProcessor
 p = SweepProcessor(json.loads({json.dumps(TAKE_CFG)!r}))
 hal = FileHal({str(src)!r}, 3, {N}, p.pre_us, {T0}, {PERIOD_US})
 due = []
+pp = []
 for k in range({TAKE_SWEEPS}):
     p.take(hal, {T0} + k * {PERIOD_US}, (0,))
+    pp.append([p.response_pp_uv(c) for c in range(3)])
     if p.progress_due():
         due.append(k)
 print(json.dumps(due))
+print(json.dumps(pp))
 print(json.dumps(p.results()))
 for s in (0, 1):
     for c in range(3):
@@ -303,10 +313,11 @@ for s in (0, 1):
 """)
     lines = out.strip().splitlines()
     assert json.loads(lines[0]) == [9, 19, 29, 39]  # progress every 10 used sweeps
-    r = json.loads(lines[1])
+    pp = np.array(json.loads(lines[1]))
+    r = json.loads(lines[2])
     assert r["backend"] == "fixed"
-    waves = np.array([json.loads(line) for line in lines[2:]]).reshape(2, 3, N)
-    _check_take(r, waves, x)
+    waves = np.array([json.loads(line) for line in lines[3:]]).reshape(2, 3, N)
+    _check_take(r, waves, pp, x)
 
 
 def test_take_ulab_matches_scipy_with_per_channel_rejection(monkeypatch) -> None:
@@ -330,9 +341,11 @@ def test_take_ulab_matches_scipy_with_per_channel_rejection(monkeypatch) -> None
     x = _take_data()
     p = SweepProcessor(TAKE_CFG, Amp, mod)
     hal = ArrayHal()
+    pp = []
     for k in range(TAKE_SWEEPS):
         p.take(hal, T0 + k * PERIOD_US, (0,))
+        pp.append([p.response_pp_uv(c) for c in range(3)])
     r = p.results()
     assert r["backend"] == "ulab"
     waves = np.array([[list(p.wave(s, c)) for c in range(3)] for s in (0, 1)])
-    _check_take(r, waves, x)
+    _check_take(r, waves, np.array(pp), x)

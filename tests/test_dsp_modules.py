@@ -205,7 +205,7 @@ res = []
 good = {"rate_hz": 5000, "pre_ms": 5, "post_ms": 50, "channels": [0, 1]}
 for bad in ({"rate_hz": 7000}, {"channels": [0, 16]},
             {"sos": [[1, 0, 0, 1, -2.0, 1.01]]}, {"sos": [[1, 0, 0, 2, 0, 0]]},
-            {"sos": [[1, 0]]}, {"sos": [[3, 3, 3, 1, 0, 0]]}):
+            {"sos": [[1, 0]]}, {"sos": [[3, 3, 3, 1, 0, 0]]}, {"response_ms": [40, 10]}):
     cfg = dict(good)
     cfg.update(bad)
     try:
@@ -216,7 +216,9 @@ for bad in ({"rate_hz": 7000}, {"channels": [0, 16]},
 print(json.dumps(res))
 """)
     r = json.loads(out)
-    assert [d["limit"] for d in r] == ["rate_hz", "channel", "pole_magnitude", "a0", "row_length", "b_sum"]
+    assert [d["limit"] for d in r] == ["rate_hz", "channel", "pole_magnitude", "a0", "row_length", "b_sum",
+                                       "response_end_ms"]
+    assert r[6]["value"] == 10 and r[6]["min"] == 40 and r[6]["max"] == 50
     assert r[2]["value"] > 1.0 and r[2]["max"] == 0.9999
     assert r[1]["value"] == 16 and r[1]["max"] == 15
 
