@@ -147,22 +147,32 @@ def _acc_model(sweeps: np.ndarray) -> tuple[list[int], int]:
 
 def test_accumulator_words_stay_24bit_and_match(tmp_path) -> None:
     """1100 sweeps at the rails (the worst case for the sum) through Acc24 on
-    the device and through the model; words and shift must agree."""
+    the device and through the model; words and shift must agree. A second
+    channel of the same split, fed only 100 of those sweeps (its other
+    sweeps rejected), keeps its own count and shift: still exact."""
     n = 64
     k = 1100
+    k1 = 100
     sweeps = np.empty((k, n), dtype=np.int16)
     sweeps[:, : n // 2] = 32767
     sweeps[:, n // 2 :] = -32768
     want, shift = _acc_model(sweeps)
+    want1, shift1 = _acc_model(sweeps[:k1])
     out = run_mp(heap="1m", code=f"""
         from array import array
         from stimfw import dsp_fixed as d
-        a = d.Acc24(1, {n})
+        a = d.Acc24(2, {n})
         pos = array("h", [32767] * {n // 2} + [-32768] * {n // 2})
-        for _ in range({k}):
-            a.add(pos)
-        print(a.shift, [d.acc3_get(a.block, 3 * i) for i in range({n})])
+        for j in range({k}):
+            a.add(pos, 0)
+            if j < {k1}:
+                a.add(pos, 1)
+        for c in (0, 1):
+            print(a.shift[c], a.count[c], [d.acc3_get(a.block, 3 * ({n} * c + i)) for i in range({n})])
     """)
-    sh, words = out.split(" ", 1)
-    assert int(sh) == shift == 3  # 1024..2047 sweeps: units of 8 LSB
-    assert eval(words) == want
+    rows = [line.split(" ", 2) for line in out.strip().splitlines()]
+    assert int(rows[0][0]) == shift == 3  # 1024..2047 sweeps: units of 8 LSB
+    assert int(rows[0][1]) == k
+    assert eval(rows[0][2]) == want
+    assert int(rows[1][0]) == shift1 == 0 and int(rows[1][1]) == k1
+    assert eval(rows[1][2]) == want1 == [k1 * int(v) for v in sweeps[0]]  # exact

@@ -50,22 +50,20 @@ def test_modules_compile_for_boards(arch: str, tmp_path) -> None:
                         str(ROOT / "firmware" / "stimfw" / f"{m}.py")], check=True)
 
 
-def test_acquisition_and_feed_allocate_nothing() -> None:
+def test_acquisition_and_take_allocate_nothing() -> None:
     sos = host_filters.design(5000, (30, 1000), 50)
     out = run_mp(heap="1m", code=TEST_HAL + f"""
 import micropython
-from stimfw.acquisition import Sweeps, Stream
+from stimfw.acquisition import Stream
 from stimfw.averager import SweepProcessor
 from array import array
 hal = TestHal()
 p = SweepProcessor({{"rate_hz": 5000, "pre_ms": 10, "post_ms": 90, "channels": [0, 1, 2, 3],
                      "sos": {json.dumps(sos)}, "blank_us": [100, 1500]}})
-acq = Sweeps(hal, p.channels, p.rate_hz, 10000, p.buf)
 stream = Stream(hal, (0, 1), 10000, 100, array("h", bytearray(400)), 0)
 def run(k):
     for i in range(k):
-        acq.take(1000000 + i * 200000)
-        p.feed(p.buf, (0,))
+        p.take(hal, 1000000 + i * 200000, (0,))
         stream.take()
 run(1)
 micropython.heap_lock()
@@ -73,9 +71,9 @@ try:
     run(20)
 finally:
     micropython.heap_unlock()
-print(acq.count, stream.count, p.rej.total)
+print(p.rej.total, stream.count, sum(p.progress()["accepted"]))
 """)
-    assert out.split() == ["21", "21", "21"]
+    assert out.split() == ["21", "21", str(21 * 4)]
 
 
 def test_freerun_detects_spikes_bursts_and_trains(tmp_path) -> None:
@@ -207,7 +205,7 @@ res = []
 good = {"rate_hz": 5000, "pre_ms": 5, "post_ms": 50, "channels": [0, 1]}
 for bad in ({"rate_hz": 7000}, {"channels": [0, 16]},
             {"sos": [[1, 0, 0, 1, -2.0, 1.01]]}, {"sos": [[1, 0, 0, 2, 0, 0]]},
-            {"sos": [[1, 0]]}, {"sos": [[3, 3, 3, 1, 0, 0]]}):
+            {"sos": [[1, 0]]}, {"sos": [[3, 3, 3, 1, 0, 0]]}, {"response_ms": [40, 10]}):
     cfg = dict(good)
     cfg.update(bad)
     try:
@@ -218,7 +216,9 @@ for bad in ({"rate_hz": 7000}, {"channels": [0, 16]},
 print(json.dumps(res))
 """)
     r = json.loads(out)
-    assert [d["limit"] for d in r] == ["rate_hz", "channel", "pole_magnitude", "a0", "row_length", "b_sum"]
+    assert [d["limit"] for d in r] == ["rate_hz", "channel", "pole_magnitude", "a0", "row_length", "b_sum",
+                                       "response_end_ms"]
+    assert r[6]["value"] == 10 and r[6]["min"] == 40 and r[6]["max"] == 50
     assert r[2]["value"] > 1.0 and r[2]["max"] == 0.9999
     assert r[1]["value"] == 16 and r[1]["max"] == 15
 

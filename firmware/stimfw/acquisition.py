@@ -1,25 +1,7 @@
-# Trigger-locked acquisition into preallocated buffers. The HAL's ADC runs
-# into a ring buffer, so a sweep may start before its trigger: acquire()
-# reads from trigger - pre. Nothing here allocates once constructed.
-
-
-class Sweeps:
-    """One sweep buffer (int16, interleaved by sample), refilled per trigger.
-    Pass a SweepProcessor's own buffer to acquire straight into it."""
-
-    def __init__(self, hal, channels, rate_hz, pre_us, buf):
-        self.hal = hal
-        self.channels = tuple(channels)
-        self.rate_hz = rate_hz
-        self.pre_us = pre_us
-        self.buf = buf
-        self.count = 0
-
-    def take(self, trigger_us):
-        hal = self.hal
-        hal.acquire(hal.ticks_add(trigger_us, -self.pre_us), self.rate_hz, self.channels, self.buf)
-        self.count += 1
-        return self.buf
+# Free-run acquisition into a preallocated buffer: consecutive blocks on the
+# timeline clock. Nothing here allocates once constructed. Trigger-locked
+# sweeps are acquired channel by channel by averager.SweepProcessor.take(),
+# which reads from trigger - pre (the HAL's ADC runs into a ring buffer).
 
 
 class Stream:

@@ -1,8 +1,8 @@
 # Stimulus artifact blanking: the samples around each pulse are replaced by a
 # straight line between the last sample before and the first sample after the
 # window, so that amplifier saturation does not ring through the band-pass.
-# Works on the raw interleaved int16 sweep before filtering, for every
-# channel at once, with integer arithmetic only (allocates nothing).
+# Works on one channel's raw int16 sweep (contiguous samples) before
+# filtering, with integer arithmetic only (allocates nothing).
 
 # Longest window in samples: keeps (x1 - x0) * k below 2**30 on a 32-bit MCU.
 MAX_WINDOW = 1 << 14
@@ -19,7 +19,7 @@ def stop(t_us, after_us, pre_samples, rate_khz):
     return pre_samples + ((t_us + after_us) * rate_khz + 999) // 1000
 
 
-def blank_pulse(buf, n_ch, n, t_us, before_us, after_us, pre_samples, rate_khz):
+def blank_pulse(buf, n, t_us, before_us, after_us, pre_samples, rate_khz):
     a = start(t_us, before_us, pre_samples, rate_khz)
     b = stop(t_us, after_us, pre_samples, rate_khz)
     if a < 0:
@@ -28,29 +28,28 @@ def blank_pulse(buf, n_ch, n, t_us, before_us, after_us, pre_samples, rate_khz):
         b = n
     if b - a > MAX_WINDOW:
         b = a + MAX_WINDOW
-    blank(buf, n_ch, n, a, b)
+    blank(buf, n, a, b)
 
 
-def blank(buf, n_ch, n, a, b):
-    """Interpolate samples [a, b) of every channel of an interleaved sweep.
+def blank(buf, n, a, b):
+    """Interpolate samples [a, b) of a sweep of n samples.
 
     Ends at the sweep edge hold the neighbouring sample."""
     if b <= a:
         return
     span = b - a + 1
-    for c in range(n_ch):
-        if a > 0:
-            x0 = buf[(a - 1) * n_ch + c]
+    if a > 0:
+        x0 = buf[a - 1]
+    else:
+        x0 = buf[b] if b < n else 0
+    x1 = buf[b] if b < n else x0
+    d = x1 - x0
+    i = a
+    for k in range(1, span):
+        # floor of a non-negative quotient, the same on every runtime
+        q = d * k
+        if q >= 0:
+            buf[i] = x0 + q // span
         else:
-            x0 = buf[b * n_ch + c] if b < n else 0
-        x1 = buf[b * n_ch + c] if b < n else x0
-        d = x1 - x0
-        i = a * n_ch + c
-        for k in range(1, span):
-            # floor of a non-negative quotient, the same on every runtime
-            q = d * k
-            if q >= 0:
-                buf[i] = x0 + q // span
-            else:
-                buf[i] = x0 - ((-q) // span)
-            i += n_ch
+            buf[i] = x0 - ((-q) // span)
+        i += 1

@@ -1,13 +1,17 @@
 # Trigger-locked sweep averaging: the device API the sequencer drives.
 #
 #   p = SweepProcessor(protocol["acquisition"])
-#   hal.acquire(t0, p.rate_hz, p.channels, p.buf)    # or acquisition.Sweeps
-#   verdict = p.feed(p.buf, pulse_times_us)          # blank, filter, reject, add
+#   taken = p.take(hal, trigger_us, pulse_times_us)  # acquire, blank, filter,
+#                                                    # reject, add; per channel
 #   if p.progress_due(): link.push(PUSH_PROGRESS, p.progress())
 #   p.results() -> dict; p.wave_bytes(split, ch) -> float32 bytes for MSG_PULL
 #
-# feed() allocates nothing (after the first sweep) on the fixed-point backend;
-# the ulab backend allocates its float temporaries per sweep.
+# A sweep is acquired and processed one channel at a time into a one-channel
+# buffer: the working set is one channel's samples, not the whole sweep, and
+# every channel is accepted or rejected on its own (one noisy EMG lead does
+# not discard the cortical average). take() allocates nothing (after the
+# first sweep) on the fixed-point backend; the ulab backend allocates its
+# float temporaries per channel.
 from array import array
 
 from stimfw import arena, artifact, dsp_backend, filters, rejection
@@ -35,8 +39,10 @@ def _need(name, value, lo, hi, unit=""):
 class SweepProcessor:
     """Configured from a protocol's acquisition dict:
     {rate_hz, pre_ms, post_ms, channels, band, notch, sos, blank_us, reject_uv,
-     split, progress_every, components}. blank_us is [before, after] the pulse
-    (or one number: after only). Raises ConfigError or filters.FilterError."""
+     split, progress_every, components, response_ms}. blank_us is [before,
+    after] the pulse (or one number: after only); response_ms is the window
+    of response_pp_uv() (default: all of the post-trigger part). Raises
+    ConfigError or filters.FilterError."""
 
     def __init__(self, cfg, amp=None, backend=None):
         # amp: what declares the amplifiers (AMP_RATES_HZ, AMP_CHANNELS,
@@ -55,6 +61,7 @@ class SweepProcessor:
         pre_ms = _need("pre_ms", cfg.get("pre_ms", 0), 0, 100, "ms")
         post_ms = _need("post_ms", cfg.get("post_ms"), 1, 500, "ms")
         self.pre = int(pre_ms * rate / 1000)
+        self.pre_us = self.pre * 1000000 // rate  # whole samples before the trigger
         n = self.pre + int(post_ms * rate / 1000)
         _need("samples", n, 16, MAX_SAMPLES)
         self.n = n
@@ -69,6 +76,8 @@ class SweepProcessor:
                                                   "min": 1, "max": amp.AMP_CHANNELS, "unit": ""})
         self.channels = tuple(chans)
         self.n_ch = len(chans)
+        # the channels argument of acquire(), one per channel, made once
+        self._one = tuple((c,) for c in chans)
         blank = cfg.get("blank_us", 0)
         if isinstance(blank, (list, tuple)):
             self.blank_before = int(_need("blank_before_us", blank[0], 0, 10000, "us"))
@@ -76,73 +85,85 @@ class SweepProcessor:
         else:
             self.blank_before = 0
             self.blank_after = int(_need("blank_us", blank, 0, 50000, "us"))
+        win = cfg.get("response_ms", (0, post_ms))
+        if not isinstance(win, (list, tuple)) or len(win) != 2:
+            raise ConfigError("response_ms must be [start, end]",
+                              {"limit": "response_ms", "value": 0, "min": 0, "max": post_ms, "unit": "ms"})
+        _need("response_start_ms", win[0], -pre_ms, post_ms, "ms")
+        _need("response_end_ms", win[1], win[0], post_ms, "ms")
+        self.resp_i0 = max(self.pre + int(win[0] * rate / 1000 + 0.5), 0)
+        self.resp_i1 = min(self.pre + int(win[1] * rate / 1000 + 0.5) + 1, n)
         self.uv_per_lsb = amp.AMP_UV_PER_LSB
         reject_uv = _need("reject_uv", cfg.get("reject_uv", 4000), 1, 32767 * self.uv_per_lsb, "uV")
         self.split = bool(cfg.get("split", True))
         self.progress_every = int(_need("progress_every", cfg.get("progress_every", 50), 1, 100000))
         self.components = cfg.get("components") or []
         self.sos = filters.from_config(cfg)
-        # The sweep buffer (int16, interleaved by sample) from the DSP arena
-        # when it has room, else the heap.
-        self.buf = arena.take(2 * self.n_ch * n)
+        # One channel's sweep buffer (int16) from the DSP arena when it has
+        # room, else the heap.
+        self.buf = arena.take(2 * n)
         if self.buf is None:
-            self.buf = zeros("h", self.n_ch * n)
+            self.buf = zeros("h", n)
         self.chain = be.SweepChain(self.n_ch, n, self.sos)
         self.backend = be.NAME
-        self.rej = rejection.Rejection(int(reject_uv / self.uv_per_lsb))
-        self.accepted = 0
+        self.rej = rejection.Rejection(int(reject_uv / self.uv_per_lsb), self.n_ch)
+        self.verdicts = bytearray(self.n_ch)  # of the last sweep, per channel
+        self.pp = array("i", bytearray(4 * self.n_ch))  # LSB, of the last sweep
+        self.used = 0  # sweeps that added at least one channel to the average
         self._due = False
 
     def reset(self):
         self.chain.reset()
         self.rej.reset()
-        self.accepted = 0
+        self.used = 0
         self._due = False
 
     # --- per sweep ----------------------------------------------------------
-    def feed(self, buf, pulse_times_us=(0,)):
-        """Process one acquired sweep (filtered in place). pulse_times_us are
-        the stimulus pulses relative to the trigger. Returns a rejection verdict."""
-        n_ch = self.n_ch
-        if self.blank_before or self.blank_after:
-            for t in pulse_times_us:
-                artifact.blank_pulse(buf, n_ch, self.n, t, self.blank_before, self.blank_after,
-                                     self.pre, self.rate_khz)
-        sat = self.chain.process(buf)
-        peak = 0
-        peaks = self.chain.peaks
-        for c in range(n_ch):
-            if peaks[c] > peak:
-                peak = peaks[c]
-        verdict = self.rej.judge(sat, peak)
+    def take(self, hal, t0_us, pulse_times_us=(0,)):
+        """Acquire and process the sweep of a trigger at t0_us (timeline
+        clock), channel by channel: hal.acquire() of the channel from
+        t0_us - pre into self.buf, blanking around each pulse (pulse_times_us,
+        relative to the trigger), saturation check, filter, amplitude check,
+        and accumulation into the channel's sums unless the channel's sweep is
+        rejected. All channels of a sweep go to the same split; the split
+        alternates over the sweeps that add to the average. Per-channel
+        verdicts are left in self.verdicts, response amplitudes in self.pp.
+        Returns the number of channels added to the average."""
+        buf = self.buf
+        n = self.n
+        chain = self.chain
+        rej = self.rej
+        t = hal.ticks_add(t0_us, -self.pre_us)
+        split = (self.used & 1) if self.split else 0
+        blanking = self.blank_before or self.blank_after
+        rej.sweep()
+        taken = 0
+        for ci in range(self.n_ch):
+            hal.acquire(t, self.rate_hz, self._one[ci], buf)
+            if blanking:
+                for tp in pulse_times_us:
+                    artifact.blank_pulse(buf, n, tp, self.blank_before, self.blank_after,
+                                         self.pre, self.rate_khz)
+            sat = chain.process(buf)
+            self.pp[ci] = chain.span(buf, self.resp_i0, self.resp_i1)
+            v = rej.judge(ci, sat, chain.peak)
+            self.verdicts[ci] = v
+            if v == rejection.ACCEPT and chain.accumulate(buf, split, ci):
+                taken += 1
         self._due = False
-        if verdict == rejection.ACCEPT:
-            split = (self.accepted & 1) if self.split else 0
-            if self.chain.accumulate(buf, split):
-                self.accepted += 1
-                self._due = self.accepted % self.progress_every == 0
-        return verdict
+        if taken:
+            self.used += 1
+            self._due = self.used % self.progress_every == 0
+        return taken
 
     def progress_due(self):
         return self._due
 
-    def response_pp_uv(self, buf, ch_index, win_ms):
-        """Peak-to-peak of one channel of the sweep just fed, in uV: the
-        response amplitude a threshold search compares with its level."""
-        n_ch = self.n_ch
-        i0 = self.pre + int(win_ms[0] * self.rate_hz / 1000 + 0.5)
-        i1 = self.pre + int(win_ms[1] * self.rate_hz / 1000 + 0.5) + 1
-        i0 = max(i0, 0)
-        i1 = min(i1, self.n)
-        hi = -32768
-        lo = 32767
-        for i in range(i0, i1):
-            v = buf[i * n_ch + ch_index]
-            if v > hi:
-                hi = v
-            if v < lo:
-                lo = v
-        return (hi - lo) * self.uv_per_lsb if i1 > i0 else 0.0
+    def response_pp_uv(self, ch_index):
+        """Peak-to-peak of one channel of the last sweep taken, filtered, in
+        the response_ms window, in uV: the response amplitude a threshold
+        search compares with its level."""
+        return self.pp[ch_index] * self.uv_per_lsb
 
     # --- results ------------------------------------------------------------
     # Results are read straight from the sums through MeanView: no waveform
@@ -152,11 +173,18 @@ class SweepProcessor:
         return MeanView(self, split, ch_index)
 
     def counts(self):
-        return {"accepted": self.accepted, "a": self.chain.count[0], "b": self.chain.count[1]}
+        """Sweeps taken, and per channel (lists in channel order) the sweeps
+        averaged in all, in split A and in split B."""
+        ch = self.chain
+        rng = range(self.n_ch)
+        return {"channels": list(self.channels), "sweeps": self.rej.total, "used": self.used,
+                "accepted": [ch.sweeps(2, c) for c in rng],
+                "a": [ch.sweeps(0, c) for c in rng], "b": [ch.sweeps(1, c) for c in rng]}
 
     def progress(self):
         d = self.counts()
         d.update(self.rej.summary())
+        d["accepted_total"] = sum(d["accepted"])
         return d
 
     def results(self, snr_win_ms=None):
@@ -167,17 +195,19 @@ class SweepProcessor:
         d["rate_hz"] = self.rate_hz
         d["pre"] = self.pre
         d["n"] = self.n
-        d["channels"] = list(self.channels)
         comps = []
         for spec in self.components:
             ci = self.channels.index(spec.get("ch", self.channels[0]))
             r = measure.component(self.wave(2, ci), self.rate_hz, self.pre, spec)
             r["ch"] = self.channels[ci]
+            r["sweeps"] = self.chain.sweeps(2, ci)
             comps.append(r)
         d["components"] = comps
-        if self.split and self.chain.count[1]:
+        if self.split:
+            # per channel; None where a split of that channel is still empty
             win = snr_win_ms or (0, (self.n - self.pre) * 1000 / self.rate_hz)
             d["snr"] = [measure.snr(self.wave(0, c), self.wave(1, c), self.rate_hz, self.pre, win)
+                        if self.chain.sweeps(0, c) and self.chain.sweeps(1, c) else None
                         for c in range(self.n_ch)]
         return d
 

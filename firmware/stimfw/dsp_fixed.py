@@ -4,7 +4,7 @@
 # Viper code: native machine ints, so every intermediate must fit a signed
 # 32-bit word on a real MCU (armv6m, armv7emsp). The Unix port runs the same
 # code with 64-bit ints, where an overflow would go unnoticed; the bounds
-# below are the proof, and tests/test_dsp_fixed.py checks them against a
+# below are the proof, and tests/test_dsp_fixed_overflow.py checks them against a
 # 32-bit model of this exact arithmetic with worst-case inputs.
 #
 # Number formats
@@ -169,16 +169,34 @@ def head_sum(buf: ptr16, start: int, stride: int, n: int) -> int:
     return s
 
 
+@micropython.viper
+def span_i16(buf: ptr16, i0: int, i1: int) -> int:
+    hi = -32768
+    lo = 32767
+    for i in range(i0, i1):
+        v = (int(buf[i]) ^ 0x8000) - 0x8000
+        if v > hi:
+            hi = v
+        if v < lo:
+            lo = v
+    if i1 <= i0:
+        return 0
+    return hi - lo
+
+
 # --- averaging accumulators ----------------------------------------------------
 # 8 channels x 1000 samples x 2 splits must fit a ~96 KB heap next to the
-# sweep buffer and the firmware, so a sum takes 3 bytes (signed 24-bit,
-# little-endian) instead of 4, in block-floating form: the stored value v
-# holds the sum in units of 2**shift. A split holds at most 2**(8 + shift) - 1
-# sweeps at a given shift, so |v| <= (2**(8+shift) - 1) * 2**(15-shift) < 2**23;
-# the next sweep first halves every v (rounding) and raises shift.
-#   exact (shift 0) up to 255 sweeps per split;
+# firmware, so a sum takes 3 bytes (signed 24-bit, little-endian) instead of
+# 4, in block-floating form. Sweeps are accepted or rejected per channel, so
+# each channel of a split keeps its own count and shift: the stored value v
+# holds that channel's sum in units of 2**shift. A channel holds at most
+# 2**(8 + shift) - 1 sweeps at a given shift, so
+# |v| <= (2**(8+shift) - 1) * 2**(15-shift) < 2**23; the next sweep first
+# halves that channel's v (rounding) and raises its shift.
+#   exact (shift 0) up to 255 sweeps of a channel in a split;
 #   error of the mean <= 2**(shift-1) + 2**shift / n LSB: 2 LSB at 1000 sweeps
 #   per split (3.1e-5 of full scale), 16 LSB at the 8191-sweep cap (2.4e-4).
+# The bound holds per channel whatever the other channels' counts are.
 # All intermediates stay below 2**24 in magnitude.
 
 @micropython.viper
@@ -202,8 +220,8 @@ def acc3_add(acc: ptr8, j: int, buf: ptr16, start: int, stride: int, n: int, shi
 
 
 @micropython.viper
-def acc3_halve(acc: ptr8, n: int):
-    j = 0
+def acc3_halve(acc: ptr8, j: int, n: int):
+    """Halve (rounding) n 24-bit words from byte j of acc on."""
     for _ in range(n):
         v = int(acc[j]) | (int(acc[j + 1]) << 8) | (int(acc[j + 2]) << 16)
         v = (((v ^ 0x800000) - 0x800000) + 1) >> 1
@@ -220,9 +238,9 @@ def acc3_get(acc: ptr8, j: int) -> int:
 
 
 class Acc24:
-    """One split's sums: one block of 3-byte words, channel after channel.
-    The block comes from the DSP arena (stimfw.arena) when one was reserved
-    at start-up, else the heap."""
+    """One split's sums: one block of 3-byte words, channel after channel,
+    with a sweep count and a shift per channel. The block comes from the DSP
+    arena (stimfw.arena) when one was reserved at start-up, else the heap."""
 
     def __init__(self, n_ch, n):
         self.n_ch = n_ch
@@ -230,30 +248,29 @@ class Acc24:
         self.block = arena.take(3 * n * n_ch)
         if self.block is None:
             self.block = bytearray(3 * n * n_ch)
-        self.shift = 0
-        self.count = 0
+        self.shift = bytearray(n_ch)
+        self.count = array("H", bytearray(2 * n_ch))
 
     def reset(self):
         b = self.block
         for i in range(len(b)):
             b[i] = 0
-        self.shift = 0
-        self.count = 0
+        for c in range(self.n_ch):
+            self.shift[c] = 0
+            self.count[c] = 0
 
-    def add(self, buf):
-        """Add an interleaved sweep."""
-        if self.count + 1 > (1 << (8 + self.shift)) - 1:
-            acc3_halve(self.block, self.n * self.n_ch)
-            self.shift += 1
-        n_ch = self.n_ch
-        step = 3 * self.n
-        for c in range(n_ch):
-            acc3_add(self.block, c * step, buf, c, n_ch, self.n, self.shift)
-        self.count += 1
+    def add(self, buf, c):
+        """Add one channel's sweep (n samples, contiguous) to channel c."""
+        n = self.n
+        if self.count[c] + 1 > (1 << (8 + self.shift[c])) - 1:
+            acc3_halve(self.block, 3 * c * n, n)
+            self.shift[c] += 1
+        acc3_add(self.block, 3 * c * n, buf, 0, 1, n, self.shift[c])
+        self.count[c] += 1
 
     def sum(self, c, i):
         """Sum of channel c at sample i in LSB (exact below 256 sweeps)."""
-        return acc3_get(self.block, 3 * (c * self.n + i)) << self.shift
+        return acc3_get(self.block, 3 * (c * self.n + i)) << self.shift[c]
 
 
 # --- chains: the backend interface the averager and free-run use -------------
@@ -262,7 +279,8 @@ BASE_N = 16  # samples at the sweep start whose mean is removed before filtering
 
 
 class SweepChain:
-    """Per-sweep filtering and exact A/B accumulation of an interleaved sweep."""
+    """Per-sweep filtering of one channel at a time (a contiguous int16
+    buffer of n samples) and exact A/B accumulation per channel."""
 
     def __init__(self, n_ch, n, sos_rows):
         self.n_ch = n_ch
@@ -270,47 +288,53 @@ class SweepChain:
         self.coef = quantize(sos_rows)
         self.nsec = len(sos_rows)
         self.state = new_state(self.nsec)
-        self.peaks = array("i", bytearray(4 * n_ch))
+        self.peak = 0
         gc.collect()  # the sums are most of the heap: place them first
         self.acc = (Acc24(n_ch, n), Acc24(n_ch, n))
-        self.count = array("i", bytearray(8))
 
     def reset(self):
         for a in self.acc:
             a.reset()
-        self.count[0] = 0
-        self.count[1] = 0
 
     def process(self, buf):
-        """Filter every channel of buf in place (zero state per sweep).
+        """Filter one channel's sweep in place (zero state per sweep).
         Returns the number of samples at an ADC rail (before filtering);
-        self.peaks holds each channel's largest |output|."""
-        n_ch = self.n_ch
+        self.peak holds the largest |output|."""
         n = self.n
-        sat = saturated(buf, n_ch * n)
+        sat = saturated(buf, n)
         bn = BASE_N if n >= BASE_N else n
-        for c in range(n_ch):
-            base = head_sum(buf, c, n_ch, bn) // bn
-            reset_state(self.state)
-            self.peaks[c] = sosfilt_i16(buf, c, n_ch, n, base, self.coef, self.nsec, self.state)
+        base = head_sum(buf, 0, 1, bn) // bn
+        reset_state(self.state)
+        self.peak = sosfilt_i16(buf, 0, 1, n, base, self.coef, self.nsec, self.state)
         return sat
 
-    def accumulate(self, buf, split):
-        if self.count[split] >= MAX_SWEEPS_PER_SPLIT:
+    def span(self, buf, i0, i1):
+        """max - min of buf[i0:i1] (0 when empty)."""
+        return span_i16(buf, i0, i1)
+
+    def accumulate(self, buf, split, c):
+        """Add the filtered sweep in buf to channel c of split (0 A, 1 B);
+        False when that channel's split is full."""
+        a = self.acc[split]
+        if a.count[c] >= MAX_SWEEPS_PER_SPLIT:
             return False
-        self.acc[split].add(buf)
-        self.count[split] += 1
+        a.add(buf, c)
         return True
+
+    def sweeps(self, split, c):
+        """Sweeps summed in channel c of split 0 (A), 1 (B) or 2 (both)."""
+        if split == 2:
+            return self.acc[0].count[c] + self.acc[1].count[c]
+        return self.acc[split].count[c]
 
     def mean_at(self, split, c, i, out):
         """out[0] = mean of channel c at sample i, in LSB, over split 0 (A),
         1 (B) or 2 (A+B); 0 before any sweep."""
         if split == 2:
-            cnt = self.count[0] + self.count[1]
             s = self.acc[0].sum(c, i) + self.acc[1].sum(c, i)
         else:
-            cnt = self.count[split]
             s = self.acc[split].sum(c, i)
+        cnt = self.sweeps(split, c)
         out[0] = s / cnt if cnt else 0.0
 
 
@@ -329,7 +353,8 @@ class FreeRunChain:
             reset_state(st)
 
     def process(self, buf, n):
-        """Filter n samples per channel of buf in place; peaks as SweepChain."""
+        """Filter n samples per channel of an interleaved block in place;
+        self.peaks holds each channel's largest |output|."""
         n_ch = self.n_ch
         for c in range(n_ch):
             self.peaks[c] = sosfilt_i16(buf, c, n_ch, n, 0, self.coef, self.nsec, self.states[c])

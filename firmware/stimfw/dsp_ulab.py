@@ -45,61 +45,73 @@ def _filter_into(raw, c, n_ch, sos, base, zi):
 
 
 class SweepChain:
-    """Per-sweep filtering and exact A/B accumulation of an interleaved sweep."""
+    """Per-sweep filtering of one channel at a time (a contiguous int16
+    buffer of n samples) and exact A/B accumulation per channel."""
 
     def __init__(self, n_ch, n, sos_rows):
         self.n_ch = n_ch
         self.n = n
         self.sos = _sos(sos_rows)
-        self.peaks = array("i", bytearray(4 * n_ch))
-        size = n_ch * n
+        self.peak = 0
+        size = n_ch * n  # channel after channel
         self.hi = (np.zeros(size, dtype=np.int16), np.zeros(size, dtype=np.int16))
         self.lo = (np.zeros(size, dtype=np.int16), np.zeros(size, dtype=np.int16))
-        self.count = array("i", bytearray(8))
+        self.count = (array("H", bytearray(2 * n_ch)), array("H", bytearray(2 * n_ch)))
 
     def reset(self):
         for a in self.hi + self.lo:
             a[:] = 0
-        self.count[0] = 0
-        self.count[1] = 0
+        for cnt in self.count:
+            for c in range(self.n_ch):
+                cnt[c] = 0
 
     def process(self, buf):
-        raw = np.frombuffer(buf, dtype=np.int16)
+        """Filter one channel's sweep in place; see dsp_fixed.SweepChain."""
+        raw = np.frombuffer(buf, dtype=np.int16, count=self.n)
         sat = int(np.sum(raw == 32767)) + int(np.sum(raw == -32768))
-        n_ch = self.n_ch
         bn = BASE_N if self.n >= BASE_N else self.n
-        for c in range(n_ch):
-            head = np.array(raw[c : bn * n_ch : n_ch], dtype=np.float)
-            base = int(np.sum(head)) // bn
-            self.peaks[c] = _filter_into(raw, c, n_ch, self.sos, base, None)[0]
+        base = int(np.sum(np.array(raw[:bn], dtype=np.float))) // bn
+        self.peak = _filter_into(raw, 0, 1, self.sos, base, None)[0]
         return sat
 
-    def accumulate(self, buf, split):
-        if self.count[split] >= MAX_SWEEPS_PER_SPLIT:
+    def span(self, buf, i0, i1):
+        if i1 <= i0:
+            return 0
+        x = np.frombuffer(buf, dtype=np.int16, count=self.n)[i0:i1]
+        return int(np.max(x)) - int(np.min(x))
+
+    def accumulate(self, buf, split, c):
+        if self.count[split][c] >= MAX_SWEEPS_PER_SPLIT:
             return False
-        raw = np.frombuffer(buf, dtype=np.int16)
+        raw = np.frombuffer(buf, dtype=np.int16, count=self.n)
         hi = self.hi[split]
         lo = self.lo[split]
-        size = len(raw)
-        for j in range(0, size, _CHUNK):
-            k = j + _CHUNK if j + _CHUNK < size else size
-            t = np.array(lo[j:k], dtype=np.float) + np.array(raw[j:k], dtype=np.float)
+        off = c * self.n
+        for j in range(0, self.n, _CHUNK):
+            k = j + _CHUNK if j + _CHUNK < self.n else self.n
+            a = off + j
+            b = off + k
+            t = np.array(lo[a:b], dtype=np.float) + np.array(raw[j:k], dtype=np.float)
             carry = np.floor(t / _LO)
-            lo[j:k] = np.array(t - carry * _LO, dtype=np.int16)
-            hi[j:k] = np.array(np.array(hi[j:k], dtype=np.float) + carry, dtype=np.int16)
-        self.count[split] += 1
+            lo[a:b] = np.array(t - carry * _LO, dtype=np.int16)
+            hi[a:b] = np.array(np.array(hi[a:b], dtype=np.float) + carry, dtype=np.int16)
+        self.count[split][c] += 1
         return True
+
+    def sweeps(self, split, c):
+        if split == 2:
+            return self.count[0][c] + self.count[1][c]
+        return self.count[split][c]
 
     def mean_at(self, split, c, i, out):
         """out[0] = mean of channel c at sample i, in LSB (see dsp_fixed)."""
-        j = i * self.n_ch + c
+        j = c * self.n + i
         parts = (0, 1) if split == 2 else (split,)
-        cnt = 0
-        for s in parts:
-            cnt += self.count[s]
+        cnt = self.sweeps(split, c)
         m = 0.0
-        for s in parts:
-            m += self.hi[s][j] * (_LO / cnt) + self.lo[s][j] / cnt if cnt else 0.0
+        if cnt:
+            for s in parts:
+                m += self.hi[s][j] * (_LO / cnt) + self.lo[s][j] / cnt
         out[0] = m
 
 

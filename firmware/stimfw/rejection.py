@@ -1,7 +1,11 @@
-# Per-sweep artifact rejection: a sweep is refused when any sample sat on an
-# ADC rail (after stimulus blanking) or when any channel's filtered response
-# exceeds the amplitude limit. Counts are kept by cause; a high rejection
-# rate biases the average towards quiet sweeps, so it raises a warning.
+# Artifact rejection, per channel and sweep: a channel's sweep is refused
+# when any of its samples sat on an ADC rail (after stimulus blanking) or
+# when its filtered response exceeds the amplitude limit. One noisy channel
+# (an EMG lead, a loose electrode) must not discard the others' sweeps, so
+# counts are kept per channel and by cause. A high rejection rate biases a
+# channel's average towards quiet sweeps, so it raises that channel's warning.
+from array import array
+
 ACCEPT = 0
 REJ_SATURATION = 1
 REJ_AMPLITUDE = 2
@@ -12,41 +16,53 @@ WARN_MIN_SWEEPS = 10  # no warning from the first few sweeps alone
 
 
 class Rejection:
-    def __init__(self, limit_lsb, warn_pct=WARN_PCT):
+    def __init__(self, limit_lsb, n_ch, warn_pct=WARN_PCT):
         self.limit = limit_lsb
+        self.n_ch = n_ch
         self.warn_pct = warn_pct
-        self.total = 0
-        self.saturated = 0
-        self.amplitude = 0
+        self.total = 0  # sweeps; every channel is judged in every sweep
+        self.saturated = array("I", bytearray(4 * n_ch))
+        self.amplitude = array("I", bytearray(4 * n_ch))
 
     def reset(self):
         self.total = 0
-        self.saturated = 0
-        self.amplitude = 0
+        for c in range(self.n_ch):
+            self.saturated[c] = 0
+            self.amplitude[c] = 0
 
-    def judge(self, sat_samples, peak_lsb):
+    def sweep(self):
+        """Count a sweep; call once per sweep, before judging its channels."""
         self.total += 1
+
+    def judge(self, c, sat_samples, peak_lsb):
         if sat_samples:
-            self.saturated += 1
+            self.saturated[c] += 1
             return REJ_SATURATION
         if peak_lsb > self.limit:
-            self.amplitude += 1
+            self.amplitude[c] += 1
             return REJ_AMPLITUDE
         return ACCEPT
 
-    def rejected(self):
-        return self.saturated + self.amplitude
+    def rejected(self, c):
+        return self.saturated[c] + self.amplitude[c]
 
-    def warning(self):
-        """True when more than warn_pct percent of the sweeps so far were refused."""
+    def warning(self, c):
+        """True when more than warn_pct percent of channel c's sweeps were refused."""
         t = self.total
-        return t >= WARN_MIN_SWEEPS and self.rejected() * 100 > self.warn_pct * t
+        return t >= WARN_MIN_SWEEPS and self.rejected(c) * 100 > self.warn_pct * t
 
     def summary(self):
+        """Per channel (lists in channel order) and totals over channels."""
+        rng = range(self.n_ch)
+        sat = [self.saturated[c] for c in rng]
+        amp = [self.amplitude[c] for c in rng]
+        warn = [self.warning(c) for c in rng]
         return {
             "sweeps": self.total,
-            "rejected": self.rejected(),
-            "saturation": self.saturated,
-            "amplitude": self.amplitude,
-            "warning": self.warning(),
+            "rejected": [sat[c] + amp[c] for c in rng],
+            "saturation": sat,
+            "amplitude": amp,
+            "warning": warn,
+            "rejected_total": sum(sat) + sum(amp),
+            "warning_any": any(warn),
         }
