@@ -26,8 +26,8 @@ from simunit.supervisor import SimUnit, micropython_executable  # noqa: E402
 from stimbox.build import build_image, install_offline  # noqa: E402
 from stimbox.client import StimBox  # noqa: E402
 
-PULL_SIZE = 32768
-PULLS = 40
+PULL_SIZE = 16384
+PULLS = 80
 PINGS = 300
 REPEATS = 3
 

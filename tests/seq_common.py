@@ -9,14 +9,17 @@ from pathlib import Path
 from typing import Any
 
 from mpy import run_mp
+from simunit.supervisor import DEFAULT_HEAP
 from stimbox.build import board_module
 
 BOARD = board_module("sim")
 TESTS = Path(__file__).resolve().parent
-# The whole stimulation side loaded (app, link, supervisor, sequencer): on the
-# 64-bit Unix port every object is twice its size on a 32-bit MCU, so the app
-# tests get a heap twice the MCU's; the compile memory test keeps 96k.
-APP_HEAP = "192k"
+# The whole app loaded (link, supervisor, sequencer, recording and its DSP
+# arena) takes the simulated unit's heap (simunit.supervisor.DEFAULT_HEAP);
+# these tests also keep their test HAL's records of every fire and every
+# push in the same heap, so they get 64 KB on top. The compile memory test
+# keeps 96k.
+APP_HEAP = "%dk" % (int(DEFAULT_HEAP.rstrip("k")) + 64)
 
 
 def run_image(image: Any, code: str, data: Any = None, heap: str = APP_HEAP) -> list[Any]:

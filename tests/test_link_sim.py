@@ -83,7 +83,7 @@ def test_pushes_are_tagged_and_never_taken_for_replies(sim_unit) -> None:
 def test_bulk_pull_is_complete_and_checked(box: StimBox) -> None:
     from stimfw.testpattern import test_pattern
 
-    for size in (0, 1, 1024, 1025, 32768):
+    for size in (0, 1, 1024, 1025, 16384):
         assert box.pull("test_pattern", size=size) == bytes(test_pattern(size))
 
 
@@ -97,7 +97,7 @@ def test_bulk_wire_efficiency_is_at_least_95_percent(box: StimBox) -> None:
         return data
 
     box.transport.read = counting_read  # type: ignore[method-assign]
-    payload = box.pull("test_pattern", size=32768)
+    payload = box.pull("test_pattern", size=16384)
     assert len(payload) / len(seen) >= 0.95, (len(payload), len(seen))
 
 

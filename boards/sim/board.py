@@ -123,6 +123,10 @@ MONITOR_MAX_SAMPLES = 1024  # per pulse, current and voltage each
 AMP_CHANNELS = 16
 AMP_UV_PER_LSB = 0.125  # int16: +-4.096 mV full scale
 AMP_RATES_HZ = (5000, 10000, 20000)
+# Reserved at start-up for sweep buffers and averaging sums (stimfw/arena.py):
+# 8 channels x 1000 samples with A/B splits (3-byte sums), and one-channel
+# sweep buffers for up to 4 averaging set-ups. Set-ups beyond it use the heap.
+DSP_ARENA_BYTES = 8 * 1000 * 3 * 2 + 4 * 1000 * 2
 
 # --- safety limits profile ---------------------------------------------------
 # Frozen with the firmware: the device validates every protocol against these

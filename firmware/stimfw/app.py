@@ -14,11 +14,19 @@
 # shortest pulse period, which bounds how late a stop can act.
 import gc
 
-import hal as board_hal
+import board
 
-from stimfw import commands, stimulation
-from stimfw import messages as m
-from stimfw.link import Link
+from stimfw import arena
+
+# First, while the heap is still one free run: the DSP arena (sweep buffers
+# and averaging sums need long contiguous blocks; see stimfw/arena.py).
+arena.reserve(board.DSP_ARENA_BYTES)
+
+import hal as board_hal  # noqa: E402
+
+from stimfw import commands, stimulation  # noqa: E402
+from stimfw import messages as m  # noqa: E402
+from stimfw.link import Link  # noqa: E402
 
 IDLE_WAIT_MS = 2
 

@@ -65,6 +65,8 @@ class SweepProcessor:
         n = self.pre + int(post_ms * rate / 1000)
         _need("samples", n, 16, MAX_SAMPLES)
         self.n = n
+        # The sweep's window ends this long after the trigger.
+        self.post_us = (n - self.pre) * 1000000 // rate
         chans = cfg.get("channels")
         if not isinstance(chans, (list, tuple)) or not chans:
             raise ConfigError("channels must be a non-empty list",

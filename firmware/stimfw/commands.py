@@ -13,7 +13,7 @@ from stimfw.link import BULK_CHUNK, MAX_REQUEST_PAYLOAD, MAX_STAGED, RX_WINDOW, 
 from stimfw.testpattern import test_pattern
 
 # Largest test pattern a host may pull; sized to fit the smallest MCU heap.
-MAX_TEST_PATTERN = 32768
+MAX_TEST_PATTERN = 16384
 
 
 def identity():
@@ -30,7 +30,9 @@ def identity():
 def register(app):
     link = app.link
     objects = {}  # name -> bytes-like; what MSG_PULL can fetch
-    pattern = bytearray()
+    sources = {}  # "prefix" -> fn(rest of the name) -> bytes or None, for "prefix/..."
+    app.object_sources = sources
+    pattern = [b""]
     app.objects = objects
 
     def ping(req, rid):
@@ -63,13 +65,20 @@ def register(app):
                     m.ERR_BAD_PAYLOAD,
                     "test_pattern size %r outside 0..%d" % (size, MAX_TEST_PATTERN),
                 )
-            # Kept between pulls so that repeated pulls measure the link,
-            # not the pattern generator.
-            if len(pattern) != size:
-                pattern[:] = test_pattern(size)
-            data = pattern
+            # Kept between pulls so that repeated pulls measure the link, not
+            # the pattern generator; the old one goes before the new is made.
+            if len(pattern[0]) != size:
+                pattern[0] = b""
+                gc.collect()
+                pattern[0] = test_pattern(size)
+            data = pattern[0]
         elif name in objects:
             data = objects[name]
+        elif isinstance(name, str) and name.split("/")[0] in sources:
+            prefix, _, rest = name.partition("/")
+            data = sources[prefix](rest)
+            if data is None:
+                raise RequestError(m.ERR_NOT_FOUND, "no object %r" % name)
         else:
             raise RequestError(
                 m.ERR_NOT_FOUND, "no object %r; have %s" % (name, sorted(objects) + ["test_pattern"])

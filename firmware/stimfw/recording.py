@@ -66,7 +66,7 @@ class Recorder:
             detail = getattr(e, "detail", None) or {}
             detail["stream"] = label
             detail["key"] = "record"
-            raise RequestError(m.ERR_BAD_PAYLOAD, "record (%s): %s" % (label, e), detail)
+            raise RequestError(m.ERR_BAD_PAYLOAD, "record (%s): %s" % (label, e), detail) from None
 
     def _release(self):
         self.procs = []
@@ -134,7 +134,7 @@ class Recorder:
         stream = self.q_stream[slot]
         p = self.procs[stream]
         base = slot * PULSES
-        p.take(hal, self.q_t0[slot], self.q_pulses, base, self.q_np[slot])
+        p.take(hal, self.q_t0[slot], memoryview(self.q_pulses)[base : base + self.q_np[slot]])
         if self.open_slot.get(stream) == slot:
             del self.open_slot[stream]
         self.head = (slot + 1) % QUEUE
@@ -185,9 +185,20 @@ class Recorder:
             self.log.record("alarm", **ev)
         return events
 
-    def wave(self, stream, split, ch_index):
-        """float32 bytes of one averaged channel, for MSG_PULL."""
-        for i, lab in enumerate(self.labels):
-            if lab == stream and self.procs[i] is not None:
-                return self.procs[i].wave_bytes(split, ch_index)
+    def wave(self, name):
+        """MSG_PULL "avg/<stream>/<split>/<channel>": one averaged channel
+        of the last run as float32 uV; split a, b or ab; channel is the
+        amplifier channel number. None if there is no such average."""
+        parts = name.split("/")
+        if len(parts) != 3 or parts[1] not in ("a", "b", "ab"):
+            return None
+        split = ("a", "b", "ab").index(parts[1])
+        for i, lab in enumerate(getattr(self, "labels", ())):
+            p = self.procs[i] if i < len(self.procs) else None
+            if lab == parts[0] and p is not None:
+                try:
+                    ci = p.channels.index(int(parts[2]))
+                except ValueError:
+                    return None
+                return p.wave_bytes(split, ci)
         return None

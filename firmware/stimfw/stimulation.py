@@ -36,6 +36,7 @@ def register(app, bd=board):
     app.supervisor = sup
     app.sequencer = seq
     app.recorder = rec
+    app.object_sources["avg"] = rec.wave
     app.eventlog = log
 
     def checked(req):

@@ -293,8 +293,10 @@ class StimBox:
     def arm(self, protocol_hash: str) -> dict[str, Any]:
         return self.request(m.MSG_ARM, {"hash": protocol_hash})
 
-    def start(self) -> int:
-        return int(self.request(m.MSG_START)["run"])
+    def start(self, baseline: bool = False) -> int:
+        """Start the armed protocol; baseline=True makes this run's averages
+        the reference its later runs are checked against for alarms."""
+        return int(self.request(m.MSG_START, {"baseline": True} if baseline else None)["run"])
 
     def stop(self) -> dict[str, Any]:
         return self.request(m.MSG_STOP)
@@ -314,6 +316,12 @@ class StimBox:
     def events(self, ack: int | None = None) -> dict[str, Any]:
         """The unit's safety event log; ack forgets entries up to that seq."""
         return self.request(m.MSG_EVENTS, {"ack": ack} if ack is not None else None)
+
+    def average(self, stream: str, split: str, channel: int) -> list[float]:
+        """One averaged channel of the last run, in uV: split "a", "b" or
+        "ab" (both), channel the amplifier channel number."""
+        data = self.pull(f"avg/{stream}/{split}/{channel}")
+        return list(struct.unpack(f"<{len(data) // 4}f", data))
 
     def sim(self, **request: Any) -> Any:
         """Sim-only control of a simulated unit (docs/SIMULATOR.md)."""

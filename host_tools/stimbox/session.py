@@ -36,12 +36,19 @@ class RunResult:
     summary: dict[str, Any]
     pulses: list[PulseRecord] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    alarms: list[dict[str, Any]] = field(default_factory=list)
     # Cleared to stop sending heartbeats (shows the unit's watchdog at work).
     heartbeat: bool = True
 
     @property
     def outcome(self) -> str:
         return str(self.summary.get("outcome"))
+
+    @property
+    def recording(self) -> dict[str, Any] | None:
+        """Averages measured on the unit: per stream, its components
+        (latency, amplitude), counts, A/B SNR and the alarms they raised."""
+        return self.summary.get("recording")
 
 
 def _flag_names(bits: int) -> list[str]:
@@ -56,6 +63,7 @@ def run_protocol(
     on_progress: Callable[[dict[str, Any]], None] | None = None,
     timeout_s: float = 600.0,
     during: Callable[[StimBox, RunResult], None] | None = None,
+    baseline: bool = False,
 ) -> RunResult:
     """Run one protocol to its end, or until the unit ends it. during(box,
     result) is called on every pass while the run goes on (a script's hook:
@@ -69,6 +77,8 @@ def run_protocol(
         d = p.data
         if p.mtype == m.PUSH_EVENT:
             result.events.append(d)
+        elif p.mtype == m.PUSH_ALARM:
+            result.alarms.append(d)
         elif not isinstance(d, dict) or d.get("run") != result.run:
             return
         elif p.mtype == m.PUSH_PULSE:
@@ -85,7 +95,7 @@ def run_protocol(
     box.on_push = on_push
     try:
         box.arm(h)
-        result.run = box.start()
+        result.run = box.start(baseline)
         deadline = time.monotonic() + timeout_s
         last_hb = time.monotonic()
         while not ended[0]:
