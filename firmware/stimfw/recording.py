@@ -185,6 +185,28 @@ class Recorder:
             self.log.record("alarm", **ev)
         return events
 
+    def responses(self, stream):
+        """Peak-to-peak response (uV) per recorded channel of the stream's
+        last sweep: what a threshold search steps on."""
+        p = self.procs[stream]
+        return [p.response_pp_uv(ci) for ci in range(p.n_ch)]
+
+    def search_alarms(self, result, muscles):
+        """Triggered EMG: a threshold below the protocol's limit (default
+        8 mA) is an alarm, with the values that raised it."""
+        if self.modality != "TEMG":
+            return []
+        mon = alarms.AlarmMonitor("TEMG")
+        t = result.get("threshold")
+        meas = [{"name": ",".join(muscles) or "emg", "ch": 0,
+                 "threshold_ma": None if t is None else t / 1000}]
+        events = mon.check(meas, self.hal.wall_ms())
+        for ev in events:
+            ev["run"] = self.run
+            self.push(m.PUSH_ALARM, ev)
+            self.log.record("alarm", **ev)
+        return events
+
     def wave(self, name):
         """MSG_PULL "avg/<stream>/<split>/<channel>": one averaged channel
         of the last run as float32 uV; split a, b or ab; channel is the

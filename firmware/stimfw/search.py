@@ -85,9 +85,11 @@ def side_of(muscle):
     return "left" if c == "l" else ("right" if c == "r" else None)
 
 
-def laterality(thresholds, muscles, margin):
+def laterality(thresholds, muscles, margin, rel_pct=20):
     """'left'/'right' when that side's lowest threshold is lower by more than
-    margin, 'bilateral' when both respond within it, 'none' when neither."""
+    margin and by more than rel_pct percent of itself (thresholds a step or
+    two apart at the midline are noise, not a side), 'bilateral' when both
+    respond within that, 'none' when neither."""
     best = {"left": None, "right": None}
     for k, mu in enumerate(muscles):
         t = thresholds[k]
@@ -98,42 +100,88 @@ def laterality(thresholds, muscles, margin):
     rt = best["right"]
     if lt is None and rt is None:
         return "none"
-    if rt is None or (lt is not None and lt + margin < rt):
+    if rt is None:
         return "left"
-    if lt is None or rt + margin < lt:
+    if lt is None:
+        return "right"
+    m = max(margin, min(lt, rt) * rel_pct // 100)
+    if lt + m < rt:
+        return "left"
+    if rt + m < lt:
         return "right"
     return "bilateral"
 
 
+class Walk:
+    """The SCS lead walk, one step at a time: each contact pair is ramped
+    from start in steps until every muscle has responded or stop. next()
+    says which pair and amplitude to try; feed() takes the response per
+    muscle (uV, in the order of `muscles`)."""
+
+    def __init__(self, n_pairs, muscles, start, stop, step, level_uv):
+        self.n_pairs = n_pairs
+        self.muscles = muscles
+        self.start = start
+        self.stop = stop
+        self.step = step
+        self.level = level_uv
+        self.pair = 0
+        self.amp = start
+        self.steps = 0
+        self.th = [None] * len(muscles)
+        self.out = []
+
+    def next(self):
+        """(pair index, amplitude) to try next, or None when done."""
+        if self.pair >= self.n_pairs:
+            return None
+        return self.pair, self.amp
+
+    def feed(self, resp):
+        self.steps += 1
+        th = self.th
+        for k in range(len(th)):
+            if th[k] is None and resp[k] >= self.level:
+                th[k] = self.amp
+        if self.amp >= self.stop or None not in th:
+            self.out.append({"thresholds": th, "laterality": laterality(th, self.muscles, self.step),
+                             "steps": self.steps})
+            self.pair += 1
+            self.amp = self.start
+            self.steps = 0
+            self.th = [None] * len(self.muscles)
+        else:
+            self.amp = min(self.amp + self.step, self.stop)
+
+    def result(self, pairs):
+        votes = {"left": 0, "right": 0, "bilateral": 0, "none": 0}
+        out = []
+        for k, r in enumerate(self.out):
+            votes[r["laterality"]] += 1
+            d = dict(r)
+            d["pair"] = pairs[k]
+            out.append(d)
+        # The side most pairs favour; a tie, or bilateral pairs outnumbering
+        # either side, reads as bilateral (a lead at the midline).
+        lv, rv, bv = votes["left"], votes["right"], votes["bilateral"]
+        if lv > rv and lv > bv:
+            overall = "left"
+        elif rv > lv and rv > bv:
+            overall = "right"
+        elif lv or rv or bv:
+            overall = "bilateral"
+        else:
+            overall = "none"
+        return {"pairs": out, "laterality": overall}
+
+
 def scs_walk(pairs, muscles, start, stop, step, level_uv, detector):
-    """Ramp each contact pair from start in steps until every muscle has
-    responded or stop; detector(pair_index, amp) -> response uV per muscle.
-    Per pair: each muscle's threshold (or None) and the pair's laterality;
-    overall: the side most pairs favour."""
-    out = []
-    votes = {"left": 0, "right": 0, "bilateral": 0, "none": 0}
-    for pi, pair in enumerate(pairs):
-        th = [None] * len(muscles)
-        a = start
-        steps = 0
-        while True:
-            resp = detector(pi, a)
-            steps += 1
-            for k in range(len(muscles)):
-                if th[k] is None and resp[k] >= level_uv:
-                    th[k] = a
-            if a >= stop or None not in th:
-                break
-            a = min(a + step, stop)
-        lat = laterality(th, muscles, step)
-        votes[lat] += 1
-        out.append({"pair": pair, "thresholds": th, "laterality": lat, "steps": steps})
-    if votes["left"] > votes["right"]:
-        overall = "left"
-    elif votes["right"] > votes["left"]:
-        overall = "right"
-    elif votes["left"] or votes["bilateral"]:
-        overall = "bilateral"
-    else:
-        overall = "none"
-    return {"pairs": out, "laterality": overall}
+    """The whole walk with detector(pair_index, amp) -> response uV per
+    muscle. Per pair: each muscle's threshold (or None) and the pair's
+    laterality; overall: the side most pairs favour."""
+    w = Walk(len(pairs), muscles, start, stop, step, level_uv)
+    while True:
+        nxt = w.next()
+        if nxt is None:
+            return w.result(pairs)
+        w.feed(detector(nxt[0], nxt[1]))

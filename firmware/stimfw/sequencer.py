@@ -15,6 +15,7 @@ from stimfw import delivery
 from stimfw import messages as m
 from stimfw.buffers import zeros
 from stimfw.compiler import Segmenter
+from stimfw.link import RequestError
 from stimfw.timeline import Timeline
 
 SEGMENT_PULSES = 32
@@ -24,7 +25,7 @@ WAIT_MS = 1  # longest idle per pass while a segment runs
 
 class Run:
     __slots__ = ("id", "total", "done", "charge_nc", "flagged", "flag_counts", "outcome",
-                 "amp_min", "amp_max")
+                 "amp_min", "amp_max", "search")
 
     def __init__(self, run_id, total, n_outputs):
         self.id = run_id
@@ -39,11 +40,15 @@ class Run:
         self.outcome = "running"
         self.amp_min = None
         self.amp_max = None
+        self.search = None
 
     def summary(self):
-        return {"run": self.id, "total": self.total, "done": self.done,
-                "charge_nc": self.charge_nc, "flags": self.flag_counts,
-                "amp_min": self.amp_min, "amp_max": self.amp_max, "outcome": self.outcome}
+        d = {"run": self.id, "total": self.total, "done": self.done,
+             "charge_nc": self.charge_nc, "flags": self.flag_counts,
+             "amp_min": self.amp_min, "amp_max": self.amp_max, "outcome": self.outcome}
+        if self.search is not None:
+            d["search"] = self.search
+        return d
 
 
 class Sequencer:
@@ -62,6 +67,7 @@ class Sequencer:
         self.last = None  # the last finished run
         self.next_id = 1
         self.draining = False
+        self.awaiting = False
         self.seg = None
         self.seg_start = 0  # segment start, us from the run's start
         self.fire_at = 0  # timeline clock of the segment's start
@@ -72,12 +78,26 @@ class Sequencer:
     def start(self, spec, h=None, baseline=False):
         from stimfw.compiler import count_pulses
 
-        self.run = Run(self.next_id, count_pulses(spec), len(self.bd.OUTPUTS))
+        if spec.get("search"):
+            # Closed loop: each step's amplitude comes from the response to
+            # the one before, measured by the recording.
+            from stimfw.stepping import Steps
+
+            if self.recorder is None or not self.recorder.start(self.next_id, h, spec, baseline):
+                raise RequestError(m.ERR_BAD_PAYLOAD,
+                                   "a threshold search needs a record table for the muscles' EMG",
+                                   {"key": "record"})
+            self.seg = Steps(spec, self.bd)
+            total = self.seg.max_steps()
+        else:
+            total = count_pulses(spec)
+            if self.recorder is not None:
+                self.recorder.start(self.next_id, h, spec, baseline)
+            self.seg = Segmenter(spec)
+        self.run = Run(self.next_id, total, len(self.bd.OUTPUTS))
         self.next_id += 1
         self.draining = False
-        if self.recorder is not None:
-            self.recorder.start(self.run.id, h, spec, baseline)
-        self.seg = Segmenter(spec)
+        self.awaiting = False
         start = self.seg.fill(self.tl)
         self.seg_start = start
         self._fire(self.hal.ticks_add(self.hal.ticks_us(), LEAD_US + start))
@@ -107,9 +127,14 @@ class Sequencer:
 
     def _finish(self):
         r = self.run
+        seg = self.seg
         self.run = None
         self.seg = None
         self.last = r
+        if getattr(seg, "waiting", None) is not None:
+            r.search = seg.result()
+            if self.recorder is not None:
+                self.recorder.search_alarms(r.search, seg.muscles)
         d = r.summary()
         if self.recorder is not None and self.recorder.procs:
             rec = self.recorder.finish(r.outcome == "complete")
@@ -118,7 +143,11 @@ class Sequencer:
         self.push(m.PUSH_PROGRESS, d)
 
     def deadline_us(self):
-        return self.end_at if self.run is not None and not self.draining else None
+        # Nothing to wait for on the timeline clock once the run is only
+        # waiting for the recording (its last sweeps, or a search step's).
+        if self.run is None or self.draining or self.awaiting:
+            return None
+        return self.end_at
 
     def service(self):
         r = self.run
@@ -149,6 +178,14 @@ class Sequencer:
             hal.idle(WAIT_MS, until)
             return False
         self._push_pulses(r)
+        if getattr(self.seg, "waiting", False):
+            # A search step: its sweep must be measured before the next
+            # amplitude is known.
+            if self.recorder.busy():
+                self.awaiting = True
+                return False
+            self.awaiting = False
+            self.seg.respond(self.recorder.responses(self.seg.stream))
         prev_start = self.seg_start
         start = self.seg.fill(tl)
         if start is None:

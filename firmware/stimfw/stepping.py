@@ -1,0 +1,87 @@
+# Closed-loop stimulation: a threshold search (triggered EMG, direct nerve)
+# or the SCS lead walk, one pulse per step. Each step's amplitude depends on
+# the response the recording measured for the step before, so the sequencer
+# asks respond() for it before it fills the next timeline.
+#
+# Same interface as compiler.Segmenter: fill(tl) -> start (us from the run's
+# start) or None when done, and .first (the run index of the segment's first
+# pulse). Every amplitude tried lies between the search's start and stop; the
+# limits checked stop, the highest, at validation.
+from stimfw.compiler import add_pulse
+from stimfw.protocol import with_amp
+from stimfw.search import ThresholdSearch, Walk
+
+
+class Steps:
+    def __init__(self, spec, bd):
+        sr = spec["search"]
+        self.spec = spec
+        self.streams = spec["streams"]
+        self.res = bd.OUTPUTS[self.streams[0]["out"]]["res"]
+        self.muscles = spec.get("muscles") or []
+        if spec["type"] == "scs":
+            self.walk = Walk(len(self.streams), self.muscles, sr["start"], sr["stop"],
+                             sr["step"], sr["level_uv"])
+            self.search = None
+        else:
+            self.walk = None
+            self.search = ThresholdSearch(sr["start"], sr["stop"], sr["step"], sr["res"],
+                                          sr["level_uv"], sr["mode"])
+        self.first = 0
+        self.fired = 0
+        self.t = 0  # start of the next step, us from the run's start
+        self.stream = 0
+        self.waiting = False  # a step went out and its response is not in yet
+
+    def max_steps(self):
+        sr = self.spec["search"]
+        per = (sr["stop"] - sr["start"]) // sr["step"] + 1
+        if self.walk is not None:
+            return per * len(self.streams)
+        if sr["mode"] == "bisect":
+            n = 2
+            span = sr["stop"] - sr["start"]
+            while span > sr["res"]:
+                span //= 2
+                n += 1
+            return n
+        return per
+
+    def needs_response(self):
+        return self.waiting
+
+    def respond(self, responses_uv):
+        """The last step's response, per recorded channel, in uV."""
+        self.waiting = False
+        if self.walk is not None:
+            self.walk.feed(responses_uv)
+        else:
+            self.search.feed(max(responses_uv) if responses_uv else 0)
+
+    def fill(self, tl):
+        tl.clear()
+        if self.walk is not None:
+            nxt = self.walk.next()
+            if nxt is None:
+                return None
+            i, amp = nxt
+        else:
+            amp = self.search.next_amp()
+            if amp is None:
+                return None
+            i = 0
+        s = self.streams[i]
+        add_pulse(tl, 0, with_amp(s, amp, self.res))
+        tl.tag(0, i, 0)
+        self.stream = i
+        self.first = self.fired
+        self.fired += 1
+        self.waiting = True
+        start = self.t
+        self.t += s["period"]
+        return start
+
+    def result(self):
+        if self.walk is not None:
+            return self.walk.result([s["label"] for s in self.streams])
+        return self.search.result()
