@@ -286,3 +286,33 @@ print(json.dumps(d))
     assert r["rows"] == 5 and r["unit"] == ["mV"]
     assert r["rows_data"] == [[t, 0, 300000, 75, 0, 0, 0, 1, 2] for t in range(0, 15000, 3000)]
     assert r["figures"]["streams"][0]["charge_uc"] == 45.0  # 300 V / 500 ohm x 75 us
+
+
+def test_an_exception_in_a_main_loop_task_ends_output_and_faults(firmware_image) -> None:
+    # A task that raises mid-run (a firmware bug, the heap running out) is
+    # caught by the main loop: output ends, the unit goes to FAULT with the
+    # error in its event log, and it keeps answering the host.
+    (r,) = device(firmware_image, """
+app, host = armed(SSEP)
+host.ok(m.MSG_START, {})
+host.steps(5)
+
+class Broken:
+    def service(self):
+        raise ValueError("task broke")
+
+app.tasks.append(Broken())
+aborts = app.hal.aborts
+try:
+    app.step()
+except ValueError as e:
+    app.fault(e)
+app.tasks.pop()
+st = host.ok(m.MSG_STATUS, {})
+log = host.ok(m.MSG_EVENTS, {})["events"]
+print(json.dumps({"state": st["state"], "outcome": st["run"]["outcome"],
+                  "aborted": app.hal.aborts > aborts,
+                  "kinds": [e["kind"] for e in log], "error": log[-1].get("error")}))
+""")
+    assert r["state"] == "FAULT" and r["outcome"] == "firmware_fault" and r["aborted"]
+    assert r["kinds"][-1] == "firmware_fault" and r["error"] == "ValueError: task broke"

@@ -193,3 +193,16 @@ def test_bad_electrodes_flag_pulses_and_repeated_flags_abort(box: StimBox, sim: 
     assert fault and flag in fault[0]["flags"]
     assert box.status()["state"] == "IDLE"
     assert all(p.charge_nc > 0 for p in r.pulses if not p.flags)
+
+
+def test_a_record_table_too_big_for_the_heap_is_refused_and_the_unit_stays_up(box: StimBox) -> None:
+    # 16 channels x 10000 samples per site cannot be averaged in this heap:
+    # the unit must refuse it at validation, answer, and stay usable.
+    p = proto("ssep", count=20)
+    for site in p["sites"]:
+        site["record"] = dict(site["record"], channels=list(range(16)), post_ms=500, rate_hz=20000)
+    with pytest.raises(DeviceError) as e:
+        box.validate(p)
+    assert e.value.name in ("bad_payload", "internal")
+    assert box.ping()["t_ms"] >= 0
+    assert box.status()["state"] == "IDLE"

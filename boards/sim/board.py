@@ -21,6 +21,23 @@ LIMITS_PROFILE = "sim-default-v1"
 # area_cm2: contact area of the electrodes normally used on this output, for
 # charge density (Shannon) limits.
 # mon_*_lsb: output monitor ADC scale (int16 samples).
+def _peripheral(k):
+    # Four identical constant-current peripheral outputs (SSEP, nerve).
+    return {
+        "name": "P%d" % k,
+        "label": "peripheral %d" % k,
+        "kind": "CC",
+        "max": 100000,  # 100 mA
+        "res": 100,
+        "compliance": 400000,  # 400 V
+        "width_us": (50, 1000),
+        "electrodes": ("P%d+" % k, "P%d-" % k),
+        "area_cm2": 0.5,
+        "mon_ua_lsb": 4,
+        "mon_mv_lsb": 16,
+    }
+
+
 OUTPUTS = (
     {
         "name": "TC",
@@ -35,58 +52,10 @@ OUTPUTS = (
         "mon_ua_lsb": 50,
         "mon_mv_lsb": 40,
     },
-    {
-        "name": "P1",
-        "label": "peripheral 1",
-        "kind": "CC",
-        "max": 100000,  # 100 mA
-        "res": 100,
-        "compliance": 400000,  # 400 V
-        "width_us": (50, 1000),
-        "electrodes": ("P1+", "P1-"),
-        "area_cm2": 0.5,
-        "mon_ua_lsb": 4,
-        "mon_mv_lsb": 16,
-    },
-    {
-        "name": "P2",
-        "label": "peripheral 2",
-        "kind": "CC",
-        "max": 100000,
-        "res": 100,
-        "compliance": 400000,
-        "width_us": (50, 1000),
-        "electrodes": ("P2+", "P2-"),
-        "area_cm2": 0.5,
-        "mon_ua_lsb": 4,
-        "mon_mv_lsb": 16,
-    },
-    {
-        "name": "P3",
-        "label": "peripheral 3",
-        "kind": "CC",
-        "max": 100000,
-        "res": 100,
-        "compliance": 400000,
-        "width_us": (50, 1000),
-        "electrodes": ("P3+", "P3-"),
-        "area_cm2": 0.5,
-        "mon_ua_lsb": 4,
-        "mon_mv_lsb": 16,
-    },
-    {
-        "name": "P4",
-        "label": "peripheral 4",
-        "kind": "CC",
-        "max": 100000,
-        "res": 100,
-        "compliance": 400000,
-        "width_us": (50, 1000),
-        "electrodes": ("P4+", "P4-"),
-        "area_cm2": 0.5,
-        "mon_ua_lsb": 4,
-        "mon_mv_lsb": 16,
-    },
+    _peripheral(1),
+    _peripheral(2),
+    _peripheral(3),
+    _peripheral(4),
     {
         "name": "PR",
         "label": "probe (direct nerve / pedicle screw)",

@@ -71,6 +71,18 @@ class App:
                 best = d
         return best
 
+    def fault(self, e):
+        """An exception escaped a step (a firmware bug, or the heap ran out).
+        Output ends and the unit disarms first; then the event is logged and
+        the loop goes on, so the host can still read what happened."""
+        hal = self.hal
+        hal.abort()
+        hal.outputs_off()
+        sup = getattr(self, "supervisor", None)
+        if sup is not None:
+            sup.firmware_fault("%s: %s" % (type(e).__name__, e))
+        gc.collect()
+
     def run(self):
         link = self.link
         hal = self.hal
@@ -78,10 +90,13 @@ class App:
         try:
             link.push(m.PUSH_BOOT, commands.identity())
             while not link.interrupted:
-                if not self.step():
-                    if self.reboot_requested:
-                        break
-                    hal.idle(IDLE_WAIT_MS, self.deadline_us())
+                try:
+                    if not self.step():
+                        if self.reboot_requested:
+                            break
+                        hal.idle(IDLE_WAIT_MS, self.deadline_us())
+                except Exception as e:  # the unit must stay reachable
+                    self.fault(e)
         finally:
             # Whatever ended the loop (an interrupt from the host, a bug),
             # outputs go to their safe state before the REPL gets the console.

@@ -6,6 +6,7 @@
 # small stdin buffer (512 B on rp2/stm32) can never overflow. Bulk data to the
 # host goes out one chunk per main-loop pass so that a long transfer never
 # delays the safety checks by more than one chunk.
+import gc
 import json
 import struct
 
@@ -153,7 +154,12 @@ class Link:
             return
         if reply is None:
             return
-        self.ok(f.req_id, f.mtype, reply, raw)
+        try:
+            self.ok(f.req_id, f.mtype, reply, raw)
+        except MemoryError:
+            # The reply did not fit the heap: still exactly one reply.
+            gc.collect()
+            self.error(f.req_id, f.mtype, m.ERR_INTERNAL, "reply too large for the free heap")
 
     def stage(self, payload, rid):
         """MSG_STAGE: offset u32 + bytes; offset 0 starts a new request."""

@@ -92,6 +92,16 @@ class Supervisor:
     def heartbeat(self):
         self.last_hb = self.hal.wall_ms()
 
+    def firmware_fault(self, text):
+        """The main loop caught an exception: whatever ran is stopped (the
+        app already ended output) and the unit goes to FAULT, which only a
+        DISARM clears, so nobody restarts stimulation without looking."""
+        if self.state == STIMULATING:
+            self.seq.abort("firmware_fault")
+        self.state = FAULT
+        self.armed = None
+        self.log.record("firmware_fault", error=text)
+
     # --- from the sequencer -------------------------------------------------
     def run_done(self):
         if self.state == STIMULATING:

@@ -72,6 +72,7 @@ class Sequencer:
         self.seg_start = 0  # segment start, us from the run's start
         self.fire_at = 0  # timeline clock of the segment's start
         self.end_at = 0
+        self.next_due = 0  # timeline clock of the next pulse end to read back
         self.read = 0  # pulses of the segment read back so far
         self.recs = ([], [], [])  # delivered amplitude, charge nC, flags, per pulse
 
@@ -112,15 +113,28 @@ class Sequencer:
             at = hal.ticks_add(at, late + LEAD_US)
         self.fire_at = at
         self.end_at = hal.ticks_add(at, self.tl.duration_us)
+        self.next_due = hal.ticks_add(at, self.tl.pulse_end_us(0)) if self.tl.n else self.end_at
         self.read = 0
         self.recs = ([], [], [])
+        self.recs_first = 0
         hal.fire(self.tl, at)
 
     def abort(self, reason):
         """The supervisor already ended output; close the run's books."""
-        if self.run is not None:
-            self.run.outcome = reason
-            self._push_pulses(self.run)
+        r = self.run
+        if r is not None:
+            # Pulses that began before the stop belong in the record: read
+            # back each one whose start the timeline clock has passed (the
+            # abort kept the later ones from going out).
+            tl = self.tl
+            hal = self.hal
+            now = hal.ticks_us()
+            while (self.read < tl.n and
+                   hal.ticks_diff(now, hal.ticks_add(self.fire_at, tl.t_us[self.read])) >= 0):
+                self._readback(r, self.read)
+                self.read += 1
+            r.outcome = reason
+            self._push_pulses(r)
             if self.recorder is not None:
                 self.recorder.abort()
             self._finish()
@@ -147,7 +161,7 @@ class Sequencer:
         # waiting for the recording (its last sweeps, or a search step's).
         if self.run is None or self.draining or self.awaiting:
             return None
-        return self.end_at
+        return self.next_due
 
     def service(self):
         r = self.run
@@ -174,7 +188,10 @@ class Sequencer:
                 self.supervisor.output_fault(fault)  # ends the run through abort()
             return True
         if not done:
+            # The next thing to wait for: the end of the next pulse to read
+            # back (never beyond it: the simulated unit's clock jumps here).
             until = self.end_at if k >= tl.n else hal.ticks_add(self.fire_at, tl.pulse_end_us(k))
+            self.next_due = until
             hal.idle(WAIT_MS, until)
             return False
         self._push_pulses(r)
@@ -235,9 +252,10 @@ class Sequencer:
     def _push_pulses(self, r):
         amps, charges, flags = self.recs
         if amps:
-            self.push(m.PUSH_PULSE, {"run": r.id, "first": self.seg.first, "amp": amps,
+            self.push(m.PUSH_PULSE, {"run": r.id, "first": self.seg.first + self.recs_first, "amp": amps,
                                      "q_nc": charges, "flags": flags})
         self.recs = ([], [], [])
+        self.recs_first = self.read
 
     def result(self, run_id):
         for r in (self.run, self.last):

