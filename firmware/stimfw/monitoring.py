@@ -119,12 +119,12 @@ class FreeRunTask:
             rows = filters.from_config(fcfg)
         except (ValueError, TypeError, IndexError) as e:
             detail = getattr(e, "detail", None)
-            raise RequestError(m.ERR_LIMIT if detail else m.ERR_BAD_PAYLOAD, str(e), detail)
+            raise RequestError(m.ERR_LIMIT if detail else m.ERR_BAD_PAYLOAD, str(e), detail) from None
         gc.collect()
         try:
             fr = FreeRun(len(chans), rate, block, rows, thr, refr, gap, int(tsp), tms)
         except MemoryError:
-            raise RequestError(m.ERR_BUSY, "no memory for %d x %d samples" % (len(chans), block))
+            raise RequestError(m.ERR_BUSY, "no memory for %d x %d samples" % (len(chans), block)) from None
         hal = self.hal
         self.fr = fr
         self.channels = tuple(chans)
