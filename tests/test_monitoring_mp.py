@@ -12,7 +12,7 @@ from mpy import run_mp
 HAL = """
 import gc, micropython
 from stimfw import messages as m
-from stimfw.monitoring import FreeRunTask, impedance_request
+from stimfw.monitor_requests import FreeRunTask, impedance_request
 
 class Hal:
     def __init__(self):
