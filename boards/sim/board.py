@@ -92,6 +92,13 @@ MONITOR_MAX_SAMPLES = 1024  # per pulse, current and voltage each
 AMP_CHANNELS = 16
 AMP_UV_PER_LSB = 0.125  # int16: +-4.096 mV full scale
 AMP_RATES_HZ = (5000, 10000, 20000)
+# Recording electrodes of the montage (actives and references), for
+# impedance checks.
+AMP_ELECTRODES = (
+    "AHL", "AHLr", "AHR", "AHRr", "APBL", "APBLr", "APBR", "APBRr", "CP3", "CP4", "CPz",
+    "Cv5", "EPL", "EPR", "Fz", "PFL", "PFLr", "PFR", "PFRr", "QUADL", "QUADLr", "QUADR",
+    "QUADRr", "TAL", "TALr", "TAR", "TARr",
+)
 # Reserved at start-up for sweep buffers and averaging sums (stimfw/arena.py):
 # 8 channels x 1000 samples with A/B splits (3-byte sums), and one-channel
 # sweep buffers for up to 4 averaging set-ups. Set-ups beyond it use the heap.

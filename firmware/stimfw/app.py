@@ -24,7 +24,7 @@ arena.reserve(board.DSP_ARENA_BYTES)
 
 import hal as board_hal  # noqa: E402
 
-from stimfw import commands, stimulation  # noqa: E402
+from stimfw import commands, monitoring, stimulation  # noqa: E402
 from stimfw import messages as m  # noqa: E402
 from stimfw.link import Link  # noqa: E402
 
@@ -43,6 +43,7 @@ class App:
         # stimulation puts the safety supervisor first among the tasks.
         commands.register(self)
         stimulation.register(self)
+        monitoring.register(self)
 
     def uptime_ms(self):
         return self.hal.ticks_diff(self.hal.ticks_ms(), self.boot_ms)

@@ -28,6 +28,9 @@ MSG_STOP = const(0x14)  # {} -> {"state": ...}; ends output within one pulse per
 MSG_DISARM = const(0x15)  # {} -> {"state": "IDLE"}
 MSG_STATUS = const(0x16)  # {} -> state, run progress
 MSG_RESULT = const(0x17)  # {"run": id} -> results of a finished run
+MSG_IMPEDANCE = const(0x18)  # {electrodes?, pairs?, max_kohm?, mismatch_kohm?} -> kOhm, pass/fail
+MSG_FREERUN_START = const(0x19)  # {channels, rate_hz, block_ms, band|sos, thr_uv, ...} -> set-up
+MSG_FREERUN_STOP = const(0x1A)  # {} -> free-run summary (counts, train time, last detections)
 MSG_SIM = const(0x7F)  # sim-only requests; refused on boards
 
 # --- pushes (device -> host, unsolicited, req_id 0) --------------------------
@@ -37,6 +40,7 @@ PUSH_PROGRESS = const(0x82)  # run progress: {"run", "done", "total", ...}
 PUSH_ALARM = const(0x83)  # an alarm criterion was met, with its values
 PUSH_PULSE = const(0x84)  # per-pulse delivery records
 PUSH_LOG = const(0x85)  # free text from the firmware, for humans
+PUSH_EMG = const(0x86)  # free-run detections of one block, counts; "done" ends the stream
 
 MSG_NAMES = {
     MSG_PING: "ping",
@@ -55,6 +59,9 @@ MSG_NAMES = {
     MSG_DISARM: "disarm",
     MSG_STATUS: "status",
     MSG_RESULT: "result",
+    MSG_IMPEDANCE: "impedance",
+    MSG_FREERUN_START: "freerun_start",
+    MSG_FREERUN_STOP: "freerun_stop",
     MSG_SIM: "sim",
     PUSH_BOOT: "boot",
     PUSH_EVENT: "event",
@@ -62,6 +69,7 @@ MSG_NAMES = {
     PUSH_ALARM: "alarm",
     PUSH_PULSE: "pulse",
     PUSH_LOG: "log",
+    PUSH_EMG: "emg",
 }
 
 # --- error codes carried by ERROR replies ------------------------------------

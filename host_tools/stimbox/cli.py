@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -338,7 +339,122 @@ def add_events(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_events)
 
 
-COMMANDS = [add_sim, add_deploy, add_info, add_ports, add_plan, add_run, add_events]
+# --- stimbox impedance / emg -----------------------------------------------------
+def _pairs(text: list[str]) -> list[tuple[str, str]]:
+    out = []
+    for t in text:
+        a, sep, b = t.partition(":")
+        if not sep or not a or not b:
+            raise StimBoxError(f"pair {t!r}: write ACTIVE:REFERENCE")
+        out.append((a, b))
+    return out
+
+
+def cmd_impedance(args: argparse.Namespace) -> int:
+    from stimbox.client import StimBox
+    from stimbox.errors import DeviceError
+
+    with StimBox.connect(args.port) as box:
+        try:
+            r = box.impedance(args.electrodes or None, _pairs(args.pair), args.max_kohm, args.mismatch_kohm)
+        except DeviceError as e:
+            print(f"stimbox: {_limit_text(e)}", file=sys.stderr)
+            return 1
+    if args.json:
+        print(json.dumps(r, indent=1))
+        return 0 if r["pass"] else 1
+    for el in r["electrodes"]:
+        print(f"{el['electrode']:<8} {el['kohm']:9.2f} kOhm  {'PASS' if el['pass'] else 'FAIL'}"
+              f"  (limit {el['max']} kOhm)")
+    for p in r["pairs"]:
+        print(f"{p['pair'][0] + '-' + p['pair'][1]:<14} mismatch {p['mismatch_kohm']:8.2f} kOhm  "
+              f"{'PASS' if p['pass'] else 'FAIL'}  (limit {p['max']} kOhm)")
+    print("all PASS" if r["pass"] else "FAIL")
+    return 0 if r["pass"] else 1
+
+
+def add_impedance(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("impedance", help="electrode impedance check (kOhm, PASS/FAIL)",
+                       description="Measure electrode impedances with the unit's test signal; "
+                       "pass at or below --max-kohm, pairs pass at a mismatch at or below "
+                       "--mismatch-kohm. Refused while a run is stimulating. Exit status 1 on a FAIL.")
+    _port_option(p)
+    p.add_argument("electrodes", nargs="*", help="electrode names (default: every recording electrode)")
+    p.add_argument("--pair", action="append", default=[], metavar="ACTIVE:REF",
+                   help="check the mismatch of this pair (repeatable)")
+    p.add_argument("--max-kohm", type=float, default=None, help="limit per electrode (default 5)")
+    p.add_argument("--mismatch-kohm", type=float, default=None, help="limit per pair (default 1.5)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_impedance)
+
+
+def _emg_line(e: dict[str, Any]) -> str:
+    return (f"{e['t_ms'] / 1000:9.3f} s  ch {e['ch']:>2}  {e['kind']:<5}  {e['dur_ms']:8.1f} ms  "
+            f"{e['spikes']:>5} spikes  peak {e['peak_uv']:7.1f} uV")
+
+
+def cmd_emg(args: argparse.Namespace) -> int:
+    from stimbox.client import Push, StimBox
+    from stimbox.errors import DeviceError
+
+    done: list[dict[str, Any]] = []
+
+    def on_push(p: Push) -> None:
+        if p.name != "emg":
+            return
+        for e in p.data["events"]:
+            print(_emg_line(e), flush=True)
+        if p.data.get("done"):
+            done.append(p.data)
+
+    opts: dict[str, Any] = {"thr_uv": args.thr_uv, "duration_ms": int(args.seconds * 1000)}
+    if args.band:
+        opts["band"] = args.band
+    with StimBox.connect(args.port) as box:
+        box.on_push = on_push
+        try:
+            box.freerun_start(args.channels, args.rate, args.block_ms, **opts)
+        except DeviceError as e:
+            print(f"stimbox: {_limit_text(e)}", file=sys.stderr)
+            return 1
+        try:
+            # The unit streams duration_ms of its own clock, then pushes the summary.
+            give_up = time.monotonic() + args.seconds + 30
+            while not done and time.monotonic() < give_up:
+                box.poll(0.2)
+            if not done:
+                raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            done.append(box.freerun_stop())
+            for ev in done[0]["events"]:
+                print(_emg_line(ev))
+    s = done[0]
+    print(f"{s['t_ms'] / 1000:.3f} s of free-run EMG, {s['blocks']} blocks, "
+          f"{s['dropped']} detections dropped")
+    for i, ch in enumerate(s["channels"]):
+        print(f"  ch {ch:>2}: {s['spikes'][i]} spikes, {s['bursts'][i]} bursts, {s['trains'][i]} trains, "
+              f"train time {s['train_ms'][i] / 1000:.3f} s")
+    print(f"  cumulative train time {s['train_ms_total'] / 1000:.3f} s")
+    return 0
+
+
+def add_emg(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("emg", help="free-run EMG: stream, print detections, then the summary",
+                       description="Stream free-run EMG on the unit for --seconds of its clock; "
+                       "prints spikes, bursts and neurotonic trains as they are detected, then "
+                       "counts and cumulative train time per channel.")
+    _port_option(p)
+    p.add_argument("--seconds", type=float, default=10.0, help="how long to stream (default 10)")
+    p.add_argument("--channels", type=int, nargs="+", default=list(range(8, 16)),
+                   help="amplifier channels (default 8..15, the muscles)")
+    p.add_argument("--rate", type=int, default=10000, help="sample rate, Hz (5000, 10000, 20000)")
+    p.add_argument("--block-ms", type=float, default=10, help="block length, ms (default 10)")
+    p.add_argument("--band", type=float, nargs=2, metavar=("LOW", "HIGH"), help="band-pass, Hz")
+    p.add_argument("--thr-uv", type=float, default=50, help="detection threshold, uV (default 50)")
+    p.set_defaults(func=cmd_emg)
+
+
+COMMANDS = [add_sim, add_deploy, add_info, add_ports, add_plan, add_run, add_events, add_impedance, add_emg]
 
 
 def build_parser() -> argparse.ArgumentParser:

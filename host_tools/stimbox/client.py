@@ -323,6 +323,42 @@ class StimBox:
         data = self.pull(f"avg/{stream}/{split}/{channel}")
         return list(struct.unpack(f"<{len(data) // 4}f", data))
 
+    # --- monitoring (electrode impedance, free-run EMG) ---------------------
+    def impedance(
+        self,
+        electrodes: list[str] | None = None,
+        pairs: list[tuple[str, str]] | None = None,
+        max_kohm: float | None = None,
+        mismatch_kohm: float | None = None,
+    ) -> dict[str, Any]:
+        """Impedance check: kOhm and pass/fail per electrode (default: every
+        recording electrode) and mismatch per (active, reference) pair.
+        Refused (DeviceError "state") while a run is stimulating."""
+        args: dict[str, Any] = {}
+        if electrodes:
+            args["electrodes"] = list(electrodes)
+        if pairs:
+            args["pairs"] = [list(p) for p in pairs]
+        if max_kohm is not None:
+            args["max_kohm"] = max_kohm
+        if mismatch_kohm is not None:
+            args["mismatch_kohm"] = mismatch_kohm
+        return self.request(m.MSG_IMPEDANCE, args or None)
+
+    def freerun_start(self, channels: list[int], rate_hz: int = 10000, block_ms: float = 10,
+                      **options: Any) -> dict[str, Any]:
+        """Start free-run EMG on amplifier channels. options: band [low, high]
+        or sos rows, notch, thr_uv, refractory_ms, gap_ms, train_spikes,
+        train_ms, duration_ms (the unit stops by itself and pushes the
+        summary). Detections arrive as "emg" pushes."""
+        return self.request(m.MSG_FREERUN_START,
+                            dict(options, channels=list(channels), rate_hz=rate_hz, block_ms=block_ms))
+
+    def freerun_stop(self) -> dict[str, Any]:
+        """Stop free-run EMG; the summary (counts per channel, cumulative
+        train time, detections not pushed yet)."""
+        return self.request(m.MSG_FREERUN_STOP)
+
     def sim(self, **request: Any) -> Any:
         """Sim-only control of a simulated unit (docs/SIMULATOR.md)."""
         return self.request(m.MSG_SIM, request)
