@@ -109,6 +109,16 @@ DSP_ARENA_BYTES = 8 * 1000 * 3 * 2 + 4 * 1000 * 2
 # before it can be armed, and no host request can change them. Units: uA, mV,
 # us, nC, uJ, cm2. See docs/SAFETY.md for where each figure comes from and
 # which limit binds first on which output.
+# The four peripheral outputs share one set of limits.
+_PERIPHERAL_LIMITS = {
+    "amp_max": 100000,
+    "charge_max_nc": 50000,
+    "density_max_nc_cm2": 200000,
+    "shannon_k": None,
+    "energy_max_uj": 20000,
+    "train_gap_min_us": 0,
+}
+
 LIMITS = {
     "profile": LIMITS_PROFILE,
     # Constant-voltage outputs: current, charge and energy are computed into
@@ -132,38 +142,10 @@ LIMITS = {
             "energy_max_uj": 100000,
             "train_gap_min_us": 500000,
         },
-        "P1": {
-            "amp_max": 100000,
-            "charge_max_nc": 50000,
-            "density_max_nc_cm2": 200000,
-            "shannon_k": None,
-            "energy_max_uj": 20000,
-            "train_gap_min_us": 0,
-        },
-        "P2": {
-            "amp_max": 100000,
-            "charge_max_nc": 50000,
-            "density_max_nc_cm2": 200000,
-            "shannon_k": None,
-            "energy_max_uj": 20000,
-            "train_gap_min_us": 0,
-        },
-        "P3": {
-            "amp_max": 100000,
-            "charge_max_nc": 50000,
-            "density_max_nc_cm2": 200000,
-            "shannon_k": None,
-            "energy_max_uj": 20000,
-            "train_gap_min_us": 0,
-        },
-        "P4": {
-            "amp_max": 100000,
-            "charge_max_nc": 50000,
-            "density_max_nc_cm2": 200000,
-            "shannon_k": None,
-            "energy_max_uj": 20000,
-            "train_gap_min_us": 0,
-        },
+        "P1": _PERIPHERAL_LIMITS,
+        "P2": _PERIPHERAL_LIMITS,
+        "P3": _PERIPHERAL_LIMITS,
+        "P4": _PERIPHERAL_LIMITS,
         "PR": {
             "amp_max": 30000,
             "charge_max_nc": 10000,
