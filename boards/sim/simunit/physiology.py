@@ -9,7 +9,7 @@ threshold current. A target's `threshold` is the charge at its reference
 pulse width that evokes 10% of its maximum response. Scenario effects scale
 amplitude, latency and threshold per named response (see scenarios.py).
 
-Figures: /work/shared/reference/ionm.md and docs/SIMULATOR.md.
+Figures: published IONM studies and guidelines, as listed in docs/SIMULATOR.md.
 """
 
 from __future__ import annotations
