@@ -121,7 +121,7 @@ class SweepProcessor:
         self._due = False
 
     # --- per sweep ----------------------------------------------------------
-    def take(self, hal, t0_us, pulse_times_us=(0,)):
+    def take(self, hal, t0_us, pulse_times_us=(0,), n_pulses=-1):
         """Acquire and process the sweep of a trigger at t0_us (timeline
         clock), channel by channel: hal.acquire() of the channel from
         t0_us - pre into self.buf, blanking around each pulse (pulse_times_us,
@@ -130,6 +130,8 @@ class SweepProcessor:
         rejected. All channels of a sweep go to the same split; the split
         alternates over the sweeps that add to the average. Per-channel
         verdicts are left in self.verdicts, response amplitudes in self.pp.
+        n_pulses >= 0 uses only that many of pulse_times_us (a preallocated
+        array can then carry any number without a slice being made).
         Returns the number of channels added to the average."""
         buf = self.buf
         n = self.n
@@ -139,13 +141,14 @@ class SweepProcessor:
         split = (self.used & 1) if self.split else 0
         blanking = self.blank_before or self.blank_after
         rej.sweep()
+        n_p = len(pulse_times_us) if n_pulses < 0 else n_pulses
         taken = 0
         for ci in range(self.n_ch):
             hal.acquire(t, self.rate_hz, self._one[ci], buf)
             if blanking:
-                for tp in pulse_times_us:
-                    artifact.blank_pulse(buf, n, tp, self.blank_before, self.blank_after,
-                                         self.pre, self.rate_khz)
+                for j in range(n_p):
+                    artifact.blank_pulse(buf, n, pulse_times_us[j], self.blank_before,
+                                         self.blank_after, self.pre, self.rate_khz)
             sat = chain.process(buf)
             self.pp[ci] = chain.span(buf, self.resp_i0, self.resp_i1)
             v = rej.judge(ci, sat, chain.peak)

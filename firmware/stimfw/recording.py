@@ -10,8 +10,11 @@
 #
 # The main loop calls service(): at most one sweep per pass, and only once
 # the sweep's window has ended on the timeline clock. Sweep bookkeeping uses
-# preallocated arrays; the sweep itself is processed by the averager, which
-# allocates nothing per sweep.
+# preallocated arrays and the averager allocates nothing per sweep, so
+# neither on_pulse() nor a sweep's service() allocates (heap_lock test).
+#
+# One averaging set-up exists at a time: building the next (at VALIDATE or
+# START) drops the last run's averages, while its results dict stays.
 import gc
 
 from stimfw import alarms, arena
@@ -32,6 +35,7 @@ class Recorder:
         self.push = push
         self.log = log
         self.procs = []  # per stream: SweepProcessor or None
+        self.labels = []  # per stream: its label (SSEP site, SCS pair, modality)
         self.monitors = {}  # (protocol hash, stream) -> AlarmMonitor with its baseline
         self.results = {}  # run id -> results of the last recorded run
         self.run = 0
@@ -43,11 +47,11 @@ class Recorder:
         self.q_stream = zeros("i", QUEUE)
         self.q_t0 = zeros("i", QUEUE)
         self.q_np = zeros("i", QUEUE)
-        self.q_pulses = zeros("i", QUEUE * PULSES)
+        self.q_pulses = [zeros("i", PULSES) for _ in range(QUEUE)]
         self.head = 0
         self.count = 0
         self.dropped = 0
-        self.open_slot = {}  # stream -> queue slot of its sweep still collecting pulses
+        self.open_slot = zeros("i", 0)  # per stream: queue slot of its open sweep, or -1
 
     # --- set-up -------------------------------------------------------------
     def check(self, spec):
@@ -82,7 +86,8 @@ class Recorder:
         self.head = 0
         self.count = 0
         self.dropped = 0
-        self.open_slot = {}
+        self.open_slot = zeros("i", len(spec["streams"]))
+        self._close_all()
         self.procs = [None] * len(spec["streams"])
         self.labels = [s["label"] for s in spec["streams"]]
         for i, s in enumerate(spec["streams"]):
@@ -96,11 +101,11 @@ class Recorder:
         if stream >= len(self.procs) or self.procs[stream] is None:
             return
         hal = self.hal
-        slot = self.open_slot.get(stream)
-        if train_pos != 0 and slot is not None:
+        slot = self.open_slot[stream]
+        if train_pos != 0 and slot >= 0:
             n = self.q_np[slot]
             if n < PULSES:
-                self.q_pulses[slot * PULSES + n] = hal.ticks_diff(t_us, self.q_t0[slot])
+                self.q_pulses[slot][n] = hal.ticks_diff(t_us, self.q_t0[slot])
                 self.q_np[slot] = n + 1
             return
         if self.count >= QUEUE:
@@ -111,7 +116,7 @@ class Recorder:
         self.q_stream[slot] = stream
         self.q_t0[slot] = t_us
         self.q_np[slot] = 1
-        self.q_pulses[slot * PULSES] = 0
+        self.q_pulses[slot][0] = 0
         self.open_slot[stream] = slot
 
     def busy(self):
@@ -133,10 +138,9 @@ class Recorder:
             return False
         stream = self.q_stream[slot]
         p = self.procs[stream]
-        base = slot * PULSES
-        p.take(hal, self.q_t0[slot], memoryview(self.q_pulses)[base : base + self.q_np[slot]])
-        if self.open_slot.get(stream) == slot:
-            del self.open_slot[stream]
+        p.take(hal, self.q_t0[slot], self.q_pulses[slot], self.q_np[slot])
+        if self.open_slot[stream] == slot:
+            self.open_slot[stream] = -1
         self.head = (slot + 1) % QUEUE
         self.count -= 1
         if p.progress_due():
@@ -149,7 +153,11 @@ class Recorder:
     def abort(self):
         """The run ended early: sweeps not yet acquired are dropped."""
         self.count = 0
-        self.open_slot = {}
+        self._close_all()
+
+    def _close_all(self):
+        for i in range(len(self.open_slot)):
+            self.open_slot[i] = -1
 
     # --- end of run -----------------------------------------------------------
     def finish(self, complete):
@@ -215,7 +223,7 @@ class Recorder:
         if len(parts) != 3 or parts[1] not in ("a", "b", "ab"):
             return None
         split = ("a", "b", "ab").index(parts[1])
-        for i, lab in enumerate(getattr(self, "labels", ())):
+        for i, lab in enumerate(self.labels):
             p = self.procs[i] if i < len(self.procs) else None
             if lab == parts[0] and p is not None:
                 try:
