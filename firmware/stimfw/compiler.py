@@ -97,6 +97,8 @@ class Segmenter:
     """Cuts a run into timelines of whole trains, so a train's edges always
     come from one fire() and never depend on when Python fires the next."""
 
+    CLOSED_LOOP = False  # every amplitude is known before the run (stepping.Steps: not)
+
     def __init__(self, spec, span_max_us=2000000):
         self.ps = PulseStream(spec)
         self.span_max_us = span_max_us

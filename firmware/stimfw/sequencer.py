@@ -145,7 +145,7 @@ class Sequencer:
         self.run = None
         self.seg = None
         self.last = r
-        if getattr(seg, "waiting", None) is not None:
+        if seg is not None and seg.CLOSED_LOOP:
             r.search = seg.result()
             if self.recorder is not None:
                 self.recorder.search_alarms(r.search, seg.muscles)
@@ -195,7 +195,7 @@ class Sequencer:
             hal.idle(WAIT_MS, until)
             return False
         self._push_pulses(r)
-        if getattr(self.seg, "waiting", False):
+        if self.seg.CLOSED_LOOP and self.seg.needs_response():
             # A search step: its sweep must be measured before the next
             # amplitude is known.
             if self.recorder.busy():

@@ -13,6 +13,7 @@ from stimfw.search import ThresholdSearch, Walk
 
 
 class Steps:
+    CLOSED_LOOP = True
     def __init__(self, spec, bd):
         sr = spec["search"]
         self.spec = spec

@@ -179,10 +179,20 @@ def add_ports(sub: argparse._SubParsersAction) -> None:
 
 # --- stimbox plan / run / events -------------------------------------------------
 def _load_protocol(path: str) -> dict[str, Any]:
+    """The file's own errors, before any unit is needed."""
+    from stimbox import protocols
+
+    return protocols.load(path)
+
+
+def _check_for(box: Any, proto: dict[str, Any], path: str) -> str:
+    """The protocol's shape against the connected unit's board; its name."""
     from stimbox import protocols
     from stimbox.build import board_module
 
-    return protocols.load(path, board_module("sim"))
+    board = str(box.info()["board"])
+    protocols.from_dict(proto, board_module(board), path)
+    return board
 
 
 def _limit_text(e: Exception) -> str:
@@ -237,7 +247,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     proto = _load_protocol(args.protocol)
     with StimBox.connect(args.port) as box:
-        board = box.info()["board"]
+        board = _check_for(box, proto, args.protocol)
         try:
             plan = box.plan(proto)
         except LimitError as e:
@@ -275,6 +285,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"  {d.get('done', 0)}/{d.get('total', '?')} pulses", file=sys.stderr)
 
     with StimBox.connect(args.port) as box:
+        _check_for(box, proto, args.protocol)
         try:
             r = run_protocol(box, proto, on_progress=progress)
         except LimitError as e:

@@ -95,7 +95,7 @@ class StimBox:
         """Wait for the firmware's boot push; returns its identity."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for p in self._collect(min(0.2, deadline - time.monotonic())):
+            for p in self.poll(min(0.2, deadline - time.monotonic())):
                 if p.mtype == m.PUSH_BOOT:
                     return p.data
         raise LinkError(
@@ -125,10 +125,6 @@ class StimBox:
 
     def poll(self, timeout: float) -> list[Push]:
         """Read for up to timeout; return (and queue) the pushes that came."""
-        return self._collect(timeout)
-
-    def _collect(self, timeout: float) -> list[Push]:
-        """Read for up to timeout; return and queue the pushes that came."""
         self._pump(max(timeout, 0))
         got = []
         while self._frames:
