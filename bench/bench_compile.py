@@ -21,8 +21,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from simunit.supervisor import DEFAULT_HEAP  # noqa: E402
 from stimbox.build import board_module, build_image  # noqa: E402
 from stimbox.protocols import examples, load  # noqa: E402
-from stimfw import compiler, limits, protocol  # noqa: E402
-from stimfw.timeline import Timeline  # noqa: E402
+from stimfw.stim import compiler, limits, protocol  # noqa: E402
+from stimfw.stim.timeline import Timeline  # noqa: E402
 
 MICROPYTHON = str(Path(sys.executable).with_name("micropython"))
 REPEAT = 5
@@ -42,8 +42,10 @@ def work(w, board):
 
 DEVICE = """
 import json, time, board
-from stimfw import protocol, limits, compiler
-from stimfw.timeline import Timeline
+from stimfw.stim import protocol
+from stimfw.stim import limits
+from stimfw.stim import compiler
+from stimfw.stim.timeline import Timeline
 """ + WORK + """
 out = []
 for w in DATA:
@@ -57,8 +59,10 @@ print(json.dumps(out))
 
 LARGEST_RUN = """
 import json, gc, board
-from stimfw import protocol, limits, compiler
-from stimfw.timeline import Timeline
+from stimfw.stim import protocol
+from stimfw.stim import limits
+from stimfw.stim import compiler
+from stimfw.stim.timeline import Timeline
 """ + WORK + """
 gc.collect()
 base = gc.mem_alloc()

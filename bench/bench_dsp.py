@@ -86,7 +86,7 @@ def bench_fixed(path: Path) -> tuple[float, float]:
     """ms per sweep: (take() less acquire, acquire alone)."""
     out = run_mp(FILE_HAL + f"""
 import json
-from stimfw.averager import SweepProcessor
+from stimfw.record.averager import SweepProcessor
 p = SweepProcessor(json.loads({json.dumps(CFG)!r}))
 hal = FileHal({str(path)!r}, {N_CH}, {N}, p.pre_us, {T0}, {PERIOD_US})
 total = 0
@@ -118,9 +118,9 @@ def bench_scipy(sweeps: np.ndarray) -> float:
 def bench_ulab_compat(sweeps: np.ndarray) -> float:
     sys.path.insert(0, str(COMPAT))
     sys.path.insert(0, str(ROOT / "boards" / "sim"))
-    mod = importlib.import_module("stimfw.dsp_ulab")
+    mod = importlib.import_module("stimfw.dsp.ulab")
     import board
-    from stimfw.averager import SweepProcessor
+    from stimfw.record.averager import SweepProcessor
 
     p = SweepProcessor(CFG, board, mod)
     chans = [[array("h", s[:, c].tobytes()) for c in range(N_CH)] for s in sweeps]
@@ -145,7 +145,7 @@ def bench_freerun(path: Path) -> float:
     sos = host_filters.design(FR_RATE, (30, 3000), 0)
     out = run_mp(f"""
 import time
-from stimfw.freerun import FreeRun
+from stimfw.amp.freerun import FreeRun
 fr = FreeRun({FR_CH}, {FR_RATE}, {FR_BLOCK}, {json.dumps(sos)}, thr_uv=100)
 total = 0
 k = 0

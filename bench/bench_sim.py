@@ -43,7 +43,7 @@ h = Hal()
 gc.collect()
 print("heap_hal", gc.mem_alloc() - before)
 print("heap_total", gc.mem_alloc())
-from stimfw.timeline import Timeline
+from stimfw.stim.timeline import Timeline
 tl = Timeline(4)
 tl.add(0, 1, 30000, 200, 0, 0, 0, 1, 2)
 

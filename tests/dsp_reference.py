@@ -55,10 +55,10 @@ def ssep_sweeps(n_sweeps: int, n_ch: int, n: int, rate: int, pre: int, seed: int
 
 
 def load_ulab_backend(monkeypatch):
-    """stimfw.dsp_ulab imported against the ulab stand-in (tests only)."""
+    """stimfw.dsp.ulab imported against the ulab stand-in (tests only)."""
     monkeypatch.syspath_prepend(str(COMPAT))
     monkeypatch.syspath_prepend(str(ROOT / "boards" / "sim"))
-    for name in ("ulab", "ulab.numpy", "ulab.scipy", "ulab.scipy.signal", "stimfw.dsp_ulab"):
+    for name in ("ulab", "ulab.numpy", "ulab.scipy", "ulab.scipy.signal", "stimfw.dsp.ulab"):
         sys.modules.pop(name, None)
-    mod = importlib.import_module("stimfw.dsp_ulab")
+    mod = importlib.import_module("stimfw.dsp.ulab")
     return mod

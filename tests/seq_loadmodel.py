@@ -5,8 +5,8 @@
 # proper (boards/sim) replaces both in the end-to-end tests.
 import json
 
-from stimfw import linkcodec as lc
-from stimfw.timeline import COLUMNS
+from stimfw.link import codec as lc
+from stimfw.stim.timeline import COLUMNS
 
 OPEN = None  # a load of OPEN ohm: no current path
 

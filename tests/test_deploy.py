@@ -50,7 +50,7 @@ def _older_build(tmp_path: Path):
     src = tmp_path / "src"
     shutil.copytree(b.FIRMWARE_DIR, src / "firmware")
     shutil.copytree(b.BOARDS_DIR / "sim", src / "boards" / "sim", ignore=shutil.ignore_patterns("simunit"))
-    ver = src / "firmware" / "stimfw" / "version.py"
+    ver = src / "firmware" / "stimfw" / "core" / "version.py"
     ver.write_text(ver.read_text().replace('"0.1.0"', '"0.0.9-old"'))
     orig = (b.FIRMWARE_DIR, b.BOARDS_DIR)
     b.FIRMWARE_DIR, b.BOARDS_DIR = src / "firmware", src / "boards"

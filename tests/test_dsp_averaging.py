@@ -30,7 +30,7 @@ def test_fixed_sums_hold_precision_for_2000_fullscale_sweeps(tmp_path) -> None:
     src.write_bytes(x.astype("<i2").tobytes())
     out = run_mp(heap="1m", code=f"""
         from array import array
-        from stimfw import dsp_fixed as d
+        from stimfw.dsp import fixed as d
         ch = d.SweepChain(1, {N}, {IDENTITY})
         buf = array("h", bytearray({2 * N}))
         k = 0

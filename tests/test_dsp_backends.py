@@ -54,7 +54,7 @@ def _run_fixed(sweeps: np.ndarray, tmp_path, sos=SOS) -> np.ndarray:
     src.write_bytes(_channels(sweeps).astype("<i2").tobytes())
     run_mp(heap="1m", code=f"""
         from array import array
-        from stimfw import dsp_fixed
+        from stimfw.dsp import fixed as dsp_fixed
         ch = dsp_fixed.SweepChain({N_CH}, {N}, {json.dumps(sos)})
         buf = array("h", bytearray({2 * N}))
         with open({str(src)!r}, "rb") as f, open({str(dst)!r}, "wb") as g:
@@ -101,7 +101,7 @@ def test_backends_agree_on_averages(tmp_path, monkeypatch) -> None:
     src.write_bytes(_channels(sweeps).astype("<i2").tobytes())
     out = run_mp(heap="1m", code=f"""
         from array import array
-        from stimfw import dsp_fixed
+        from stimfw.dsp import fixed as dsp_fixed
         ch = dsp_fixed.SweepChain(2, {N}, {json.dumps(SOS)})
         buf = array("h", bytearray({2 * N}))
         k = 0
@@ -150,7 +150,7 @@ def test_freerun_state_carries_between_blocks(tmp_path, monkeypatch) -> None:
     src.write_bytes(x.tobytes())
     run_mp(heap="1m", code=f"""
         from array import array
-        from stimfw import dsp_fixed
+        from stimfw.dsp import fixed as dsp_fixed
         ch = dsp_fixed.FreeRunChain({n_ch}, {json.dumps(sos)})
         buf = array("h", bytearray({2 * n_ch * 250}))
         with open({str(src)!r}, "rb") as f, open({str(dst)!r}, "wb") as g:
@@ -294,7 +294,7 @@ def test_take_fixed_matches_scipy_with_per_channel_rejection(tmp_path) -> None:
     src.write_bytes(_channels(x).astype("<i2").tobytes())
     out = run_mp(heap="1m", code=FILE_HAL + f"""
 import json
-from stimfw.averager import SweepProcessor
+from stimfw.record.averager import SweepProcessor
 p = SweepProcessor(json.loads({json.dumps(TAKE_CFG)!r}))
 hal = FileHal({str(src)!r}, 3, {N}, p.pre_us, {T0}, {PERIOD_US})
 due = []
@@ -322,7 +322,7 @@ for s in (0, 1):
 
 def test_take_ulab_matches_scipy_with_per_channel_rejection(monkeypatch) -> None:
     mod = load_ulab_backend(monkeypatch)
-    from stimfw.averager import SweepProcessor
+    from stimfw.record.averager import SweepProcessor
 
     class Amp:
         AMP_RATES_HZ = (RATE,)

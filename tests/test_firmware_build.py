@@ -14,7 +14,7 @@ FIRMWARE_FILES = sorted(FIRMWARE.rglob("*.py"))
 BOARD_FILES = sorted(p for b in build.boards() for p in (build.BOARDS_DIR / b).glob("*.py"))
 # The ulab backend needs a board with ulab, which the Unix port lacks; its
 # tests run it under CPython through tests/ulab_compat.
-NEEDS_ULAB = {"stimfw.dsp_ulab"}
+NEEDS_ULAB = {"stimfw.dsp.ulab"}
 MODULES = sorted(
     {
         p.relative_to(FIRMWARE).with_suffix("").as_posix().replace("/", ".")
@@ -42,7 +42,7 @@ def test_every_firmware_module_imports_under_micropython(firmware_image) -> None
     # the simulated unit's default heap.
     from simunit.supervisor import DEFAULT_HEAP
 
-    assert "stimfw.linkcodec" in MODULES and "stimfw.app" in MODULES
+    assert "stimfw.link.codec" in MODULES and "stimfw.app" in MODULES
     out = run_mp(
         "for name in %r:\n    __import__(name)\n    print('ok', name)\n" % (MODULES,),
         paths=(firmware_image.slot_dir,),

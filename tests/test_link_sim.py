@@ -8,8 +8,8 @@ import os
 import pytest
 from stimbox.client import StimBox
 from stimbox.errors import DeviceError, LinkError
-from stimfw import linkcodec as lc
-from stimfw import messages as m
+from stimfw.link import codec as lc
+from stimfw.link import messages as m
 
 
 def test_echo_carries_every_byte_value(box: StimBox) -> None:
@@ -81,7 +81,7 @@ def test_pushes_are_tagged_and_never_taken_for_replies(sim_unit) -> None:
 
 
 def test_bulk_pull_is_complete_and_checked(box: StimBox) -> None:
-    from stimfw.testpattern import test_pattern
+    from stimfw.link.testpattern import test_pattern
 
     for size in (0, 1, 1024, 1025, 16384):
         assert box.pull("test_pattern", size=size) == bytes(test_pattern(size))

@@ -8,7 +8,7 @@ import struct
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mpy import run_mp
-from stimfw import linkcodec as lc
+from stimfw.link import codec as lc
 
 
 def decode_all(data: bytes, max_payload: int = 4096) -> tuple[list[lc.Frame], lc.Decoder, int]:
@@ -103,7 +103,7 @@ def test_micropython_and_cpython_agree_byte_for_byte(_: None) -> None:
     out = run_mp(
         """
         import json, binascii
-        from stimfw import linkcodec as lc
+        from stimfw.link import codec as lc
         cases = %s
         host = %s
         res = {"mp_wire": [], "decoded": []}
@@ -128,7 +128,7 @@ def test_device_decoder_allocates_nothing_per_byte() -> None:
     out = run_mp(
         """
         import micropython
-        from stimfw import linkcodec as lc
+        from stimfw.link import codec as lc
         wire = bytearray(lc.encode_frame(1, 2, 3, b'x' * 100))
         got = [0]
         def on_frame(f):

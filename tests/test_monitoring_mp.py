@@ -11,8 +11,8 @@ from mpy import run_mp
 # or silence, without allocating.
 HAL = """
 import gc, micropython
-from stimfw import messages as m
-from stimfw.monitor_requests import FreeRunTask, impedance_request
+from stimfw.link import messages as m
+from stimfw.amp.requests import FreeRunTask, impedance_request
 
 class Hal:
     def __init__(self):
@@ -85,7 +85,7 @@ print("locked blocks 400, alloc", before, after)
 def test_impedance_request_under_micropython() -> None:
     run_mp(HAL + """
 import board
-from stimfw.link import RequestError
+from stimfw.link.endpoint import RequestError
 
 class Sup:
     state = "IDLE"

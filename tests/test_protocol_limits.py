@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 from seq_common import BOARD, run_image
-from stimfw import limits, protocol
-from stimfw.link import RequestError
-from stimfw.messages import ERR_BAD_PAYLOAD, ERR_LIMIT
+from stimfw.link.endpoint import RequestError
+from stimfw.link.messages import ERR_BAD_PAYLOAD, ERR_LIMIT
+from stimfw.stim import limits, protocol
 
 # 20 trains a second of 9 biphasic 50 mA pulses on a peripheral output: the
 # average current limit binds before any per-pulse one.
@@ -103,8 +103,9 @@ def test_device_refuses_the_same_way(firmware_image) -> None:
     # The same cases through the firmware's own modules on MicroPython.
     code = """
 import json, board
-from stimfw import protocol, limits
-from stimfw.link import RequestError
+from stimfw.stim import protocol
+from stimfw.stim import limits
+from stimfw.link.endpoint import RequestError
 for over, under in DATA:
     limits.check(protocol.normalise(under, board), board)
     try:

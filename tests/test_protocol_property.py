@@ -10,9 +10,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from seq_common import BOARD
-from stimfw import compiler, limits, protocol
-from stimfw.link import RequestError
-from stimfw.messages import ERR_LIMIT
+from stimfw.link.endpoint import RequestError
+from stimfw.link.messages import ERR_LIMIT
+from stimfw.stim import compiler, limits, protocol
 
 L = BOARD.LIMITS
 R = L["load_ohm"]

@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 from seq_common import BOARD, run_image
-from stimfw import compiler, limits, protocol
-from stimfw.timeline import COLUMNS
+from stimfw.stim import compiler, limits, protocol
+from stimfw.stim.timeline import COLUMNS
 
 TC, P1, P2, PR, SCS = 0, 1, 2, 5, 6
 
@@ -75,7 +75,7 @@ def test_segments_hold_whole_trains_and_add_up_to_the_run() -> None:
     spec = protocol.normalise(wire, BOARD)
     whole = rows(wire)
     seg = compiler.Segmenter(spec)
-    from stimfw.timeline import Timeline
+    from stimfw.stim.timeline import Timeline
 
     tl = Timeline(32)
     got = []
@@ -98,7 +98,8 @@ EXAMPLES = [
 def test_same_edges_and_hash_on_the_device(firmware_image) -> None:
     code = """
 import json, board
-from stimfw import protocol, compiler
+from stimfw.stim import protocol
+from stimfw.stim import compiler
 for w in DATA:
     spec = protocol.normalise(w, board)
     print(json.dumps([protocol.spec_hash(spec, board.LIMITS["profile"]),

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from seq_common import BOARD, run_image
 from stimbox.protocols import ProtocolFileError, examples, from_dict, load
-from stimfw import limits, protocol
+from stimfw.stim import limits, protocol
 
 
 def test_an_example_for_every_modality() -> None:
@@ -25,7 +25,8 @@ def test_examples_are_accepted_on_the_device_with_the_host_hash(firmware_image) 
     wires = [load(p, BOARD) for p in examples()]
     code = """
 import board
-from stimfw import protocol, limits
+from stimfw.stim import protocol
+from stimfw.stim import limits
 for w in DATA:
     spec = protocol.normalise(w, board)
     fig = limits.check(spec, board)

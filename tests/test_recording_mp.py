@@ -13,8 +13,9 @@ CODE = """
 import json
 import micropython
 import board
-from stimfw import arena, protocol
-from stimfw.recording import Recorder
+from stimfw.core import arena
+from stimfw.stim import protocol
+from stimfw.record.recording import Recorder
 
 arena.reserve(board.DSP_ARENA_BYTES)
 

@@ -11,8 +11,8 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from seq_common import run_image
-from stimfw import linkcodec as lc
-from stimfw import messages as m
+from stimfw.link import codec as lc
+from stimfw.link import messages as m
 
 TYPES = [m.MSG_VALIDATE, m.MSG_PLAN, m.MSG_ARM, m.MSG_START, m.MSG_STOP, m.MSG_DISARM,
          m.MSG_STATUS, m.MSG_RESULT, m.MSG_HEARTBEAT, m.MSG_EVENTS, m.MSG_PING]
@@ -75,7 +75,7 @@ def test_the_same_stream_with_the_validated_hash_does_arm(firmware_image) -> Non
     # carrying the hash the unit answered with.
     code = """
 from seq_loadmodel import make_app
-from stimfw import messages as m
+from stimfw.link import messages as m
 app, host = make_app()
 h = host.ok(m.MSG_VALIDATE, {"type": "tcmep"})["hash"]
 host.ok(m.MSG_ARM, {"hash": h})

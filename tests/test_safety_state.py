@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 from seq_common import run_image
-from stimfw import messages as m
+from stimfw.link import messages as m
 
 PRELUDE = """
 from seq_loadmodel import make_app
-from stimfw import messages as m
+from stimfw.link import messages as m
 
 def events(host):
     return [e["kind"] for e in host.ok(m.MSG_EVENTS, {})["events"]]
@@ -222,7 +222,7 @@ print(json.dumps(host.ok(m.MSG_STATUS, {})["run"]))
 
 def test_event_log_keeps_entries_until_acknowledged(firmware_image) -> None:
     (r,) = device(firmware_image, """
-from stimfw.eventlog import EventLog
+from stimfw.stim.eventlog import EventLog
 pushed = []
 log = EventLog(lambda: 7, lambda t, e: pushed.append(e["seq"]), slots=4)
 for k in range(6):
@@ -246,7 +246,7 @@ def test_monitor_scan_allocates_nothing(firmware_image) -> None:
     (r,) = device(firmware_image, """
 import micropython, board
 from array import array
-from stimfw import delivery
+from stimfw.stim import delivery
 buf = array("h", bytes(4 * board.MONITOR_MAX_SAMPLES))
 for k in range(board.MONITOR_MAX_SAMPLES):
     buf[2 * k] = 32767

@@ -4,15 +4,17 @@ hashes and compiles segment by segment under a 96 KB heap."""
 from __future__ import annotations
 
 from seq_common import BOARD, run_image
-from stimfw import compiler, protocol
+from stimfw.stim import compiler, protocol
 
 LARGEST = {"type": "ssep", "count": 1250, "rate_hz": 20,
            "sites": [{"site": s} for s in ("l_median", "r_median", "l_tibial", "r_tibial")]}
 
 CODE = """
 import gc, board
-from stimfw import protocol, limits, compiler
-from stimfw.timeline import Timeline
+from stimfw.stim import protocol
+from stimfw.stim import limits
+from stimfw.stim import compiler
+from stimfw.stim.timeline import Timeline
 gc.collect()
 base = gc.mem_alloc()
 spec = protocol.normalise(DATA, board)

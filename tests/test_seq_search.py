@@ -9,7 +9,7 @@ import math
 
 import pytest
 from seq_common import run_image
-from stimfw import search
+from stimfw.stim import search
 
 RATE_HZ = 20000
 WINDOW = (3e-3, 13e-3)  # EMG response window after the stimulus
@@ -107,7 +107,7 @@ def test_search_runs_on_the_device(firmware_image) -> None:
     det = detector(6300.0)
     responses = {a: det(a) for a in range(500, 20001, 100)}
     code = """
-from stimfw import search
+from stimfw.stim import search
 resp = {int(k): v for k, v in DATA.items()}
 out = []
 for mode in ("step", "bisect"):

@@ -48,7 +48,7 @@ def lines(out: str) -> dict[str, str]:
 HAL_SETUP = """
     import array, gc, micropython
     from hal import Hal
-    from stimfw.timeline import Timeline
+    from stimfw.stim.timeline import Timeline
     h = Hal()
     tl = Timeline(16)
     def pulse(t, out, amp, w=200):

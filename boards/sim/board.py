@@ -99,7 +99,7 @@ AMP_ELECTRODES = (
     "Cv5", "EPL", "EPR", "Fz", "PFL", "PFLr", "PFR", "PFRr", "QUADL", "QUADLr", "QUADR",
     "QUADRr", "TAL", "TALr", "TAR", "TARr",
 )
-# Reserved at start-up for sweep buffers and averaging sums (stimfw/arena.py):
+# Reserved at start-up for sweep buffers and averaging sums (stimfw/core/arena.py):
 # 8 channels x 1000 samples with A/B splits (3-byte sums), and one-channel
 # sweep buffers for up to 4 averaging set-ups. Set-ups beyond it use the heap.
 DSP_ARENA_BYTES = 8 * 1000 * 3 * 2 + 4 * 1000 * 2
@@ -172,7 +172,7 @@ LIMITS = {
     "avg_window_us": 1000000,
     "imbalance_max_ppm": 20000,  # biphasic |Q1 - Q2| / Q1, 2 %
     "heartbeat_ms": 1000,
-    # Output monitor judgement, per pulse (see stimfw.delivery).
+    # Output monitor judgement, per pulse (see stimfw.stim.delivery).
     "open_ohm": 20000,  # load above this: open circuit (multiple of 1000)
     "short_ohm": 20,  # load below this: short (divides 1000)
     "shortfall_pct": 90,  # delivered below 90 % of the set value: compliance flag

@@ -21,8 +21,8 @@ import time
 
 import machine
 import simwire as w
-from stimfw.console import StdioConsole
-from stimfw.timeline import COLUMNS
+from stimfw.link.console import StdioConsole
+from stimfw.stim.timeline import COLUMNS
 
 
 class Hal:

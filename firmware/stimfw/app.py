@@ -16,17 +16,19 @@ import gc
 
 import board
 
-from stimfw import arena
+from stimfw.core import arena
 
 # First, while the heap is still one free run: the DSP arena (sweep buffers
-# and averaging sums need long contiguous blocks; see stimfw/arena.py).
+# and averaging sums need long contiguous blocks; see stimfw/core/arena.py).
 arena.reserve(board.DSP_ARENA_BYTES)
 
 import hal as board_hal  # noqa: E402
 
-from stimfw import commands, monitoring, stimulation  # noqa: E402
-from stimfw import messages as m  # noqa: E402
-from stimfw.link import Link  # noqa: E402
+from stimfw.link import messages as m  # noqa: E402
+from stimfw.link.endpoint import Link  # noqa: E402
+from stimfw.link.handlers import amp as monitoring  # noqa: E402
+from stimfw.link.handlers import stim as stimulation  # noqa: E402
+from stimfw.link.handlers import system as commands  # noqa: E402
 
 IDLE_WAIT_MS = 2
 

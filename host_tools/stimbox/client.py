@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from stimfw import linkcodec as lc
-from stimfw import messages as m
+from stimfw.link import codec as lc
+from stimfw.link import messages as m
 
 from stimbox import discovery
 from stimbox.errors import DeviceError, LimitError, LinkError, ReplyTimeout

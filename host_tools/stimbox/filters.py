@@ -3,12 +3,12 @@
 The device takes second-order sections in scipy's own layout, sent as the
 "sos" entry of a protocol's acquisition dict: a list of rows
 [b0, b1, b2, 1.0, a1, a2]. It refuses rows it cannot run (see
-firmware/stimfw/filters.py, which this module's output is checked against)."""
+firmware/stimfw/dsp/filters.py, which this module's output is checked against)."""
 
 from __future__ import annotations
 
 from scipy import signal
-from stimfw import filters as device_filters
+from stimfw.dsp import filters as device_filters
 
 
 def _rows(sos) -> list[list[float]]:

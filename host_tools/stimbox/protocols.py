@@ -5,7 +5,7 @@ units (amplitudes as amp_ua on constant-current outputs, amp_mv on
 constant-voltage ones, times in us, rates in Hz). Loading checks what a file
 can get wrong on its own (TOML syntax, values JSON cannot carry, the size the
 unit takes) and, with a board, the protocol's shape through the firmware's
-own stimfw.protocol, so a broken file names the file, the key and the
+own stimfw.stim.protocol, so a broken file names the file, the key and the
 problem before anything reaches a unit. The unit still validates every
 protocol and alone decides what is safe."""
 
@@ -17,8 +17,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from stimfw.link import MAX_STAGED, RequestError
-from stimfw.messages import ERR_BAD_PAYLOAD
+from stimfw.link.endpoint import MAX_STAGED, RequestError
+from stimfw.link.messages import ERR_BAD_PAYLOAD
 
 from stimbox.errors import StimBoxError
 
@@ -70,7 +70,7 @@ def from_dict(data: dict[str, Any], board: ModuleType | None = None,
             file, "", f"{size} bytes as JSON, over the unit's {MAX_STAGED}; "
             "leave out keys that keep their default")
     if board is not None:
-        from stimfw import protocol
+        from stimfw.stim import protocol
 
         try:
             protocol.normalise(wire, board)

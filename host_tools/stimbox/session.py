@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from stimfw import messages as m
+from stimfw.link import messages as m
 
 from stimbox.client import Push, StimBox
 
@@ -52,7 +52,7 @@ class RunResult:
 
 
 def _flag_names(bits: int) -> list[str]:
-    from stimfw.delivery import flag_names
+    from stimfw.stim.delivery import flag_names
 
     return list(flag_names(bits))
 

@@ -13,7 +13,7 @@ _m_start = gc.mem_alloc()
 
 import json  # noqa: E402
 
-from stimfw import arena  # noqa: E402
+from stimfw.core import arena  # noqa: E402
 
 # As the firmware's start-up does: the DSP arena first, while the heap is
 # one free run: one channel's sweep buffer (1000 samples x 2 bytes) and the
@@ -23,7 +23,7 @@ gc.collect()
 _m_arena = gc.mem_alloc()
 
 import micropython  # noqa: E402
-from stimfw import averager  # noqa: E402
+from stimfw.record import averager  # noqa: E402
 
 gc.collect()
 _m_code = gc.mem_alloc()

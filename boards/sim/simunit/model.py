@@ -161,7 +161,7 @@ class HardwareModel:
 
     # --- stimulation ------------------------------------------------------------
     def fire(self, start_us: int, columns: dict[str, list[int]] | np.ndarray) -> int:
-        """Schedule a timeline (columns as in stimfw.timeline) from start_us
+        """Schedule a timeline (columns as in stimfw.stim.timeline) from start_us
         (virtual, unwrapped). Returns the number of pulses."""
         with self.lock:
             self._materialise()

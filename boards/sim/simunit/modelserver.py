@@ -16,7 +16,7 @@ import traceback
 from pathlib import Path
 
 import numpy as np
-from stimfw.timeline import COLUMNS
+from stimfw.stim.timeline import COLUMNS
 
 from simunit import groundtruth
 from simunit.boardfiles import wire as w

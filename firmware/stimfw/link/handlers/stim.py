@@ -5,13 +5,13 @@
 # commands.register(app).
 import board
 
-from stimfw import messages as m
-from stimfw.compiler import COLUMNS_NOTE, ROW, plan_rows
-from stimfw.eventlog import EventLog
-from stimfw.link import RequestError
-from stimfw.recording import Recorder
-from stimfw.safety import IDLE, Supervisor
-from stimfw.sequencer import Sequencer
+from stimfw.link import messages as m
+from stimfw.link.endpoint import RequestError
+from stimfw.record.recording import Recorder
+from stimfw.stim.compiler import COLUMNS_NOTE, ROW, plan_rows
+from stimfw.stim.eventlog import EventLog
+from stimfw.stim.safety import IDLE, Supervisor
+from stimfw.stim.sequencer import Sequencer
 
 PLAN_ROWS = 256  # rows of a plan held for PULL "plan" (36 B each)
 

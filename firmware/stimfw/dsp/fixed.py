@@ -35,7 +35,7 @@ from array import array
 
 import micropython
 
-from stimfw import arena
+from stimfw.core import arena
 
 Q = 27  # coefficient fraction bits
 SIG_SHIFT = 12  # signal fraction bits
@@ -240,7 +240,7 @@ def acc3_get(acc: ptr8, j: int) -> int:
 class Acc24:
     """One split's sums: one block of 3-byte words, channel after channel,
     with a sweep count and a shift per channel. The block comes from the DSP
-    arena (stimfw.arena) when one was reserved at start-up, else the heap."""
+    arena (stimfw.core.arena) when one was reserved at start-up, else the heap."""
 
     def __init__(self, n_ch, n):
         self.n_ch = n_ch

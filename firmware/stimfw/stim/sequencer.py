@@ -11,12 +11,12 @@
 # next pulse's end (until_us), which is where the simulated unit in fast
 # mode jumps its virtual clock.
 
-from stimfw import delivery
-from stimfw import messages as m
-from stimfw.buffers import zeros
-from stimfw.compiler import Segmenter
-from stimfw.link import RequestError
-from stimfw.timeline import Timeline
+from stimfw.core.buffers import zeros
+from stimfw.link import messages as m
+from stimfw.link.endpoint import RequestError
+from stimfw.stim import delivery
+from stimfw.stim.compiler import Segmenter
+from stimfw.stim.timeline import Timeline
 
 SEGMENT_PULSES = 32
 LEAD_US = 20000  # first pulse this long after START: room to fire the segment
@@ -77,12 +77,12 @@ class Sequencer:
         self.recs = ([], [], [])  # delivered amplitude, charge nC, flags, per pulse
 
     def start(self, spec, h=None, baseline=False):
-        from stimfw.compiler import count_pulses
+        from stimfw.stim.compiler import count_pulses
 
         if spec.get("search"):
             # Closed loop: each step's amplitude comes from the response to
             # the one before, measured by the recording.
-            from stimfw.stepping import Steps
+            from stimfw.stim.stepping import Steps
 
             if self.recorder is None or not self.recorder.start(self.next_id, h, spec, baseline):
                 raise RequestError(m.ERR_BAD_PAYLOAD,

@@ -11,8 +11,9 @@ from array import array
 
 import board
 
-from stimfw import dsp_backend, filters
-from stimfw.buffers import zeros
+from stimfw.core.buffers import zeros
+from stimfw.dsp import backend as dsp_backend
+from stimfw.dsp import filters
 
 MAX_EVENTS = 64  # kept until read; older ones are counted as dropped
 

@@ -5,8 +5,8 @@
 try:
     import ulab  # noqa: F401
 except ImportError:
-    from stimfw import dsp_fixed as impl
+    from stimfw.dsp import fixed as impl
 else:
-    from stimfw import dsp_ulab as impl
+    from stimfw.dsp import ulab as impl
 
 NAME = impl.NAME

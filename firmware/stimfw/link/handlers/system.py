@@ -6,11 +6,17 @@ import gc
 
 import board
 
-from stimfw import buildinfo
-from stimfw import linkcodec as lc
-from stimfw import messages as m
-from stimfw.link import BULK_CHUNK, MAX_REQUEST_PAYLOAD, MAX_STAGED, RX_WINDOW, RequestError
-from stimfw.testpattern import test_pattern
+from stimfw.core import buildinfo
+from stimfw.link import codec as lc
+from stimfw.link import messages as m
+from stimfw.link.endpoint import (
+    BULK_CHUNK,
+    MAX_REQUEST_PAYLOAD,
+    MAX_STAGED,
+    RX_WINDOW,
+    RequestError,
+)
+from stimfw.link.testpattern import test_pattern
 
 # Largest test pattern a host may pull; sized to fit the smallest MCU heap.
 MAX_TEST_PATTERN = 16384

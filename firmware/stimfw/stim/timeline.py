@@ -9,7 +9,7 @@
 # w2_us == 0 means monophasic. Amplitudes are in the output's unit (uA for a
 # constant-current output, mV for constant voltage); a positive amplitude
 # drives current from the anodes to the cathodes.
-from stimfw.buffers import zeros
+from stimfw.core.buffers import zeros
 
 COLUMNS = ("t_us", "output", "amp", "w1_us", "gap_us", "w2_us", "amp2", "anodes", "cathodes")
 

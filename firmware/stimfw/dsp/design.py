@@ -4,7 +4,7 @@
 # scipy.signal.butter(2, f, btype, fs=rate) and scipy.signal.iirnotch.
 import math
 
-from stimfw.filters import FilterError
+from stimfw.dsp.filters import FilterError
 
 
 def butter2(kind, f_hz, rate_hz):

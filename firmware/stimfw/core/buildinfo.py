@@ -5,7 +5,7 @@
 import hashlib
 import json
 
-from stimfw.version import FIRMWARE_VERSION
+from stimfw.core.version import FIRMWARE_VERSION
 
 MANIFEST = "manifest.json"
 
@@ -13,11 +13,13 @@ _cached = None
 
 
 def _slot_dir():
-    # stimfw/ lives inside the slot; the slot is this package's parent folder.
-    here = __file__.rsplit("/", 1)[0]
-    if "/" in here:
-        return here.rsplit("/", 1)[0]
-    return "."
+    # This file is <slot>/stimfw/core/buildinfo.py: the slot is three levels up.
+    path = __file__
+    for _ in range(3):
+        if "/" not in path:
+            return "."
+        path = path.rsplit("/", 1)[0]
+    return path
 
 
 def build_hash(slot_dir, files):

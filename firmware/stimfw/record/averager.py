@@ -14,8 +14,11 @@
 # float temporaries per channel.
 from array import array
 
-from stimfw import arena, artifact, dsp_backend, filters, rejection
-from stimfw.buffers import zeros
+from stimfw.core import arena
+from stimfw.core.buffers import zeros
+from stimfw.dsp import backend as dsp_backend
+from stimfw.dsp import filters
+from stimfw.record import artifact, rejection
 
 MAX_SAMPLES = 4096  # per channel and sweep
 
@@ -193,7 +196,7 @@ class SweepProcessor:
         return d
 
     def results(self, snr_win_ms=None):
-        from stimfw import measure
+        from stimfw.record import measure
 
         d = self.progress()
         d["backend"] = self.backend

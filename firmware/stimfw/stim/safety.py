@@ -12,9 +12,9 @@
 # pass, and every pass is bounded well under a pulse period. Stop, e-stop and
 # the watchdog end output through hal.abort() and hal.outputs_off() before
 # anything else happens.
-from stimfw import limits, protocol
-from stimfw import messages as m
-from stimfw.link import RequestError
+from stimfw.link import messages as m
+from stimfw.link.endpoint import RequestError
+from stimfw.stim import limits, protocol
 
 IDLE = "IDLE"
 ARMED = "ARMED"

@@ -4,12 +4,12 @@
 # hal, link, tasks, supervisor: call register(app) after
 # stimulation.register(app).
 #
-# The work lives in stimfw.monitor_requests, imported at the first request:
+# The work lives in stimfw.amp.requests, imported at the first request:
 # loaded at boot its code would take heap that bulk transfers need, on a
 # unit that may never check an impedance.
 import board
 
-from stimfw import messages as m
+from stimfw.link import messages as m
 
 
 class _FreeRunSlot:
@@ -37,13 +37,13 @@ def register(app, bd=board):
 
     def task():
         if slot.task is None:
-            from stimfw.monitor_requests import FreeRunTask
+            from stimfw.amp.requests import FreeRunTask
 
             slot.task = FreeRunTask(hal, link.push)
         return slot.task
 
     def check(req, rid):
-        from stimfw.monitor_requests import impedance_request
+        from stimfw.amp.requests import impedance_request
 
         return impedance_request(hal, bd, sup, req)
 

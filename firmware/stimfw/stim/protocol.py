@@ -17,8 +17,8 @@
 import binascii
 import hashlib
 
-from stimfw import messages as m
-from stimfw.link import RequestError
+from stimfw.link import messages as m
+from stimfw.link.endpoint import RequestError
 
 TYPES = ("tcmep", "ssep", "temg", "scs", "dwave")
 MAX_NAME = 32
@@ -78,7 +78,7 @@ _SEARCH_KEYS = ("mode", "start_ua", "stop_ua", "step_ua", "res_ua", "level_uv")
 
 
 def _record(d, path, default):
-    """What to record after each stimulus of a stream (stimfw.recording):
+    """What to record after each stimulus of a stream (stimfw.record.recording):
     a table, checked in full by the recording side at validation."""
     rec = d.get("record", default)
     if rec is not None and not isinstance(rec, dict):

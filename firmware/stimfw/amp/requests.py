@@ -1,5 +1,5 @@
 # Electrode impedance checks and free-run EMG as link requests, and the
-# free-run main-loop task. Loaded by stimfw.monitoring on first use.
+# free-run main-loop task. Loaded by stimfw.link.handlers.amp on first use.
 #
 # Free-run buffers come from the heap, not the DSP arena: a stimulus run
 # resets the arena when it sets up its averaging (stimfw/recording.py), and
@@ -9,9 +9,9 @@ import gc
 
 import board
 
-from stimfw import messages as m
-from stimfw.link import RequestError
-from stimfw.safety import STIMULATING
+from stimfw.link import messages as m
+from stimfw.link.endpoint import RequestError
+from stimfw.stim.safety import STIMULATING
 
 MAX_BLOCK_SAMPLES = 4096  # channels x samples per block (8 KB of int16)
 MAX_ELECTRODES = 64
@@ -36,7 +36,7 @@ def impedance_request(hal, bd, sup, req):
     """{electrodes?, pairs?, max_kohm?, mismatch_kohm?} -> impedance.evaluate()
     result. Refused while a run stimulates: the test signal would flow
     through the patient during the stimulus run and into its recordings."""
-    from stimfw import impedance
+    from stimfw.amp import impedance
 
     if sup is not None and sup.state == STIMULATING:
         raise RequestError(m.ERR_STATE, "no impedance check while STIMULATING",
@@ -110,9 +110,9 @@ class FreeRunTask:
         tms = _limit("train_ms", cfg.get("train_ms", 100.0), 1, 10000, "ms")
         fcfg = {"rate_hz": rate, "band": cfg.get("band", [20, 2000]), "notch": cfg.get("notch", 0),
                 "sos": cfg.get("sos")}
-        from stimfw import filters
-        from stimfw.acquisition import Stream
-        from stimfw.freerun import FreeRun
+        from stimfw.amp.freerun import FreeRun
+        from stimfw.dsp import filters
+        from stimfw.record.acquisition import Stream
 
         try:
             rows = filters.from_config(fcfg)

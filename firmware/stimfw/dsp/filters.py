@@ -78,6 +78,6 @@ def from_config(cfg):
     design code is imported only when needed: it costs heap on a board."""
     if cfg.get("sos"):
         return validate(cfg["sos"])
-    from stimfw import filter_design
+    from stimfw.dsp import design as filter_design
 
     return validate(filter_design.from_band(cfg))

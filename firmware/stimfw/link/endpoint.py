@@ -10,8 +10,8 @@ import gc
 import json
 import struct
 
-from stimfw import linkcodec as lc
-from stimfw import messages as m
+from stimfw.link import codec as lc
+from stimfw.link import messages as m
 
 RX_WINDOW = 512  # bytes on the wire, host -> device, per frame
 MAX_REQUEST_PAYLOAD = 480  # fits RX_WINDOW unstuffed; host also checks stuffed size

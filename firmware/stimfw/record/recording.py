@@ -1,5 +1,5 @@
 # Responses to a run's stimuli: for every protocol stream with a "record"
-# table, one averaging set-up (stimfw.averager); every train the stream
+# table, one averaging set-up (stimfw.record.averager); every train the stream
 # fires opens a sweep, acquired once its window has passed, so the data is
 # already in the ADC's ring buffer (or, on the simulated unit, modelled).
 #
@@ -17,11 +17,12 @@
 # START) drops the last run's averages, while its results dict stays.
 import gc
 
-from stimfw import alarms, arena
-from stimfw import messages as m
-from stimfw.averager import SweepProcessor
-from stimfw.buffers import zeros
-from stimfw.link import RequestError
+from stimfw.core import arena
+from stimfw.core.buffers import zeros
+from stimfw.link import messages as m
+from stimfw.link.endpoint import RequestError
+from stimfw.record import alarms
+from stimfw.record.averager import SweepProcessor
 
 QUEUE = 8  # sweeps waiting for their window to end
 PULSES = 9  # pulses of one train blanked in its sweep (TcMEP trains: 1..9)

@@ -10,7 +10,7 @@
 #
 # A bump allocator: take() hands out consecutive slices, reset() frees them
 # all at once, when a new run sets up its averaging.
-from stimfw.buffers import zeros
+from stimfw.core.buffers import zeros
 
 _block = None
 _used = 0  # int16 items handed out

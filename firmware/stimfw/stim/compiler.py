@@ -6,9 +6,9 @@
 # takes its first rows (plan_rows).
 import struct
 
-from stimfw.timeline import Timeline
+from stimfw.stim.timeline import Timeline
 
-ROW = "<9i"  # a plan row: the timeline columns in stimfw.timeline.COLUMNS order
+ROW = "<9i"  # a plan row: the timeline columns in stimfw.stim.timeline.COLUMNS order
 ROW_SIZE = 36
 COLUMNS_NOTE = "t_us from run start, output, amp, w1_us, gap_us, w2_us, amp2, anodes, cathodes"
 

@@ -3,7 +3,7 @@
 # unacknowledged entries are never overwritten (they are the record of
 # adverse events); when every slot is taken a new entry is still pushed live
 # but only counted in `dropped`, which every reply carries.
-from stimfw import messages as m
+from stimfw.link import messages as m
 
 SLOTS = 32
 

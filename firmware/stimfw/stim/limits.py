@@ -12,9 +12,9 @@
 # Both are kept scaled by R (ir = I * R, v1000 = V * 1000) to stay integers.
 import math
 
-from stimfw import messages as m
-from stimfw.compiler import PulseStream, count_pulses, duration_us, pulse_dur
-from stimfw.link import RequestError
+from stimfw.link import messages as m
+from stimfw.link.endpoint import RequestError
+from stimfw.stim.compiler import PulseStream, count_pulses, duration_us, pulse_dur
 
 
 def refuse(limit, value, lo, hi, unit, where=None):

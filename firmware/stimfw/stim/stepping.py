@@ -7,9 +7,9 @@
 # start) or None when done, and .first (the run index of the segment's first
 # pulse). Every amplitude tried lies between the search's start and stop; the
 # limits checked stop, the highest, at validation.
-from stimfw.compiler import add_pulse
-from stimfw.protocol import with_amp
-from stimfw.search import ThresholdSearch, Walk
+from stimfw.stim.compiler import add_pulse
+from stimfw.stim.protocol import with_amp
+from stimfw.stim.search import ThresholdSearch, Walk
 
 
 class Steps:
