@@ -1,19 +1,50 @@
-"""Running firmware code under the real MicroPython Unix port in tests."""
+"""Running firmware code under a real MicroPython in tests.
+
+Two runtimes:
+- "unix": the MicroPython Unix port installed from PyPI (64-bit, float64, no
+  ulab); always present.
+- "mcu32": the Unix port built 32-bit and float32 with real ulab, standing in
+  for a Cortex-M board's runtime (ticks period 2**30, 32-bit objects). It lives
+  outside the project, at ../shared/tools/mcu-micropython/micropython-mcu32
+  beside the checkout, or where $STIMBOX_MCU32 points; where it is absent the
+  tests that need it skip and say so.
+"""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 FIRMWARE = ROOT / "firmware"
 BOARD_SIM = ROOT / "boards" / "sim"
 MICROPYTHON = str(Path(sys.executable).with_name("micropython"))
+MCU32 = os.environ.get("STIMBOX_MCU32") or str(
+    ROOT.parent / "shared" / "tools" / "mcu-micropython" / "micropython-mcu32"
+)
+HAVE_MCU32 = os.access(MCU32, os.X_OK)
+NO_MCU32 = f"board-like runtime not found at {MCU32} (set STIMBOX_MCU32)"
+
+RUNTIMES = {"unix": MICROPYTHON, "mcu32": MCU32}
+# Parametrize a test over both runtimes: @pytest.mark.parametrize("runtime", BOTH)
+BOTH = [
+    pytest.param("unix", id="unix"),
+    pytest.param("mcu32", id="mcu32", marks=pytest.mark.skipif(not HAVE_MCU32, reason=NO_MCU32)),
+]
 
 # Near a real MCU's free heap (pyboard ~100 KB); see docs/PERFORMANCE.md.
 MCU_HEAP = "96k"
+
+
+def executable(runtime: str) -> str:
+    if runtime == "mcu32" and not HAVE_MCU32:
+        pytest.skip(NO_MCU32)
+    return RUNTIMES[runtime]
 
 
 def run_mp(
@@ -22,6 +53,7 @@ def run_mp(
     paths: tuple[Path, ...] = (FIRMWARE, BOARD_SIM),
     timeout: float = 60,
     check: bool = True,
+    runtime: str = "unix",
 ) -> str:
     """Run code under `micropython -X heapsize=heap` with the firmware importable.
 
@@ -30,13 +62,14 @@ def run_mp(
     prelude = "import sys\n" + "".join(f"sys.path.insert(0, {str(p)!r})\n" for p in paths)
     src = prelude + textwrap.dedent(code)
     r = subprocess.run(
-        [MICROPYTHON, "-X", f"heapsize={heap}", "-c", src],
+        [executable(runtime), "-X", f"heapsize={heap}", "-c", src],
         capture_output=True,
         text=True,
         timeout=timeout,
     )
     if check and r.returncode != 0:
         raise AssertionError(
-            f"micropython exited {r.returncode}\n--- stdout ---\n{r.stdout}\n--- stderr ---\n{r.stderr}"
+            f"micropython ({runtime}) exited {r.returncode}\n--- stdout ---\n{r.stdout}\n"
+            f"--- stderr ---\n{r.stderr}"
         )
     return r.stdout
