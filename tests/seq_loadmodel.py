@@ -208,5 +208,5 @@ def make_app(load_ohm=1000):
     from stimfw import app as appmod
 
     hal = LoadHal(board, load_ohm)
-    a = appmod.App(hal)  # registers the stimulation side itself
+    a = appmod.App(hal, board)
     return a, Host(a)

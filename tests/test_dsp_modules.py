@@ -200,8 +200,8 @@ print(json.dumps([base, ev_ok, ev_drop, ev_t, pres]))
 def test_bad_configuration_is_refused_with_the_limit() -> None:
     out = run_mp(heap="1m", code="""
 import json
-from stimfw.record.averager import SweepProcessor, ConfigError
-from stimfw.dsp.filters import FilterError
+from stimfw.record.averager import SweepProcessor
+from stimfw.core.errors import ERR_LIMIT, Refused
 res = []
 good = {"rate_hz": 5000, "pre_ms": 5, "post_ms": 50, "channels": [0, 1]}
 for bad in ({"rate_hz": 7000}, {"channels": [0, 16]},
@@ -212,13 +212,20 @@ for bad in ({"rate_hz": 7000}, {"channels": [0, 16]},
     try:
         SweepProcessor(cfg)
         res.append(None)
-    except (ConfigError, FilterError) as e:
-        res.append(e.detail)
-print(json.dumps(res))
+    except Refused as e:
+        d = e.detail
+        d["code"] = e.code
+        d["message"] = e.message
+        res.append(d)
+print(json.dumps([ERR_LIMIT, res]))
 """)
-    r = json.loads(out)
+    limit_code, r = json.loads(out)
     assert [d["limit"] for d in r] == ["rate_hz", "channel", "pole_magnitude", "a0", "row_length", "b_sum",
                                        "response_end_ms"]
+    # one refusal type: every one names its limit, value and range in the message too
+    assert all(d["code"] == limit_code for d in r)
+    for d in r:
+        assert d["message"].startswith(d["limit"]) and "outside" in d["message"]
     assert r[6]["value"] == 10 and r[6]["min"] == 40 and r[6]["max"] == 50
     assert r[2]["value"] > 1.0 and r[2]["max"] == 0.9999
     assert r[1]["value"] == 16 and r[1]["max"] == 15

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from seq_common import BOARD, run_image
-from stimfw.link.endpoint import RequestError
+from stimfw.core.errors import Refused
 from stimfw.link.messages import ERR_BAD_PAYLOAD, ERR_LIMIT
 from stimfw.stim import limits, protocol
 
@@ -81,7 +81,7 @@ def check(wire: dict[str, Any]) -> dict[str, Any]:
 def test_limit_refuses_one_step_over_and_accepts_one_under(case: tuple) -> None:
     name, over, under, value, lo, hi, unit = case
     check(under)
-    with pytest.raises(RequestError) as e:
+    with pytest.raises(Refused) as e:
         check(over)
     assert e.value.code == ERR_LIMIT
     d = e.value.detail
@@ -105,13 +105,13 @@ def test_device_refuses_the_same_way(firmware_image) -> None:
 import json, board
 from stimfw.stim import protocol
 from stimfw.stim import limits
-from stimfw.link.endpoint import RequestError
+from stimfw.core.errors import Refused
 for over, under in DATA:
     limits.check(protocol.normalise(under, board), board)
     try:
         limits.check(protocol.normalise(over, board), board)
         print(json.dumps(None))
-    except RequestError as e:
+    except Refused as e:
         print(json.dumps([e.code, e.detail]))
 """
     got = run_image(firmware_image, code, [[c[1], c[2]] for c in CASES])
@@ -145,7 +145,7 @@ for over, under in DATA:
     ],
 )
 def test_malformed_protocols_name_the_key(wire: dict[str, Any], key: str) -> None:
-    with pytest.raises(RequestError) as e:
+    with pytest.raises(Refused) as e:
         protocol.normalise(wire, BOARD)
     assert e.value.code == ERR_BAD_PAYLOAD
     assert e.value.detail["key"] == key

@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from seq_common import BOARD
-from stimfw.link.endpoint import RequestError
+from stimfw.core.errors import Refused
 from stimfw.link.messages import ERR_LIMIT
 from stimfw.stim import compiler, limits, protocol
 
@@ -111,7 +111,7 @@ def test_accepted_protocols_stay_within_every_limit(wire: dict[str, Any]) -> Non
     try:
         spec = protocol.normalise(wire, BOARD)
         limits.check(spec, BOARD)
-    except RequestError as e:
+    except Refused as e:
         if e.code == ERR_LIMIT:
             d = e.detail
             assert {"limit", "value", "min", "max", "unit"} <= set(d)

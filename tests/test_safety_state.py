@@ -276,7 +276,7 @@ def test_plan_holds_the_first_rows_for_pull_without_arming(firmware_image) -> No
 import struct
 app, host = make_app()
 d = host.ok(m.MSG_PLAN, {"type": "tcmep", "amp_mv": 300000, "width_us": 75})
-rows = app.objects["plan"]
+rows = app.objects.get("plan")
 d["rows_data"] = [struct.unpack_from(d["row_format"], rows, 36 * k) for k in range(d["rows"])]
 d["state"] = app.supervisor.state
 d["fires"] = len(app.hal.fires)
@@ -301,13 +301,14 @@ class Broken:
     def service(self):
         raise ValueError("task broke")
 
-app.tasks.append(Broken())
+tasks = app.tasks
+app.tasks = tasks + (Broken(),)
 aborts = app.hal.aborts
 try:
     app.step()
 except ValueError as e:
     app.fault(e)
-app.tasks.pop()
+app.tasks = tasks
 st = host.ok(m.MSG_STATUS, {})
 log = host.ok(m.MSG_EVENTS, {})["events"]
 print(json.dumps({"state": st["state"], "outcome": st["run"]["outcome"],

@@ -203,6 +203,8 @@ def test_a_record_table_too_big_for_the_heap_is_refused_and_the_unit_stays_up(bo
         site["record"] = dict(site["record"], channels=list(range(16)), post_ms=500, rate_hz=20000)
     with pytest.raises(DeviceError) as e:
         box.validate(p)
-    assert e.value.name in ("bad_payload", "internal")
+    # refused by the per-channel sample limit, named with its value and range
+    assert e.value.name == "limit" and e.value.detail["limit"] == "samples"
+    assert e.value.detail["value"] == 10200 and e.value.detail["max"] == 4096
     assert box.ping()["t_ms"] >= 0
     assert box.status()["state"] == "IDLE"

@@ -1,17 +1,25 @@
-# The firmware's cooperative main loop.
+# The firmware's parts, built and wired here and nowhere else, and the
+# cooperative main loop that runs them.
 #
 # Each pass services, in this order of priority:
-#   1. safety   - e-stop, interlock and heartbeat checks; can end output
-#                 (stimfw.safety.Supervisor, always the first task)
-#   2. tasks    - the sequencer, then acquisition and DSP steps, each doing
-#                 one bounded unit of work
-#   3. link in  - at most one budget of host bytes, dispatching requests
-#   4. link out - at most one bulk chunk to the host
+#   1. safety   - e-stop, interlock and heartbeat checks, and what the
+#                 sequencer left for it (a run ended, output failed); can end
+#                 output (stim.safety.Supervisor)
+#   2. sequencer- reads back each pulse as it ends, hands the next segment
+#                 to the HAL (stim.sequencer.Sequencer)
+#   3. recording- one sweep's acquisition, filtering and averaging
+#                 (record.recording.Recorder)
+#   4. free-run - one block of free-run EMG (amp.slot.FreeRunSlot)
+#   5. link in  - at most one budget of host bytes, dispatching requests
+#   6. link out - at most one bulk chunk to the host
 # and idles in the console wait when nothing was done. Pulse edges never
 # depend on this loop: the HAL runs compiled timelines in hardware (or in
 # virtual time on the simulated unit), so a slow pass delays reporting, not
 # stimulation. Every step is bounded so that a pass stays well under the
 # shortest pulse period, which bounds how late a stop can act.
+#
+# Layers, each importing only from those below it:
+#   link (codec, endpoint, handlers) -> stim, amp -> record -> dsp -> core
 import gc
 
 import board
@@ -24,28 +32,40 @@ arena.reserve(board.DSP_ARENA_BYTES)
 
 import hal as board_hal  # noqa: E402
 
-from stimfw.link import messages as m  # noqa: E402
+from stimfw.amp.slot import FreeRunSlot  # noqa: E402
+from stimfw.core.notices import PUSH_BOOT  # noqa: E402
 from stimfw.link.endpoint import Link  # noqa: E402
-from stimfw.link.handlers import amp as monitoring  # noqa: E402
-from stimfw.link.handlers import stim as stimulation  # noqa: E402
-from stimfw.link.handlers import system as commands  # noqa: E402
+from stimfw.link.handlers.amp import AmpRequests  # noqa: E402
+from stimfw.link.handlers.stim import StimRequests  # noqa: E402
+from stimfw.link.handlers.system import SystemRequests, identity  # noqa: E402
+from stimfw.link.objects import Objects  # noqa: E402
+from stimfw.record.recording import Recorder  # noqa: E402
+from stimfw.stim.eventlog import EventLog  # noqa: E402
+from stimfw.stim.safety import Supervisor  # noqa: E402
+from stimfw.stim.sequencer import Sequencer  # noqa: E402
 
 IDLE_WAIT_MS = 2
 
 
 class App:
-    def __init__(self, hal, slot=None):
+    def __init__(self, hal, bd, slot=None):
         self.hal = hal
+        self.bd = bd
         self.slot = slot
-        self.link = Link(hal.console)
-        self.tasks = []  # objects with service() -> bool, highest priority first
         self.boot_ms = hal.ticks_ms()
-        self.reboot_requested = False
-        # Each feature module adds its link requests and main-loop tasks;
-        # stimulation puts the safety supervisor first among the tasks.
-        commands.register(self)
-        stimulation.register(self)
-        monitoring.register(self)
+        self.link = link = Link(hal.console)
+        push = link.push
+        log = EventLog(hal.wall_ms, push)
+        recorder = Recorder(hal, bd, push, log)
+        sequencer = Sequencer(hal, bd, push, recorder)
+        self.supervisor = supervisor = Supervisor(hal, bd, log, sequencer)
+        freerun = FreeRunSlot(hal, push)
+        # The main loop's tasks, highest priority first (see the top).
+        self.tasks = (supervisor, sequencer, recorder, freerun)
+        self.objects = objects = Objects()  # what MSG_PULL can fetch
+        self.system = SystemRequests(link, hal, bd, self.uptime_ms, objects)
+        StimRequests(link, bd, supervisor, sequencer, recorder, log, objects)
+        AmpRequests(link, hal, bd, supervisor, freerun)
 
     def uptime_ms(self):
         return self.hal.ticks_diff(self.hal.ticks_ms(), self.boot_ms)
@@ -68,8 +88,7 @@ class App:
         hal = self.hal
         best = None
         for t in self.tasks:
-            fn = getattr(t, "deadline_us", None)
-            d = fn() if fn is not None else None
+            d = t.deadline_us()
             if d is not None and (best is None or hal.ticks_diff(d, best) < 0):
                 best = d
         return best
@@ -81,9 +100,7 @@ class App:
         hal = self.hal
         hal.abort()
         hal.outputs_off()
-        sup = getattr(self, "supervisor", None)
-        if sup is not None:
-            sup.firmware_fault("%s: %s" % (type(e).__name__, e))
+        self.supervisor.firmware_fault("%s: %s" % (type(e).__name__, e))
         gc.collect()
 
     def run(self):
@@ -91,11 +108,11 @@ class App:
         hal = self.hal
         hal.console.start()
         try:
-            link.push(m.PUSH_BOOT, commands.identity())
+            link.push(PUSH_BOOT, identity(self.bd))
             while not link.interrupted:
                 try:
                     if not self.step():
-                        if self.reboot_requested:
+                        if self.system.reboot_requested:
                             break
                         hal.idle(IDLE_WAIT_MS, self.deadline_us())
                 except Exception as e:  # the unit must stay reachable
@@ -105,11 +122,11 @@ class App:
             # outputs go to their safe state before the REPL gets the console.
             hal.outputs_off()
             hal.console.stop()
-        if self.reboot_requested:
+        if self.system.reboot_requested:
             hal.reset()
         print("\r\nStimBox: interrupted by the host; outputs off, REPL follows")
 
 
 def main(slot=None):
     gc.collect()
-    App(board_hal.Hal(), slot).run()
+    App(board_hal.Hal(), board, slot).run()

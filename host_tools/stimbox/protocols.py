@@ -17,8 +17,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from stimfw.link.endpoint import MAX_STAGED, RequestError
-from stimfw.link.messages import ERR_BAD_PAYLOAD
+from stimfw.core.errors import ERR_BAD_PAYLOAD, Refused
+from stimfw.link.endpoint import MAX_STAGED
 
 from stimbox.errors import StimBoxError
 
@@ -74,7 +74,7 @@ def from_dict(data: dict[str, Any], board: ModuleType | None = None,
 
         try:
             protocol.normalise(wire, board)
-        except RequestError as e:
+        except Refused as e:
             if e.code != ERR_BAD_PAYLOAD:
                 raise
             raise ProtocolFileError(file, e.detail["key"], e.detail["problem"]) from None

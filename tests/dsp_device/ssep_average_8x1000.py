@@ -108,5 +108,6 @@ def main():
     # one line per key: the whole dict as one string would need a few KB of
     # contiguous heap that this test's output does not deserve
     for k in r:
+        gc.collect()
         print(json.dumps([k, r[k]]))
 main()

@@ -1,5 +1,5 @@
 # Electrode impedance checks and free-run EMG as link requests, and the
-# free-run main-loop task. Loaded by stimfw.link.handlers.amp on first use.
+# free-run main-loop task. Loaded on first use (stimfw.amp.slot).
 #
 # Free-run buffers come from the heap, not the DSP arena: a stimulus run
 # resets the arena when it sets up its averaging (stimfw/recording.py), and
@@ -9,19 +9,11 @@ import gc
 
 import board
 
-from stimfw.link import messages as m
-from stimfw.link.endpoint import RequestError
-from stimfw.stim.safety import STIMULATING
+from stimfw.core import errors as err
+from stimfw.core import notices as note
 
 MAX_BLOCK_SAMPLES = 4096  # channels x samples per block (8 KB of int16)
 MAX_ELECTRODES = 64
-
-
-def _limit(name, value, lo, hi, unit):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-        raise RequestError(m.ERR_LIMIT, "%s %r outside %s..%s %s" % (name, value, lo, hi, unit),
-                           {"limit": name, "value": value, "min": lo, "max": hi, "unit": unit})
-    return value
 
 
 def _electrode_names(bd):
@@ -32,24 +24,24 @@ def _electrode_names(bd):
 
 
 # --- impedance -----------------------------------------------------------------
-def impedance_request(hal, bd, sup, req):
+def impedance_request(hal, bd, stimulating, req):
     """{electrodes?, pairs?, max_kohm?, mismatch_kohm?} -> impedance.evaluate()
     result. Refused while a run stimulates: the test signal would flow
     through the patient during the stimulus run and into its recordings."""
     from stimfw.amp import impedance
 
-    if sup is not None and sup.state == STIMULATING:
-        raise RequestError(m.ERR_STATE, "no impedance check while STIMULATING",
-                           {"state": sup.state})
+    if stimulating:
+        raise err.Refused(err.ERR_STATE, "no impedance check while STIMULATING",
+                          {"state": "STIMULATING"})
     known = _electrode_names(bd)
     names = req.get("electrodes") or list(getattr(bd, "AMP_ELECTRODES", ()))
     pairs = req.get("pairs") or []
     if not isinstance(names, list) or not isinstance(pairs, list):
-        raise RequestError(m.ERR_BAD_PAYLOAD, "electrodes and pairs must be lists")
-    _limit("electrodes", len(names), 1, MAX_ELECTRODES, "")
+        raise err.Refused(err.ERR_BAD_PAYLOAD, "electrodes and pairs must be lists")
+    err.need("electrodes", len(names), 1, MAX_ELECTRODES)
     for p in pairs:
         if not isinstance(p, list) or len(p) != 2:
-            raise RequestError(m.ERR_BAD_PAYLOAD, "a pair is [active, reference]")
+            raise err.Refused(err.ERR_BAD_PAYLOAD, "a pair is [active, reference]")
     wanted = []
     for n in names:
         if n not in wanted:
@@ -60,9 +52,9 @@ def impedance_request(hal, bd, sup, req):
                 wanted.append(n)
     for n in wanted:
         if n not in known:
-            raise RequestError(m.ERR_NOT_FOUND, "no electrode %r" % (n,), {"known": known})
-    max_kohm = _limit("max_kohm", req.get("max_kohm", impedance.MAX_KOHM), 0.5, 20, "kOhm")
-    mismatch = _limit("mismatch_kohm", req.get("mismatch_kohm", impedance.MISMATCH_KOHM),
+            raise err.Refused(err.ERR_NOT_FOUND, "no electrode %r" % (n,), {"known": known})
+    max_kohm = err.need("max_kohm", req.get("max_kohm", impedance.MAX_KOHM), 0.5, 20, "kOhm")
+    mismatch = err.need("mismatch_kohm", req.get("mismatch_kohm", impedance.MISMATCH_KOHM),
                       0.1, 10, "kOhm")
     return impedance.check(hal, wanted, [tuple(p) for p in pairs], max_kohm, mismatch)
 
@@ -86,28 +78,25 @@ class FreeRunTask:
 
     def start(self, cfg, bd=board):
         if self.stream is not None:
-            raise RequestError(m.ERR_BUSY, "free-run EMG is already streaming")
+            raise err.Refused(err.ERR_BUSY, "free-run EMG is already streaming")
         chans = cfg.get("channels")
         if not isinstance(chans, list) or not chans:
-            raise RequestError(m.ERR_BAD_PAYLOAD, "channels must be a non-empty list")
+            raise err.Refused(err.ERR_BAD_PAYLOAD, "channels must be a non-empty list")
         for c in chans:
-            _limit("channel", c, 0, bd.AMP_CHANNELS - 1, "")
+            err.need("channel", c, 0, bd.AMP_CHANNELS - 1, "")
         if len(set(chans)) != len(chans):
-            raise RequestError(m.ERR_BAD_PAYLOAD, "channels repeat")
+            raise err.Refused(err.ERR_BAD_PAYLOAD, "channels repeat")
         rate = cfg.get("rate_hz", 10000)
-        if rate not in bd.AMP_RATES_HZ:
-            raise RequestError(m.ERR_LIMIT, "rate_hz %r is not one of %s" % (rate, bd.AMP_RATES_HZ),
-                               {"limit": "rate_hz", "value": rate, "min": min(bd.AMP_RATES_HZ),
-                                "max": max(bd.AMP_RATES_HZ), "unit": "Hz"})
-        block_ms = _limit("block_ms", cfg.get("block_ms", 10), 1, 100, "ms")
+        err.need_one_of("rate_hz", rate, bd.AMP_RATES_HZ, "Hz")
+        block_ms = err.need("block_ms", cfg.get("block_ms", 10), 1, 100, "ms")
         block = int(block_ms * rate // 1000)
-        _limit("block_samples", block * len(chans), 1, MAX_BLOCK_SAMPLES, "")
-        duration_ms = _limit("duration_ms", cfg.get("duration_ms", 0), 0, 3600000, "ms")
-        thr = _limit("thr_uv", cfg.get("thr_uv", 50), 5, 4000, "uV")
-        refr = _limit("refractory_ms", cfg.get("refractory_ms", 1.0), 0.1, 20, "ms")
-        gap = _limit("gap_ms", cfg.get("gap_ms", 20.0), 1, 1000, "ms")
-        tsp = _limit("train_spikes", cfg.get("train_spikes", 8), 2, 1000, "")
-        tms = _limit("train_ms", cfg.get("train_ms", 100.0), 1, 10000, "ms")
+        err.need("block_samples", block * len(chans), 1, MAX_BLOCK_SAMPLES)
+        duration_ms = err.need("duration_ms", cfg.get("duration_ms", 0), 0, 3600000, "ms")
+        thr = err.need("thr_uv", cfg.get("thr_uv", 50), 5, 4000, "uV")
+        refr = err.need("refractory_ms", cfg.get("refractory_ms", 1.0), 0.1, 20, "ms")
+        gap = err.need("gap_ms", cfg.get("gap_ms", 20.0), 1, 1000, "ms")
+        tsp = err.need("train_spikes", cfg.get("train_spikes", 8), 2, 1000)
+        tms = err.need("train_ms", cfg.get("train_ms", 100.0), 1, 10000, "ms")
         fcfg = {"rate_hz": rate, "band": cfg.get("band", [20, 2000]), "notch": cfg.get("notch", 0),
                 "sos": cfg.get("sos")}
         from stimfw.amp.freerun import FreeRun
@@ -116,14 +105,13 @@ class FreeRunTask:
 
         try:
             rows = filters.from_config(fcfg)
-        except (ValueError, TypeError, IndexError) as e:
-            detail = getattr(e, "detail", None)
-            raise RequestError(m.ERR_LIMIT if detail else m.ERR_BAD_PAYLOAD, str(e), detail) from None
+        except (ValueError, TypeError, IndexError) as e:  # a malformed band or sos
+            raise err.Refused(err.ERR_BAD_PAYLOAD, str(e), {"key": "sos"}) from None
         gc.collect()
         try:
             fr = FreeRun(len(chans), rate, block, rows, thr, refr, gap, int(tsp), tms)
         except MemoryError:
-            raise RequestError(m.ERR_BUSY, "no memory for %d x %d samples" % (len(chans), block)) from None
+            raise err.Refused(err.ERR_BUSY, "no memory for %d x %d samples" % (len(chans), block)) from None
         hal = self.hal
         self.fr = fr
         self.channels = tuple(chans)
@@ -142,9 +130,9 @@ class FreeRunTask:
         fr = self.fr
         fr.feed(s.take(), s.block)
         if self.end_block and s.count >= self.end_block:
-            self.push(m.PUSH_EMG, self.stop())
+            self.push(note.PUSH_EMG, self.stop())
         elif fr.events:
-            self.push(m.PUSH_EMG, self._report(fr.take_events()))
+            self.push(note.PUSH_EMG, self._report(fr.take_events()))
         return True
 
     def deadline_us(self):
@@ -168,7 +156,7 @@ class FreeRunTask:
         fr = self.fr
         if fr is None:
             if self.last is None:
-                raise RequestError(m.ERR_STATE, "free-run EMG is not streaming")
+                raise err.Refused(err.ERR_STATE, "free-run EMG is not streaming")
             return self.last
         for c in range(fr.n_ch):
             if fr.g_count[c]:

@@ -4,13 +4,12 @@
 # scipy.signal.butter(2, f, btype, fs=rate) and scipy.signal.iirnotch.
 import math
 
-from stimfw.dsp.filters import FilterError
+from stimfw.core.errors import LimitRefused
 
 
 def butter2(kind, f_hz, rate_hz):
     if not 0 < f_hz < rate_hz / 2:
-        raise FilterError("corner %s Hz must lie in (0, %s)" % (f_hz, rate_hz / 2),
-                          {"limit": "corner_hz", "value": f_hz, "min": 0, "max": rate_hz / 2, "unit": "Hz"})
+        raise LimitRefused("corner_hz", f_hz, 0, rate_hz / 2, "Hz")
     k = math.tan(math.pi * f_hz / rate_hz)
     s2 = math.sqrt(2.0)
     norm = 1.0 / (1.0 + s2 * k + k * k)
@@ -44,8 +43,7 @@ def from_band(cfg):
     nf = cfg.get("notch") or 0
     if nf:
         if nf not in (50, 60):
-            raise FilterError("notch must be 0, 50 or 60 Hz",
-                              {"limit": "notch_hz", "value": nf, "min": 50, "max": 60, "unit": "Hz"})
+            raise LimitRefused("notch_hz", nf, 50, 60, "Hz", {"allowed": "0, 50 or 60"})
         rows.append(notch(nf, rate))
     if not rows:
         rows.append([1.0, 0.0, 0.0, 1.0, 0.0, 0.0])

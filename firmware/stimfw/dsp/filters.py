@@ -4,6 +4,8 @@
 # the common band-pass and mains notch. Both backends run the same rows.
 import math
 
+from stimfw.core.errors import ERR_BAD_PAYLOAD, LimitRefused, Refused
+
 MAX_SECTIONS = 8
 # Poles this close to the unit circle ring for seconds and amplify
 # coefficient rounding; refuse them as unstable.
@@ -12,22 +14,8 @@ MAX_POLE = 0.9999
 MAX_B_SUM = 4.0
 
 
-class FilterError(ValueError):
-    """A coefficient set was refused. detail names the limit and the value:
-    {"limit", "value", "min", "max", "unit", "section"}."""
-
-    def __init__(self, message, detail):
-        super().__init__(message)
-        self.message = message
-        self.detail = detail
-
-
 def _refuse(section, limit, value, lo, hi, unit, what):
-    raise FilterError(
-        "section %d: %s %s is outside [%s, %s]" % (section, limit, value, lo, hi),
-        {"limit": limit, "value": value, "min": lo, "max": hi, "unit": unit,
-         "section": section, "what": what},
-    )
+    raise LimitRefused(limit, value, lo, hi, unit, {"section": section, "what": what})
 
 
 def pole_magnitude(a1, a2):
@@ -42,22 +30,19 @@ def pole_magnitude(a1, a2):
 def validate(rows):
     """Check an SOS coefficient set; returns it as a list of 6-float lists."""
     if not isinstance(rows, (list, tuple)) or not rows:
-        raise FilterError("sos must be a non-empty list of sections",
-                          {"limit": "sections", "value": 0, "min": 1, "max": MAX_SECTIONS, "unit": ""})
+        raise LimitRefused("sections", 0, 1, MAX_SECTIONS)
     if len(rows) > MAX_SECTIONS:
         _refuse(len(rows), "sections", len(rows), 1, MAX_SECTIONS, "", "too many sections")
     out = []
     for k, row in enumerate(rows):
         if not isinstance(row, (list, tuple)) or len(row) != 6:
-            raise FilterError("section %d: expected 6 coefficients [b0, b1, b2, 1, a1, a2]" % k,
-                              {"limit": "row_length", "value": len(row) if isinstance(row, (list, tuple)) else -1,
-                               "min": 6, "max": 6, "unit": "", "section": k})
+            n = len(row) if isinstance(row, (list, tuple)) else -1
+            _refuse(k, "row_length", n, 6, 6, "", "[b0, b1, b2, 1, a1, a2]")
         r = []
         for v in row:
             if not isinstance(v, (int, float)) or v != v or v in (float("inf"), float("-inf")):
-                raise FilterError("section %d: coefficient %r is not a finite number" % (k, v),
-                                  {"limit": "finite", "value": str(v), "min": None, "max": None,
-                                   "unit": "", "section": k})
+                raise Refused(ERR_BAD_PAYLOAD, "section %d: coefficient %r is not a finite number" % (k, v),
+                              {"key": "sos", "section": k, "value": str(v)})
             r.append(float(v))
         if r[3] != 1.0:
             _refuse(k, "a0", r[3], 1.0, 1.0, "", "rows must be normalised to a0 = 1")

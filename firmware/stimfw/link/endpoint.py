@@ -10,6 +10,7 @@ import gc
 import json
 import struct
 
+from stimfw.core.errors import Refused
 from stimfw.link import codec as lc
 from stimfw.link import messages as m
 
@@ -21,18 +22,6 @@ MAX_STAGED = 4096  # largest JSON request, staged over several frames
 # Bytes read from the console per main-loop pass: bounds the time one pass can
 # spend on link input.
 _READ_BUDGET = 256
-
-
-class RequestError(Exception):
-    """Raised by a handler to refuse a request; becomes one ERROR reply.
-
-    detail is a dict sent along verbatim (for limits: name, value, range)."""
-
-    def __init__(self, code, message, detail=None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.detail = detail
 
 
 class _OutBuffer:
@@ -146,7 +135,7 @@ class Link:
             return
         try:
             reply = fn(arg, f.req_id)
-        except RequestError as e:
+        except Refused as e:  # any layer's refusal: one ERROR reply, with its detail
             self.error(f.req_id, f.mtype, e.code, e.message, e.detail)
             return
         except Exception as e:  # a firmware bug must still answer the host
@@ -164,16 +153,16 @@ class Link:
     def stage(self, payload, rid):
         """MSG_STAGE: offset u32 + bytes; offset 0 starts a new request."""
         if len(payload) < 4:
-            raise RequestError(m.ERR_BAD_PAYLOAD, "stage needs a 4-byte offset")
+            raise Refused(m.ERR_BAD_PAYLOAD, "stage needs a 4-byte offset")
         off = payload[0] | payload[1] << 8 | payload[2] << 16 | payload[3] << 24
         if off == 0:
             self.staged = bytearray()
         if off != len(self.staged):
-            raise RequestError(m.ERR_BAD_PAYLOAD,
+            raise Refused(m.ERR_BAD_PAYLOAD,
                                "stage offset %d, expected %d" % (off, len(self.staged)))
         if off + len(payload) - 4 > MAX_STAGED:
             self.staged = bytearray()
-            raise RequestError(m.ERR_BAD_PAYLOAD, "staged request over %d bytes" % MAX_STAGED)
+            raise Refused(m.ERR_BAD_PAYLOAD, "staged request over %d bytes" % MAX_STAGED)
         self.staged.extend(payload[4:])
         return json.dumps({"size": len(self.staged)}).encode()
 
@@ -213,7 +202,7 @@ class Link:
     def start_transfer(self, req_id, mtype, name, data):
         """Send data as DATA chunks, then an OK reply {obj, size, crc32}."""
         if self.transfer is not None:
-            raise RequestError(m.ERR_BUSY, "a transfer of %r is in progress" % self.transfer.name)
+            raise Refused(m.ERR_BUSY, "a transfer of %r is in progress" % self.transfer.name)
         self.transfer = _Transfer(req_id, mtype, name, data)
 
     def service(self):

@@ -33,14 +33,28 @@ MSG_FREERUN_START = const(0x19)  # {channels, rate_hz, block_ms, band|sos, thr_u
 MSG_FREERUN_STOP = const(0x1A)  # {} -> free-run summary (counts, train time, last detections)
 MSG_SIM = const(0x7F)  # sim-only requests; refused on boards
 
-# --- pushes (device -> host, unsolicited, req_id 0) --------------------------
-PUSH_BOOT = const(0x80)  # the firmware started: {"fw", "build", "board"}
-PUSH_EVENT = const(0x81)  # a safety log entry was recorded
-PUSH_PROGRESS = const(0x82)  # run progress: {"run", "done", "total", ...}
-PUSH_ALARM = const(0x83)  # an alarm criterion was met, with its values
-PUSH_PULSE = const(0x84)  # per-pulse delivery records
-PUSH_LOG = const(0x85)  # free text from the firmware, for humans
-PUSH_EMG = const(0x86)  # free-run detections of one block, counts; "done" ends the stream
+# --- pushes (device -> host, unsolicited, req_id 0) and error codes ---------
+# Defined where the layers that emit them can import them; part of the wire.
+from stimfw.core.errors import (  # noqa: E402, F401
+    ERR_BAD_PAYLOAD,
+    ERR_BUSY,
+    ERR_INTERLOCK,
+    ERR_INTERNAL,
+    ERR_LIMIT,
+    ERR_NOT_FOUND,
+    ERR_STATE,
+    ERR_UNKNOWN_TYPE,
+    ERR_UNSUPPORTED,
+)
+from stimfw.core.notices import (  # noqa: E402
+    PUSH_ALARM,
+    PUSH_BOOT,
+    PUSH_EMG,
+    PUSH_EVENT,
+    PUSH_LOG,
+    PUSH_PROGRESS,
+    PUSH_PULSE,
+)
 
 MSG_NAMES = {
     MSG_PING: "ping",
@@ -71,18 +85,6 @@ MSG_NAMES = {
     PUSH_LOG: "log",
     PUSH_EMG: "emg",
 }
-
-# --- error codes carried by ERROR replies ------------------------------------
-# Stable numbers: hosts may switch on them; the message is for humans.
-ERR_UNKNOWN_TYPE = const(1)  # no handler for this message type
-ERR_BAD_PAYLOAD = const(2)  # payload is not what the message type takes
-ERR_LIMIT = const(3)  # a safety limit refused the request (names the limit)
-ERR_STATE = const(4)  # not allowed in the current state (e.g. START while IDLE)
-ERR_INTERLOCK = const(5)  # the hardware interlock is open
-ERR_NOT_FOUND = const(6)  # the named object, run or protocol does not exist
-ERR_BUSY = const(7)  # another transfer or run is in progress
-ERR_INTERNAL = const(8)  # the firmware raised; the message has the exception text
-ERR_UNSUPPORTED = const(9)  # this board cannot do that (e.g. sim-only request)
 
 ERR_NAMES = {
     ERR_UNKNOWN_TYPE: "unknown_type",

@@ -16,27 +16,12 @@ from array import array
 
 from stimfw.core import arena
 from stimfw.core.buffers import zeros
+from stimfw.core.errors import ERR_BAD_PAYLOAD, LimitRefused, Refused, need, need_one_of
 from stimfw.dsp import backend as dsp_backend
 from stimfw.dsp import filters
 from stimfw.record import artifact, rejection
 
 MAX_SAMPLES = 4096  # per channel and sweep
-
-
-class ConfigError(ValueError):
-    def __init__(self, message, detail):
-        super().__init__(message)
-        self.message = message
-        self.detail = detail
-
-
-def _need(name, value, lo, hi, unit=""):
-    if not isinstance(value, (int, float)) or not lo <= value <= hi:
-        raise ConfigError(
-            "%s %s is outside [%s, %s]%s" % (name, value, lo, hi, " " + unit if unit else ""),
-            {"limit": name, "value": value, "min": lo, "max": hi, "unit": unit},
-        )
-    return value
 
 
 class SweepProcessor:
@@ -45,7 +30,7 @@ class SweepProcessor:
      split, progress_every, components, response_ms}. blank_us is [before,
     after] the pulse (or one number: after only); response_ms is the window
     of response_pp_uv() (default: all of the post-trigger part). Raises
-    ConfigError or filters.FilterError."""
+    core.errors.Refused (LimitRefused for a value out of range)."""
 
     def __init__(self, cfg, amp=None, backend=None):
         # amp: what declares the amplifiers (AMP_RATES_HZ, AMP_CHANNELS,
@@ -55,53 +40,47 @@ class SweepProcessor:
             import board as amp
         be = backend or dsp_backend.impl
         rate = cfg.get("rate_hz")
-        if rate not in amp.AMP_RATES_HZ:
-            raise ConfigError("rate_hz %s is not one of %s" % (rate, amp.AMP_RATES_HZ),
-                              {"limit": "rate_hz", "value": rate, "min": min(amp.AMP_RATES_HZ),
-                               "max": max(amp.AMP_RATES_HZ), "unit": "Hz"})
+        need_one_of("rate_hz", rate, amp.AMP_RATES_HZ, "Hz")
         self.rate_hz = rate
         self.rate_khz = rate // 1000
-        pre_ms = _need("pre_ms", cfg.get("pre_ms", 0), 0, 100, "ms")
-        post_ms = _need("post_ms", cfg.get("post_ms"), 1, 500, "ms")
+        pre_ms = need("pre_ms", cfg.get("pre_ms", 0), 0, 100, "ms")
+        post_ms = need("post_ms", cfg.get("post_ms"), 1, 500, "ms")
         self.pre = int(pre_ms * rate / 1000)
         self.pre_us = self.pre * 1000000 // rate  # whole samples before the trigger
         n = self.pre + int(post_ms * rate / 1000)
-        _need("samples", n, 16, MAX_SAMPLES)
+        need("samples", n, 16, MAX_SAMPLES)
         self.n = n
         # The sweep's window ends this long after the trigger.
         self.post_us = (n - self.pre) * 1000000 // rate
         chans = cfg.get("channels")
         if not isinstance(chans, (list, tuple)) or not chans:
-            raise ConfigError("channels must be a non-empty list",
-                              {"limit": "channels", "value": 0, "min": 1, "max": amp.AMP_CHANNELS, "unit": ""})
+            raise LimitRefused("channels", 0, 1, amp.AMP_CHANNELS)
         for c in chans:
-            _need("channel", c, 0, amp.AMP_CHANNELS - 1)
+            need("channel", c, 0, amp.AMP_CHANNELS - 1)
         if len(set(chans)) != len(chans):
-            raise ConfigError("channels repeat", {"limit": "channels", "value": len(chans),
-                                                  "min": 1, "max": amp.AMP_CHANNELS, "unit": ""})
+            raise Refused(ERR_BAD_PAYLOAD, "channels repeat", {"key": "channels", "value": list(chans)})
         self.channels = tuple(chans)
         self.n_ch = len(chans)
         # the channels argument of acquire(), one per channel, made once
         self._one = tuple((c,) for c in chans)
         blank = cfg.get("blank_us", 0)
         if isinstance(blank, (list, tuple)):
-            self.blank_before = int(_need("blank_before_us", blank[0], 0, 10000, "us"))
-            self.blank_after = int(_need("blank_after_us", blank[1], 0, 50000, "us"))
+            self.blank_before = int(need("blank_before_us", blank[0], 0, 10000, "us"))
+            self.blank_after = int(need("blank_after_us", blank[1], 0, 50000, "us"))
         else:
             self.blank_before = 0
-            self.blank_after = int(_need("blank_us", blank, 0, 50000, "us"))
+            self.blank_after = int(need("blank_us", blank, 0, 50000, "us"))
         win = cfg.get("response_ms", (0, post_ms))
         if not isinstance(win, (list, tuple)) or len(win) != 2:
-            raise ConfigError("response_ms must be [start, end]",
-                              {"limit": "response_ms", "value": 0, "min": 0, "max": post_ms, "unit": "ms"})
-        _need("response_start_ms", win[0], -pre_ms, post_ms, "ms")
-        _need("response_end_ms", win[1], win[0], post_ms, "ms")
+            raise Refused(ERR_BAD_PAYLOAD, "response_ms must be [start, end]", {"key": "response_ms"})
+        need("response_start_ms", win[0], -pre_ms, post_ms, "ms")
+        need("response_end_ms", win[1], win[0], post_ms, "ms")
         self.resp_i0 = max(self.pre + int(win[0] * rate / 1000 + 0.5), 0)
         self.resp_i1 = min(self.pre + int(win[1] * rate / 1000 + 0.5) + 1, n)
         self.uv_per_lsb = amp.AMP_UV_PER_LSB
-        reject_uv = _need("reject_uv", cfg.get("reject_uv", 4000), 1, 32767 * self.uv_per_lsb, "uV")
+        reject_uv = need("reject_uv", cfg.get("reject_uv", 4000), 1, 32767 * self.uv_per_lsb, "uV")
         self.split = bool(cfg.get("split", True))
-        self.progress_every = int(_need("progress_every", cfg.get("progress_every", 50), 1, 100000))
+        self.progress_every = int(need("progress_every", cfg.get("progress_every", 50), 1, 100000))
         self.components = cfg.get("components") or []
         self.sos = filters.from_config(cfg)
         # One channel's sweep buffer (int16) from the DSP arena when it has

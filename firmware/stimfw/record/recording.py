@@ -18,9 +18,9 @@
 import gc
 
 from stimfw.core import arena
+from stimfw.core import errors as err
+from stimfw.core import notices as note
 from stimfw.core.buffers import zeros
-from stimfw.link import messages as m
-from stimfw.link.endpoint import RequestError
 from stimfw.record import alarms
 from stimfw.record.averager import SweepProcessor
 
@@ -67,11 +67,14 @@ class Recorder:
     def _build(self, i, cfg, label):
         try:
             return SweepProcessor(cfg, self.bd)
-        except ValueError as e:  # ConfigError, FilterError
-            detail = getattr(e, "detail", None) or {}
+        except err.Refused as e:
+            detail = e.detail or {}
             detail["stream"] = label
             detail["key"] = "record"
-            raise RequestError(m.ERR_BAD_PAYLOAD, "record (%s): %s" % (label, e), detail) from None
+            raise err.Refused(e.code, "record (%s): %s" % (label, e.message), detail) from None
+        except (ValueError, TypeError, IndexError) as e:  # a malformed table
+            raise err.Refused(err.ERR_BAD_PAYLOAD, "record (%s): %s" % (label, e),
+                              {"stream": label, "key": "record"}) from None
 
     def _release(self):
         self.procs = []
@@ -148,7 +151,7 @@ class Recorder:
             d = p.progress()
             d["run"] = self.run
             d["stream"] = self.labels[stream]
-            self.push(m.PUSH_PROGRESS, d)
+            self.push(note.PUSH_PROGRESS, d)
         return True
 
     def abort(self):
@@ -190,7 +193,7 @@ class Recorder:
         for ev in events:
             ev["run"] = self.run
             ev["stream"] = self.labels[i]
-            self.push(m.PUSH_ALARM, ev)
+            self.push(note.PUSH_ALARM, ev)
             self.log.record("alarm", **ev)
         return events
 
@@ -212,7 +215,7 @@ class Recorder:
         events = mon.check(meas, self.hal.wall_ms())
         for ev in events:
             ev["run"] = self.run
-            self.push(m.PUSH_ALARM, ev)
+            self.push(note.PUSH_ALARM, ev)
             self.log.record("alarm", **ev)
         return events
 

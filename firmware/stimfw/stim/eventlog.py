@@ -3,7 +3,7 @@
 # unacknowledged entries are never overwritten (they are the record of
 # adverse events); when every slot is taken a new entry is still pushed live
 # but only counted in `dropped`, which every reply carries.
-from stimfw.link import messages as m
+from stimfw.core import notices as note
 
 SLOTS = 32
 
@@ -29,7 +29,7 @@ class EventLog:
         else:
             self.dropped += 1
         if self.push is not None:
-            self.push(m.PUSH_EVENT, e)
+            self.push(note.PUSH_EVENT, e)
         return e
 
     def ack(self, seq):

@@ -1,5 +1,5 @@
 # Checks a normalised spec against the board's frozen limits profile
-# (board.LIMITS). Each refusal raises RequestError(ERR_LIMIT) whose detail
+# (board.LIMITS). Each refusal raises core.errors.LimitRefused whose detail
 # names the limit, the offending value and the allowed range, for the host to
 # show as it is. Comparisons are exact integer cross-multiplications (no
 # float rounding can let a value past a limit); floats only make the figures
@@ -12,18 +12,8 @@
 # Both are kept scaled by R (ir = I * R, v1000 = V * 1000) to stay integers.
 import math
 
-from stimfw.link import messages as m
-from stimfw.link.endpoint import RequestError
+from stimfw.core import errors as err
 from stimfw.stim.compiler import PulseStream, count_pulses, duration_us, pulse_dur
-
-
-def refuse(limit, value, lo, hi, unit, where=None):
-    detail = {"limit": limit, "value": value, "min": lo, "max": hi, "unit": unit}
-    msg = "%s %s %s outside %s..%s %s" % (limit, value, unit, lo, hi, unit)
-    if where is not None:
-        detail.update(where)
-        msg += " (%s)" % ", ".join("%s %s" % (k, where[k]) for k in sorted(where))
-    raise RequestError(m.ERR_LIMIT, msg, detail)
 
 
 def phase(o, amp, load):
@@ -71,41 +61,41 @@ def check_stream(bd, s):
     amax = min(lo["amp_max"], o["max"])
     for a in (s["amp"], s["amp2"]):
         if abs(a) > amax:
-            refuse("amplitude", abs(a), 0, amax, unit, where)
+            raise err.LimitRefused("amplitude", abs(a), 0, amax, unit, where)
     wlo, whi = o["width_us"]
     for w in (s["w1"], s["w2"]) if s["w2"] else (s["w1"],):
         if not wlo <= w <= whi:
-            refuse("pulse_width", w, wlo, whi, "us", where)
+            raise err.LimitRefused("pulse_width", w, wlo, whi, "us", where)
     if s["n"] > L["pulses_per_train_max"]:
-        refuse("pulses_per_train", s["n"], 1, L["pulses_per_train_max"], "pulses", where)
+        raise err.LimitRefused("pulses_per_train", s["n"], 1, L["pulses_per_train_max"], "pulses", where)
     if s["n"] > 1:
         isi_min = max(L["isi_min_us"], pulse_dur(s))
         if s["isi"] < isi_min:
-            refuse("isi", s["isi"], isi_min, None, "us", where)
+            raise err.LimitRefused("isi", s["isi"], isi_min, None, "us", where)
     if s["count"] > 1:
         pmin = (1000000000 + L["rate_max_mhz"] - 1) // L["rate_max_mhz"]
         if s["period"] < pmin:
-            refuse("repetition_rate", _r(1e6 / s["period"]), 0, L["rate_max_mhz"] / 1000,
+            raise err.LimitRefused("repetition_rate", _r(1e6 / s["period"]), 0, L["rate_max_mhz"] / 1000,
                    "Hz", where)
         train = (s["n"] - 1) * s["isi"] + pulse_dur(s)
         if train > s["period"]:
-            refuse("train_length", train, 0, s["period"], "us", where)
+            raise err.LimitRefused("train_length", train, 0, s["period"], "us", where)
     f = stream_figures(bd, s)
     if f["qmax"] > lo["charge_max_nc"] * 1000 * load:
-        refuse("charge_per_phase", f["charge_uc"], 0, lo["charge_max_nc"] / 1000, "uC", where)
+        raise err.LimitRefused("charge_per_phase", f["charge_uc"], 0, lo["charge_max_nc"] / 1000, "uC", where)
     if f["qmax"] * 10000 > lo["density_max_nc_cm2"] * 1000 * load * f["area_u"]:
-        refuse("charge_density", f["density_uc_cm2"], 0, lo["density_max_nc_cm2"] / 1000,
+        raise err.LimitRefused("charge_density", f["density_uc_cm2"], 0, lo["density_max_nc_cm2"] / 1000,
                "uC/cm2", where)
     k = lo["shannon_k"]
     if k is not None and f["k"] > k:
-        refuse("shannon_k", f["shannon_k"], None, k, "", where)
+        raise err.LimitRefused("shannon_k", f["shannon_k"], None, k, "", where)
     if f["e"] > lo["energy_max_uj"] * load * 1000000000000:
-        refuse("energy_per_pulse", f["energy_mj"], 0, lo["energy_max_uj"] / 1000,
+        raise err.LimitRefused("energy_per_pulse", f["energy_mj"], 0, lo["energy_max_uj"] / 1000,
                "mJ", where)
     if s["w2"]:
         imb = abs(f["q1"] - f["q2"])
         if imb * 1000000 > L["imbalance_max_ppm"] * f["q1"]:
-            refuse("biphasic_imbalance", _r(imb * 100 / f["q1"]), 0,
+            raise err.LimitRefused("biphasic_imbalance", _r(imb * 100 / f["q1"]), 0,
                    L["imbalance_max_ppm"] / 10000, "%", where)
     return f
 
@@ -117,10 +107,10 @@ def check(spec, bd):
     figs = [check_stream(bd, s) for s in spec["streams"]]
     n = count_pulses(spec)
     if n > L["pulses_per_run_max"]:
-        refuse("pulses_per_run", n, 1, L["pulses_per_run_max"], "pulses")
+        raise err.LimitRefused("pulses_per_run", n, 1, L["pulses_per_run_max"], "pulses")
     dur = duration_us(spec)
     if dur > L["run_max_us"]:
-        refuse("run_duration", dur // 1000, 0, L["run_max_us"] // 1000, "ms")
+        raise err.LimitRefused("run_duration", dur // 1000, 0, L["run_max_us"] // 1000, "ms")
     # One pass over the merged pulses: overlap and train spacing per output,
     # and the average current over every window of avg_window_us.
     win = L["avg_window_us"]
@@ -142,13 +132,13 @@ def check(spec, bd):
         out = s["out"]
         name = bd.OUTPUTS[out]["name"]
         if out in last_end and t < last_end[out]:
-            refuse("pulse_overlap", last_end[out] - t, 0, 0, "us",
+            raise err.LimitRefused("pulse_overlap", last_end[out] - t, 0, 0, "us",
                    {"output": name, "stream": s["label"]})
         last_end[out] = t + pulse_dur(s)
         if p == 0:
             gap_min = L["outputs"][name]["train_gap_min_us"]
             if out in last_train and t - last_train[out] < gap_min:
-                refuse("train_interval", t - last_train[out], gap_min, None, "us",
+                raise err.LimitRefused("train_interval", t - last_train[out], gap_min, None, "us",
                        {"output": name, "stream": s["label"]})
             last_train[out] = t
         q = figs[i]["q1"] + figs[i]["q2"]
@@ -163,7 +153,7 @@ def check(spec, bd):
             del wq[:head]
             head = 0
         if acc > cap:
-            refuse("average_current", _r(acc / (load * win)), 0, L["avg_current_max_ua"],
+            raise err.LimitRefused("average_current", _r(acc / (load * win)), 0, L["avg_current_max_ua"],
                    "uA", {"output": name, "window_us": win})
         if acc > acc_max:
             acc_max = acc

@@ -17,8 +17,7 @@
 import binascii
 import hashlib
 
-from stimfw.link import messages as m
-from stimfw.link.endpoint import RequestError
+from stimfw.core import errors as err
 
 TYPES = ("tcmep", "ssep", "temg", "scs", "dwave")
 MAX_NAME = 32
@@ -88,7 +87,7 @@ def _record(d, path, default):
 
 def bad(key, problem):
     """A wire-form protocol that is not well formed; names the key."""
-    raise RequestError(m.ERR_BAD_PAYLOAD, "protocol %s: %s" % (key, problem),
+    raise err.Refused(err.ERR_BAD_PAYLOAD, "protocol %s: %s" % (key, problem),
                        {"key": key, "problem": problem})
 
 
@@ -260,7 +259,7 @@ def _muscles(d, path):
 
 
 def normalise(wire, bd):
-    """Wire form -> spec; raises RequestError(ERR_BAD_PAYLOAD) naming the key."""
+    """Wire form -> spec; raises err.Refused(ERR_BAD_PAYLOAD) naming the key."""
     if not isinstance(wire, dict):
         bad("", "must be an object")
     typ = _str(wire, "type", "", None, TYPES)

@@ -12,8 +12,7 @@
 # pass, and every pass is bounded well under a pulse period. Stop, e-stop and
 # the watchdog end output through hal.abort() and hal.outputs_off() before
 # anything else happens.
-from stimfw.link import messages as m
-from stimfw.link.endpoint import RequestError
+from stimfw.core import errors as err
 from stimfw.stim import limits, protocol
 
 IDLE = "IDLE"
@@ -44,14 +43,14 @@ class Supervisor:
 
     def arm(self, h):
         if self.state != IDLE:
-            raise RequestError(m.ERR_STATE, "arm needs IDLE, unit is %s" % self.state)
+            raise err.Refused(err.ERR_STATE, "arm needs IDLE, unit is %s" % self.state)
         if self.hal.estop_pressed():
-            raise RequestError(m.ERR_INTERLOCK, "emergency stop is pressed")
+            raise err.Refused(err.ERR_INTERLOCK, "emergency stop is pressed")
         if not self.hal.interlock_closed():
             self.log.record("arm_refused", reason="interlock_open")
-            raise RequestError(m.ERR_INTERLOCK, "the interlock is open: close it to arm")
+            raise err.Refused(err.ERR_INTERLOCK, "the interlock is open: close it to arm")
         if self.validated is None or not isinstance(h, str) or h != self.validated[0]:
-            raise RequestError(m.ERR_NOT_FOUND,
+            raise err.Refused(err.ERR_NOT_FOUND,
                                "hash %r is not the last validated protocol" % (h,),
                                {"validated": self.validated[0] if self.validated else None})
         self.armed = self.validated
@@ -61,7 +60,7 @@ class Supervisor:
 
     def start(self, baseline=False):
         if self.state != ARMED:
-            raise RequestError(m.ERR_STATE, "start needs ARMED, unit is %s" % self.state)
+            raise err.Refused(err.ERR_STATE, "start needs ARMED, unit is %s" % self.state)
         run = self.seq.start(self.armed[1], self.armed[0], baseline)
         self.state = STIMULATING
         return run
@@ -77,7 +76,7 @@ class Supervisor:
     def disarm(self, reason="disarm_command"):
         if self.state == FAULT:
             if self.hal.estop_pressed():
-                raise RequestError(m.ERR_STATE, "release the emergency stop first")
+                raise err.Refused(err.ERR_STATE, "release the emergency stop first")
             self.log.record("fault_cleared")
         elif self.state == STIMULATING:
             self._end_output()
@@ -102,11 +101,6 @@ class Supervisor:
         self.armed = None
         self.log.record("firmware_fault", error=text)
 
-    # --- from the sequencer -------------------------------------------------
-    def run_done(self):
-        if self.state == STIMULATING:
-            self.state = ARMED
-
     def output_fault(self, detail):
         """Repeated delivery flags: end the run and disarm."""
         self.log.record("output_fault", **detail)
@@ -116,6 +110,9 @@ class Supervisor:
     def _end_output(self):
         self.hal.abort()
         self.hal.outputs_off()
+
+    def deadline_us(self):
+        return None  # polls every pass; waits for nothing on the timeline
 
     def service(self):
         hal = self.hal
@@ -131,6 +128,16 @@ class Supervisor:
             return True
         if self.state != ARMED and self.state != STIMULATING:
             return False
+        if self.state == STIMULATING:
+            # What the sequencer left for this pass: output that failed, or
+            # a run that ended on its own.
+            fault = self.seq.take_fault()
+            if fault is not None:
+                self.output_fault(fault)
+                return True
+            if self.seq.take_ended():
+                self.state = ARMED
+                return True
         if not hal.interlock_closed():
             self.disarm("interlock_open")
             return True

@@ -10,10 +10,15 @@
 # service() never blocks: while a segment runs it lets the HAL idle until the
 # next pulse's end (until_us), which is where the simulated unit in fast
 # mode jumps its virtual clock.
+#
+# The sequencer never calls the supervisor: a run that has ended, or output
+# that failed, is left for the supervisor's next pass (take_ended(),
+# take_fault()). On a delivery fault the sequencer ends output itself first:
+# stopping needs nobody's permission.
 
+from stimfw.core import errors as err
+from stimfw.core import notices as note
 from stimfw.core.buffers import zeros
-from stimfw.link import messages as m
-from stimfw.link.endpoint import RequestError
 from stimfw.stim import delivery
 from stimfw.stim.compiler import Segmenter
 from stimfw.stim.timeline import Timeline
@@ -52,12 +57,13 @@ class Run:
 
 
 class Sequencer:
-    def __init__(self, hal, bd, push):
+    def __init__(self, hal, bd, push, recorder=None):
         self.hal = hal
         self.bd = bd
         self.push = push
-        self.supervisor = None  # set by the wiring (stimfw.stimulation)
-        self.recorder = None  # likewise: stimfw.recording.Recorder
+        self.recorder = recorder  # stimfw.record.recording.Recorder, or None
+        self.ended = False  # a run completed since take_ended()
+        self.fault = None  # repeated delivery flags, until take_fault()
         self.tl = Timeline(SEGMENT_PULSES)
         self.mon = zeros("h", 2 * bd.MONITOR_MAX_SAMPLES)
         self.scan_out = delivery.new_scan()
@@ -85,7 +91,7 @@ class Sequencer:
             from stimfw.stim.stepping import Steps
 
             if self.recorder is None or not self.recorder.start(self.next_id, h, spec, baseline):
-                raise RequestError(m.ERR_BAD_PAYLOAD,
+                raise err.Refused(err.ERR_BAD_PAYLOAD,
                                    "a threshold search needs a record table for the muscles' EMG",
                                    {"key": "record"})
             self.seg = Steps(spec, self.bd)
@@ -97,6 +103,8 @@ class Sequencer:
             self.seg = Segmenter(spec)
         self.run = Run(self.next_id, total, len(self.bd.OUTPUTS))
         self.next_id += 1
+        self.ended = False
+        self.fault = None
         self.draining = False
         self.awaiting = False
         start = self.seg.fill(self.tl)
@@ -154,7 +162,7 @@ class Sequencer:
             rec = self.recorder.finish(r.outcome == "complete")
             d["recorded"] = len(rec["streams"])
             d["alarms"] = sum(len(s["events"]) for s in rec["streams"])
-        self.push(m.PUSH_PROGRESS, d)
+        self.push(note.PUSH_PROGRESS, d)
 
     def deadline_us(self):
         # Nothing to wait for on the timeline clock once the run is only
@@ -163,9 +171,21 @@ class Sequencer:
             return None
         return self.next_due
 
+    def take_ended(self):
+        """True once after a run completed on its own."""
+        e = self.ended
+        self.ended = False
+        return e
+
+    def take_fault(self):
+        """The delivery fault that ended output, once, or None."""
+        f = self.fault
+        self.fault = None
+        return f
+
     def service(self):
         r = self.run
-        if r is None:
+        if r is None or self.fault is not None:
             return False
         if self.draining:
             # Stimulation is over; the last sweeps are still being recorded.
@@ -173,7 +193,7 @@ class Sequencer:
                 return False
             r.outcome = "complete"
             self._finish()
-            self.supervisor.run_done()
+            self.ended = True
             return True
         hal = self.hal
         tl = self.tl
@@ -184,8 +204,10 @@ class Sequencer:
             fault = self._readback(r, k)
             self.read = k + 1
             if fault is not None:
+                hal.abort()
+                hal.outputs_off()
                 self._push_pulses(r)
-                self.supervisor.output_fault(fault)  # ends the run through abort()
+                self.fault = fault  # the supervisor disarms, which closes the run
             return True
         if not done:
             # The next thing to wait for: the end of the next pulse to read
@@ -210,7 +232,7 @@ class Sequencer:
             return True
         self.seg_start = start
         self._fire(hal.ticks_add(self.fire_at, start - prev_start))
-        self.push(m.PUSH_PROGRESS, {"run": r.id, "done": r.done, "total": r.total})
+        self.push(note.PUSH_PROGRESS, {"run": r.id, "done": r.done, "total": r.total})
         return True
 
     def _readback(self, r, k):
@@ -252,7 +274,7 @@ class Sequencer:
     def _push_pulses(self, r):
         amps, charges, flags = self.recs
         if amps:
-            self.push(m.PUSH_PULSE, {"run": r.id, "first": self.seg.first + self.recs_first, "amp": amps,
+            self.push(note.PUSH_PULSE, {"run": r.id, "first": self.seg.first + self.recs_first, "amp": amps,
                                      "q_nc": charges, "flags": flags})
         self.recs = ([], [], [])
         self.recs_first = self.read

@@ -1,109 +1,95 @@
-# Wires the stimulation side into the app: the safety supervisor (first task
-# of the main loop), the sequencer (a later task), the safety event log, and
-# their link requests. Needs from the app: hal, link, tasks, objects (the
-# PULL table of commands.register). Call register(app) after
-# commands.register(app).
-import board
-
+# Link requests of the stimulation side: validate, plan, arm, start, stop,
+# disarm, status, results, heartbeats and the safety event log. Every
+# decision is the supervisor's; this layer only turns requests into calls
+# and refusals into ERROR replies.
+from stimfw.core.errors import ERR_NOT_FOUND, Refused
 from stimfw.link import messages as m
-from stimfw.link.endpoint import RequestError
-from stimfw.record.recording import Recorder
 from stimfw.stim.compiler import COLUMNS_NOTE, ROW, plan_rows
-from stimfw.stim.eventlog import EventLog
-from stimfw.stim.safety import IDLE, Supervisor
-from stimfw.stim.sequencer import Sequencer
+from stimfw.stim.safety import IDLE
 
 PLAN_ROWS = 256  # rows of a plan held for PULL "plan" (36 B each)
 
 
-def _summary(h, spec, figures):
-    return {"hash": h, "type": spec["type"], "name": spec["name"], "figures": figures,
-            "limits": board.LIMITS["profile"]}
+class StimRequests:
+    def __init__(self, link, bd, supervisor, sequencer, recorder, log, objects):
+        self.bd = bd
+        self.sup = supervisor
+        self.seq = sequencer
+        self.rec = recorder
+        self.log = log
+        self.objects = objects
+        objects.source("avg", recorder.wave)
+        for mtype, fn in (
+            (m.MSG_VALIDATE, self.validate),
+            (m.MSG_PLAN, self.plan),
+            (m.MSG_ARM, self.arm),
+            (m.MSG_START, self.start),
+            (m.MSG_STOP, self.stop),
+            (m.MSG_DISARM, self.disarm),
+            (m.MSG_STATUS, self.status),
+            (m.MSG_RESULT, self.result),
+            (m.MSG_HEARTBEAT, self.heartbeat),
+            (m.MSG_EVENTS, self.events),
+        ):
+            link.handle(mtype, fn)
 
-
-def register(app, bd=board):
-    hal = app.hal
-    link = app.link
-    log = EventLog(hal.wall_ms, link.push)
-    seq = Sequencer(hal, bd, link.push)
-    sup = Supervisor(hal, bd, log, seq)
-    rec = Recorder(hal, bd, link.push, log)
-    seq.supervisor = sup
-    seq.recorder = rec
-    app.tasks.insert(0, sup)  # safety first, every pass
-    app.tasks.append(seq)
-    app.tasks.append(rec)
-    app.supervisor = sup
-    app.sequencer = seq
-    app.recorder = rec
-    app.object_sources["avg"] = rec.wave
-    app.eventlog = log
-
-    def checked(req):
-        h, spec, figures = sup.validate(req)
-        if sup.state == IDLE:
-            rec.check(spec)  # a run in progress holds the averaging memory
+    def _checked(self, req):
+        h, spec, figures = self.sup.validate(req)
+        if self.sup.state == IDLE:
+            self.rec.check(spec)  # a run in progress holds the averaging memory
         return h, spec, figures
 
-    def validate(req, rid):
-        return _summary(*checked(req))
+    def _summary(self, h, spec, figures):
+        return {"hash": h, "type": spec["type"], "name": spec["name"], "figures": figures,
+                "limits": self.bd.LIMITS["profile"]}
 
-    def plan(req, rid):
-        h, spec, figures = checked(req)
+    def validate(self, req, rid):
+        return self._summary(*self._checked(req))
+
+    def plan(self, req, rid):
+        h, spec, figures = self._checked(req)
         rows = plan_rows(spec, PLAN_ROWS)
-        app.objects["plan"] = rows
-        d = _summary(h, spec, figures)
+        self.objects.put("plan", rows)
+        d = self._summary(h, spec, figures)
         d["rows"] = len(rows) // 36
         d["row_format"] = ROW
         d["columns"] = COLUMNS_NOTE
-        d["unit"] = [bd.OUTPUTS[s["out"]]["kind"] == "CV" and "mV" or "uA"
-                     for s in spec["streams"]]
+        outs = self.bd.OUTPUTS
+        d["unit"] = [outs[s["out"]]["kind"] == "CV" and "mV" or "uA" for s in spec["streams"]]
         return d
 
-    def arm(req, rid):
-        sup.arm(req.get("hash"))
-        return sup.status()
+    def arm(self, req, rid):
+        self.sup.arm(req.get("hash"))
+        return self.sup.status()
 
-    def start(req, rid):
-        return {"run": sup.start(req.get("baseline") is True), "state": sup.state}
+    def start(self, req, rid):
+        return {"run": self.sup.start(req.get("baseline") is True), "state": self.sup.state}
 
-    def stop(req, rid):
-        sup.stop()
-        return sup.status()
+    def stop(self, req, rid):
+        self.sup.stop()
+        return self.sup.status()
 
-    def disarm(req, rid):
-        sup.disarm()
-        return sup.status()
+    def disarm(self, req, rid):
+        self.sup.disarm()
+        return self.sup.status()
 
-    def status(req, rid):
-        d = sup.status()
-        r = seq.run or seq.last
+    def status(self, req, rid):
+        d = self.sup.status()
+        r = self.seq.run or self.seq.last
         d["run"] = r.summary() if r is not None else None
         return d
 
-    def result(req, rid):
-        r = seq.result(req.get("run"))
+    def result(self, req, rid):
+        r = self.seq.result(req.get("run"))
         if r is None:
-            raise RequestError(m.ERR_NOT_FOUND, "no run %r" % (req.get("run"),))
-        if rec.results.get("run") == r["run"]:
-            r["recording"] = rec.results
+            raise Refused(ERR_NOT_FOUND, "no run %r" % (req.get("run"),))
+        if self.rec.results.get("run") == r["run"]:
+            r["recording"] = self.rec.results
         return r
 
-    def heartbeat(req, rid):
-        sup.heartbeat()
-        return {"state": sup.state}
+    def heartbeat(self, req, rid):
+        self.sup.heartbeat()
+        return {"state": self.sup.state}
 
-    def events(req, rid):
-        return log.request(req)
-
-    link.handle(m.MSG_VALIDATE, validate)
-    link.handle(m.MSG_PLAN, plan)
-    link.handle(m.MSG_ARM, arm)
-    link.handle(m.MSG_START, start)
-    link.handle(m.MSG_STOP, stop)
-    link.handle(m.MSG_DISARM, disarm)
-    link.handle(m.MSG_STATUS, status)
-    link.handle(m.MSG_RESULT, result)
-    link.handle(m.MSG_HEARTBEAT, heartbeat)
-    link.handle(m.MSG_EVENTS, events)
-    return sup
+    def events(self, req, rid):
+        return self.log.request(req)
