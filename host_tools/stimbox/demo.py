@@ -47,6 +47,9 @@ def main() -> int:
                       f"{charges[0] / 1000:.2f}..{charges[-1] / 1000:.2f} uC (read back)")
                 for st in (r.recording or {}).get("streams", []):
                     c = st["components"][0]
+                    if c["lat_ms"] is None:
+                        print(f"  {st['stream']:>9}: {c['name']} absent ({c['absent']})")
+                        continue
                     print(f"  {st['stream']:>9}: {c['name']} latency {c['lat_ms']:.1f} ms, "
                           f"amplitude {c['amp_uv']:.2f} uV, {c['sweeps']} sweeps "
                           f"(A {st['a'][0]} / B {st['b'][0]}), SNR {st['snr'][0]['snr']:.1f}")

@@ -61,7 +61,11 @@ class AlarmMonitor:
                 continue
             if self.modality == "SSEP":
                 b = base["amp_uv"]
+                if b is None:
+                    continue  # no peak in the baseline: nothing to compare with
                 v = m["amp_uv"]
+                if v is None:
+                    v = 0.0  # the peak is gone: a loss of response
                 drop = 100.0 * (b - v) / b if b > 0 else 0.0
                 lim = th["ssep_amp_drop_pct"]
                 self._event(out, ("amp", name, ch), drop >= lim, {
@@ -70,6 +74,8 @@ class AlarmMonitor:
                     "t_ms": t_ms})
                 b = base["lat_ms"]
                 v = m["lat_ms"]
+                if v is None:
+                    continue  # a lost peak has no latency; the amplitude alarm covers it
                 rise = 100.0 * (v - b) / b if b > 0 else 0.0
                 lim = th["ssep_lat_rise_pct"]
                 self._event(out, ("lat", name, ch), rise >= lim, {

@@ -36,6 +36,29 @@ def extreme(w, i0, i1, positive):
     return best, bv
 
 
+def peak(w, i0, i1, positive):
+    """(index, value) of the highest local maximum (positive) or lowest local
+    minimum strictly inside w[i0:i1], or None when there is none. A window's
+    edge is never a peak: a value there only says the waveform was still
+    rising or falling, and reporting it as a latency gives a baseline that
+    raises, or hides, latency alarms for the rest of the case."""
+    n = len(w)
+    i0 = _clip(i0, n)
+    i1 = n if i1 > n else i1
+    best = None
+    bv = 0.0
+    for i in range(i0 + 1, i1 - 1):
+        v = w[i]
+        if positive:
+            if v >= w[i - 1] and v >= w[i + 1] and (best is None or v > bv):
+                best = i
+                bv = v
+        elif v <= w[i - 1] and v <= w[i + 1] and (best is None or v < bv):
+            best = i
+            bv = v
+    return None if best is None else (best, bv)
+
+
 def baseline(w, pre):
     if pre <= 0:
         return 0.0
@@ -52,13 +75,19 @@ def component(w, rate_hz, pre, spec):
     if len(wins) != len(names):
         raise ValueError("component %s needs %d windows" % (spec["name"], len(names)))
     peaks = []
+    r = {"name": spec["name"], "ch": spec.get("ch", 0)}
     for k in range(len(names)):
         name = names[k]
         win = wins[k]
         pos = name[:1].upper() == "P"
-        i, v = extreme(w, index(win[0], rate_hz, pre), index(win[1], rate_hz, pre) + 1, pos)
-        peaks.append((latency_ms(i, rate_hz, pre), v))
-    r = {"name": spec["name"], "ch": spec.get("ch", 0), "lat_ms": peaks[0][0]}
+        p = peak(w, index(win[0], rate_hz, pre), index(win[1], rate_hz, pre) + 1, pos)
+        if p is None:
+            r["lat_ms"] = None
+            r["amp_uv"] = None
+            r["absent"] = "no %s peak inside %s..%s ms" % (name, win[0], win[1])
+            return r
+        peaks.append((latency_ms(p[0], rate_hz, pre), p[1]))
+    r["lat_ms"] = peaks[0][0]
     if len(peaks) == 2:
         r["lat2_ms"] = peaks[1][0]
         r["amp_uv"] = abs(peaks[1][1] - peaks[0][1])
