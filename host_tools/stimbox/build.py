@@ -97,11 +97,14 @@ def compile_file(src: Path, dst: Path, arch: str) -> None:
         raise BuildError(f"mpy-cross rejected {src}:\n{r.stderr.strip()}")
 
 
-def build_image(board: str, out: Path | None = None) -> Image:
+def build_image(board: str, out: Path | None = None, arch: str | None = None) -> Image:
+    """Compile the board's image into out (a new temporary folder if None).
+    arch overrides the board's MPY_ARCH (tests run the simulated unit's
+    image on a 32-bit runtime, which loads x86 native code, not x64)."""
     mod = board_module(board)
     if not (BOARDS_DIR / board / "hal.py").exists():
         raise BuildError(f"board {board!r} has no hal.py yet: its firmware cannot be built")
-    arch = mod.MPY_ARCH
+    arch = arch or mod.MPY_ARCH
     root = Path(out) if out else Path(tempfile.mkdtemp(prefix=f"stimbox-{board}-"))
     if root.exists():
         shutil.rmtree(root)
