@@ -5,6 +5,7 @@
 # proper (boards/sim) replaces both in the end-to-end tests.
 import json
 
+from stimfw.hal_api import Hal
 from stimfw.link import codec as lc
 from stimfw.stim.timeline import COLUMNS
 
@@ -41,7 +42,7 @@ class BytesConsole:
         self.tx.extend(data)
 
 
-class LoadHal:
+class LoadHal(Hal):
     def __init__(self, bd, load_ohm=1000):
         self.bd = bd
         self.console = BytesConsole()
