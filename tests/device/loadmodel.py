@@ -66,8 +66,8 @@ class LoadHal(Hal):
     def ticks_ms(self):
         return self.t_us // 1000
 
-    def ticks_add(self, a, b):
-        return a + b
+    def ticks_add(self, t, d):
+        return t + d
 
     def ticks_diff(self, a, b):
         return a - b
@@ -95,7 +95,8 @@ class LoadHal(Hal):
         self.offs += 1
 
     # stimulation
-    def fire(self, tl, start_us):
+    def fire(self, timeline, start_us):
+        tl = timeline
         rows = [[getattr(tl, c)[i] for c in COLUMNS] for i in range(tl.n)]
         self.rows = rows
         self.start_us = start_us
@@ -137,8 +138,8 @@ class LoadHal(Hal):
             return i, i * load // 1000
         return i, amp
 
-    def monitor(self, k, buf):
-        r = self.rows[k]
+    def monitor(self, pulse_index, buf):
+        r = self.rows[pulse_index]
         o = self.bd.OUTPUTS[r[1]]
         load = self.loads[r[1]]
         per_us = self.bd.MONITOR_RATE_HZ // 1000000 or 1

@@ -23,8 +23,8 @@ class ClockHal(Hal):
     def ticks_us(self):
         return self.now
 
-    def ticks_add(self, a, b):
-        return a + b
+    def ticks_add(self, t, d):
+        return t + d
 
     def ticks_diff(self, a, b):
         return a - b
