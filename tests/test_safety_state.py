@@ -55,6 +55,20 @@ def test_a_run_delivers_every_pulse_with_its_amplitude_and_charge(firmware_image
 
 
 @pytest.mark.parametrize("runtime", BOTH)
+def test_a_run_across_the_tick_wrap_delivers_the_same(firmware_image, runtime: str) -> None:
+    # The timeline clock starts 1 s before it wraps (after 2**30 us on a
+    # board): the 4.5 s run crosses the wrap mid-segment and must deliver,
+    # read back and space its segments exactly as a run that does not.
+    plain = device(firmware_image, "full_run", runtime=runtime)
+    r = device(firmware_image, "full_run", 1000000, runtime=runtime)
+    assert r["wrapped"] and not plain["wrapped"]
+    assert r["fire_offsets"] == plain["fire_offsets"] == [0, 2500000]
+    assert [rows for _, rows in r["fires"]] == [rows for _, rows in plain["fires"]]
+    for key in ("state", "run", "pulses", "result"):
+        assert r[key] == plain[key], key
+
+
+@pytest.mark.parametrize("runtime", BOTH)
 def test_heartbeat_lapse_stops_disarms_and_logs(firmware_image, runtime: str) -> None:
     r = device(firmware_image, "heartbeat_lapse", runtime=runtime)
     assert r["kept"] == "STIMULATING" and r["still"] == "STIMULATING"

@@ -3,6 +3,7 @@
 # load model (loadmodel.py). One scenario per function, named by the first
 # argument, its parameters (if any) a list in data; it prints one JSON value.
 import json
+import time
 
 import devargs
 from loadmodel import make_app
@@ -16,8 +17,8 @@ def events(host):
     return [e["kind"] for e in host.ok(m.MSG_EVENTS, {})["events"]]
 
 
-def armed(wire, load=1000):
-    app, host = make_app(load)
+def armed(wire, load=1000, t0_us=0):
+    app, host = make_app(load, t0_us)
     h = host.ok(m.MSG_VALIDATE, wire)["hash"]
     host.ok(m.MSG_ARM, {"hash": h})
     return app, host
@@ -45,15 +46,21 @@ def arming():
     return out
 
 
-def full_run():
+def full_run(before_wrap_us=None):
+    # before_wrap_us: start the timeline clock that long before it wraps.
+    t0 = 0 if before_wrap_us is None else time.ticks_add(0, -before_wrap_us)
     app, host = armed({"type": "tcmep", "amp_mv": 300000, "pulses": 5, "isi_us": 3000,
-                       "width_us": 76, "rate_hz": 2, "count": 9})
+                       "width_us": 76, "rate_hz": 2, "count": 9}, t0_us=t0)
+    hal = app.hal
     run = host.ok(m.MSG_START, {})["run"]
     host.steps(200)
     st = host.ok(m.MSG_STATUS, {})
     pulses = [p for t, p in host.pushes if t == m.PUSH_PULSE]
+    first = hal.fires[0][0]
     return {"state": st["state"], "run": st["run"], "pulses": pulses,
-            "fires": [(s, [r[0] for r in rows]) for s, rows in app.hal.fires],
+            "fires": [(s, [r[0] for r in rows]) for s, rows in hal.fires],
+            "fire_offsets": [hal.ticks_diff(s, first) for s, _ in hal.fires],
+            "wrapped": hal.ticks_diff(hal.t_us, t0) > 0 and hal.t_us < t0,
             "result": host.ok(m.MSG_RESULT, {"run": run})}
 
 
