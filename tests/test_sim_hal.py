@@ -102,6 +102,30 @@ def test_averaged_ssep_through_the_hal(sim_model: ModelServer, runtime: str) -> 
     assert sim_model.model.now_us() == pytest.approx(0.001e6 + 99 * 212766 + 70000, abs=500)
 
 
+@pytest.mark.parametrize("runtime", BOTH[1:])  # the 64-bit port's ticks wrap after 2**62 us
+def test_pulses_and_windows_across_the_tick_wrap(sim_model: ModelServer, runtime: str) -> None:
+    # The timeline clock wraps half a second in (after 2**30 us on a board):
+    # pulses land exactly one period apart on the model's unwrapped clock,
+    # and each window's samples, the one straddling the wrap included, are
+    # the model's from the right time.
+    import numpy as np
+    from simunit.clock import unwrap
+
+    r = lines(run_quiet("simhal_wrap.py", runtime))
+    period = int(r["period"])
+    model = sim_model.model
+    assert model.ticks_period == period == 2**30
+    starts = [int(r[f"start{k}"]) for k in (-1, 0, 1)]
+    # The middle pulse 30 ms before the wrap (its window wraps), the last after it.
+    assert starts[1] == period - 30000 and starts[2] < starts[0] < starts[1]
+    t = [unwrap(s, model.now_us(), period) for s in starts]
+    assert t[1] - t[0] == t[2] - t[1] == 212766 and t[0] > period // 2
+    assert [p["scheduled_us"] for p in model.pulse_log] == t
+    for k, tk in zip((-1, 0, 1), t, strict=True):
+        ref = model.acquire(tk - 10000, 5000, 400, [1, 4]).ravel()
+        assert np.array_equal(np.array(r[f"data{k}"].split(), dtype=int), ref), k
+
+
 @pytest.mark.parametrize("runtime", BOTH)
 def test_realtime_mode_paces_to_wall_time(tmp_path, runtime: str) -> None:
     from simunit.model import HardwareModel
