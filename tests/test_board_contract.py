@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from mpy import BOTH, FIRMWARE, run_mp_file
+from seq_common import run_image
 from stimbox import build
 from stimbox.errors import BuildError
 from stimfw import hal_api
@@ -236,6 +237,16 @@ def test_each_board_hal_on_micropython_subclasses_and_overrides(board: str, runt
     assert set(REQUIRED) <= set(r["overridden"])
     if board == "sim":
         assert sorted(r["overridden"]) == sorted(CONTRACT)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "stimfw/link/handlers/system.py still looks sim() up with getattr(); every Hal now "
+    "has one, so it must catch hal_api.Unsupported and answer ERR_UNSUPPORTED"))
+def test_a_unit_without_sim_answers_a_sim_request_unsupported(firmware_image) -> None:
+    from stimfw.link import messages as m
+
+    (r,) = run_image(firmware_image, "sim_request.py")
+    assert r[0] is False and r[1]["code"] == m.ERR_UNSUPPORTED, r
 
 
 def test_notprovided_and_unsupported_are_distinct() -> None:
