@@ -73,3 +73,59 @@ def run_mp(
             f"--- stderr ---\n{r.stderr}"
         )
     return r.stdout
+
+
+def run_mp_file(
+    script: str | Path,
+    *args: object,
+    data: object = None,
+    heap: str = MCU_HEAP,
+    paths: tuple[Path, ...] = (FIRMWARE, BOARD_SIM),
+    runtime: str = "unix",
+    timeout: float = 60,
+    check: bool = True,
+    stdin: int | None = None,
+) -> str:
+    """Run a device script (a .py file; a relative path is taken under
+    tests/) as `micropython -X heapsize=heap script args...`, args as strings.
+
+    The script's own folder comes first on its sys.path, then paths (as in
+    run_mp, a later one shadows an earlier one), through MICROPYPATH. data,
+    when not None, goes to the script as JSON in a file named by
+    $STIMBOX_DEVICE_DATA (tests/device/devargs.py reads it). stdin: a file
+    descriptor for the script's stdin (default: inherited). Returns stdout;
+    with check, a non-zero exit fails the calling test with the device's
+    own traceback."""
+    import json
+    import tempfile
+
+    path = Path(script)
+    if not path.is_absolute():
+        path = Path(__file__).resolve().parent / path
+    env = dict(os.environ)
+    env["MICROPYPATH"] = os.pathsep.join([str(p) for p in reversed(paths)] + [".frozen"])
+    env.pop("STIMBOX_DEVICE_DATA", None)
+    tmp = None
+    if data is not None:
+        fd, tmp = tempfile.mkstemp(suffix=".json", prefix="stimbox-device-")
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f)
+        env["STIMBOX_DEVICE_DATA"] = tmp
+    try:
+        r = subprocess.run(
+            [executable(runtime), "-X", f"heapsize={heap}", str(path), *map(str, args)],
+            stdin=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+        )
+    finally:
+        if tmp is not None:
+            os.unlink(tmp)
+    if check and r.returncode != 0:
+        raise AssertionError(
+            f"micropython ({runtime}) {path.name} exited {r.returncode}\n--- stdout ---\n"
+            f"{r.stdout}\n--- stderr ---\n{r.stderr}"
+        )
+    return r.stdout

@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from mpy import run_mp
+import pytest
+from mpy import BOTH, run_mp_file
 from stimfw.dsp import filters
 
 I32 = (-(2**31), 2**31 - 1)
@@ -41,9 +42,9 @@ def _prod(s: int, ch: int, cl: int) -> int:
     return _chk(hi + (mid >> 13))
 
 
-def model_sosfilt(x: np.ndarray, rows) -> tuple[list[int], int]:
-    q = _quant(rows)
-    nsec = len(rows)
+def model_sosfilt(x: np.ndarray, q: list[tuple[int, int]]) -> tuple[list[int], int]:
+    """The device's filter on x with quantized coefficients q (_quant)."""
+    nsec = len(q) // 5
     st = [[0, 0, 0, 0] for _ in range(nsec)]
     smax = (1 << 27) - 1
     out = []
@@ -98,7 +99,8 @@ def _inputs(n: int) -> dict[str, np.ndarray]:
     }
 
 
-def test_fixed_filter_is_32bit_safe_and_bit_exact(tmp_path) -> None:
+@pytest.mark.parametrize("runtime", BOTH)
+def test_fixed_filter_is_32bit_safe_and_bit_exact(tmp_path, runtime: str) -> None:
     n = 1500
     cases = []
     for sname, rows in EDGE_SETS.items():
@@ -107,23 +109,24 @@ def test_fixed_filter_is_32bit_safe_and_bit_exact(tmp_path) -> None:
     src = tmp_path / "x.bin"
     dst = tmp_path / "y.bin"
     src.write_bytes(b"".join(x.astype("<i2").tobytes() for *_, x in cases))
-    rows_json = json.dumps([c[2] for c in cases])
-    run_mp(heap="1m", code=f"""
-        from array import array
-        from stimfw.dsp import fixed as d
-        rows = {rows_json}
-        buf = array("h", bytearray({2 * n}))
-        with open({str(src)!r}, "rb") as f, open({str(dst)!r}, "wb") as g:
-            for r in rows:
-                f.readinto(buf)
-                ch = d.SweepChain(1, {n}, r)
-                ch.process(buf)
-                g.write(buf)
-    """)
+    out = run_mp_file("device/fixed_filter.py", heap="1m", runtime=runtime, data={
+        "rows": [c[2] for c in cases], "n": n, "src": str(src), "dst": str(dst)})
     dev = np.frombuffer(dst.read_bytes(), dtype="<i2").reshape(len(cases), n)
+    dev_q = [json.loads(line) for line in out.splitlines()]
     clamped = 0
     for k, (sname, iname, rows, x) in enumerate(cases):
-        want, peak = model_sosfilt(x, rows)
+        # The coefficients the device quantized: the host's exactly where
+        # floats are doubles; on a float32 runtime the coefficients arrive
+        # through float32 (and MicroPython's float parser, not always
+        # correctly rounded), so within 2 float32 ulps of them.
+        q = list(zip(dev_q[k][0::2], dev_q[k][1::2], strict=True))
+        if runtime == "unix":
+            assert q == _quant(rows), f"{sname}: device quantized differently"
+        else:
+            for (hi, lo), (hi0, lo0) in zip(q, _quant(rows), strict=True):
+                c, c0 = (hi << 14) + lo, (hi0 << 14) + lo0
+                assert abs(c - c0) <= max(1, abs(c0) * 2**-22), f"{sname}: {c} vs {c0}"
+        want, peak = model_sosfilt(x, q)
         assert list(dev[k]) == want, f"{sname}/{iname}: device differs from the 32-bit model"
         clamped += peak >= (1 << 27) - 1
     assert clamped > 0  # the clamp path was exercised too
@@ -145,7 +148,8 @@ def _acc_model(sweeps: np.ndarray) -> tuple[list[int], int]:
     return v, shift
 
 
-def test_accumulator_words_stay_24bit_and_match(tmp_path) -> None:
+@pytest.mark.parametrize("runtime", BOTH)
+def test_accumulator_words_stay_24bit_and_match(tmp_path, runtime: str) -> None:
     """1100 sweeps at the rails (the worst case for the sum) through Acc24 on
     the device and through the model; words and shift must agree. A second
     channel of the same split, fed only 100 of those sweeps (its other
@@ -158,18 +162,8 @@ def test_accumulator_words_stay_24bit_and_match(tmp_path) -> None:
     sweeps[:, n // 2 :] = -32768
     want, shift = _acc_model(sweeps)
     want1, shift1 = _acc_model(sweeps[:k1])
-    out = run_mp(heap="1m", code=f"""
-        from array import array
-        from stimfw.dsp import fixed as d
-        a = d.Acc24(2, {n})
-        pos = array("h", [32767] * {n // 2} + [-32768] * {n // 2})
-        for j in range({k}):
-            a.add(pos, 0)
-            if j < {k1}:
-                a.add(pos, 1)
-        for c in (0, 1):
-            print(a.shift[c], a.count[c], [d.acc3_get(a.block, 3 * ({n} * c + i)) for i in range({n})])
-    """)
+    out = run_mp_file("device/fixed_acc24.py", heap="1m", runtime=runtime,
+                      data={"n": n, "k": k, "k1": k1})
     rows = [line.split(" ", 2) for line in out.strip().splitlines()]
     assert int(rows[0][0]) == shift == 3  # 1024..2047 sweeps: units of 8 LSB
     assert int(rows[0][1]) == k

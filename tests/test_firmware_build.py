@@ -7,13 +7,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from mpy import FIRMWARE, run_mp
+from mpy import BOTH, FIRMWARE, run_mp_file
+from seq_common import image_for
 from stimbox import build
 
 FIRMWARE_FILES = sorted(FIRMWARE.rglob("*.py"))
 BOARD_FILES = sorted(p for b in build.boards() for p in (build.BOARDS_DIR / b).glob("*.py"))
-# The ulab backend needs a board with ulab, which the Unix port lacks; its
-# tests run it under CPython through tests/ulab_compat.
+# The ulab backend needs a board with ulab, which the PyPI Unix port lacks;
+# the board-like runtime has it.
 NEEDS_ULAB = {"stimfw.dsp.ulab"}
 MODULES = sorted(
     {
@@ -37,18 +38,18 @@ def test_all_firmware_compiles_with_mpy_cross(arch: str, tmp_path: Path) -> None
     assert not bad, "\n".join(bad)
 
 
-def test_every_firmware_module_imports_under_micropython(firmware_image) -> None:
+@pytest.mark.parametrize("runtime", BOTH)
+def test_every_firmware_module_imports_under_micropython(firmware_image, runtime: str) -> None:
     # All of them at once, from the compiled image as a unit loads them, in
-    # the simulated unit's default heap.
+    # the simulated unit's default heap. The board-like runtime has ulab, so
+    # there the ulab backend imports too.
     from simunit.supervisor import DEFAULT_HEAP
 
     assert "stimfw.link.codec" in MODULES and "stimfw.app" in MODULES
-    out = run_mp(
-        "for name in %r:\n    __import__(name)\n    print('ok', name)\n" % (MODULES,),
-        paths=(firmware_image.slot_dir,),
-        heap=DEFAULT_HEAP,
-    )
-    assert out.split().count("ok") == len(MODULES)
+    names = MODULES + sorted(NEEDS_ULAB) if runtime == "mcu32" else MODULES
+    out = run_mp_file("device/import_all.py", data=names, runtime=runtime, heap=DEFAULT_HEAP,
+                      paths=(image_for(runtime, firmware_image).slot_dir,))
+    assert out.split().count("ok") == len(names)
 
 
 def test_image_layout_and_hash_are_reproducible(tmp_path: Path) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import struct
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import given
 from hypothesis import strategies as st
-from mpy import run_mp
+from mpy import BOTH, run_mp_file
 from stimfw.link import codec as lc
 
 
@@ -94,63 +95,19 @@ def test_write_frame_with_prefix_and_range_equals_whole_payload() -> None:
     assert frames[0].payload == b"PFX" + data[10:700]
 
 
-@settings(max_examples=1, deadline=None)
-@given(st.just(None))
-def test_micropython_and_cpython_agree_byte_for_byte(_: None) -> None:
+@pytest.mark.parametrize("runtime", BOTH)
+def test_micropython_and_cpython_agree_byte_for_byte(runtime: str) -> None:
     # Frames encoded by each runtime decode identically in the other.
     cases = [(1, 2, 3, b""), (2, 0x81, 0, bytes(range(256))), (5, 4, 65535, b"\x03\x7d\x7e" * 50)]
     host_wire = [lc.encode_frame(*c).hex() for c in cases]
-    out = run_mp(
-        """
-        import json, binascii
-        from stimfw.link import codec as lc
-        cases = %s
-        host = %s
-        res = {"mp_wire": [], "decoded": []}
-        for k, t, r, p in cases:
-            res["mp_wire"].append(binascii.hexlify(lc.encode_frame(k, t, r, bytes(p))).decode())
-        got = []
-        d = lc.Decoder(1024, got.append, copy_payload=True)
-        for w in host:
-            d.feed(binascii.unhexlify(w))
-        for f in got:
-            res["decoded"].append([f.kind, f.mtype, f.req_id, list(f.payload)])
-        print(json.dumps(res))
-        """
-        % (json.dumps([[k, t, r, list(p)] for k, t, r, p in cases]), json.dumps(host_wire))
-    )
+    out = run_mp_file("device/codec_agree.py", runtime=runtime, data={
+        "cases": [[k, t, r, list(p)] for k, t, r, p in cases], "host": host_wire})
     res = json.loads(out.strip().splitlines()[-1])
     assert res["mp_wire"] == host_wire
     assert res["decoded"] == [[k, t, r, list(p)] for k, t, r, p in cases]
 
 
-def test_device_decoder_allocates_nothing_per_byte() -> None:
-    out = run_mp(
-        """
-        import micropython
-        from stimfw.link import codec as lc
-        wire = bytearray(lc.encode_frame(1, 2, 3, b'x' * 100))
-        got = [0]
-        def on_frame(f):
-            got[0] += 1
-        d = lc.Decoder(480, on_frame)
-        one = bytearray(1)
-        # Bytes of the frame body go through the decoder under heap_lock: the
-        # per-byte path must not allocate. (Completing a frame builds the
-        # Frame object, which is outside the lock.)
-        d.feed(wire[:1])
-        i = 1
-        end = len(wire) - 1
-        micropython.heap_lock()
-        try:
-            while i < end:
-                one[0] = wire[i]
-                d.feed(one)
-                i += 1
-        finally:
-            micropython.heap_unlock()
-        d.feed(wire[-1:])
-        print('frames', got[0])
-        """
-    )
+@pytest.mark.parametrize("runtime", BOTH)
+def test_device_decoder_allocates_nothing_per_byte(runtime: str) -> None:
+    out = run_mp_file("device/codec_heap.py", runtime=runtime)
     assert "frames 1" in out

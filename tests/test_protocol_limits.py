@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from mpy import BOTH
 from seq_common import BOARD, run_image
 from stimfw.core.errors import Refused
 from stimfw.link.messages import ERR_BAD_PAYLOAD, ERR_LIMIT
@@ -99,22 +100,10 @@ def test_every_limit_of_the_profile_has_a_refusal_case() -> None:
     assert named == expected
 
 
-def test_device_refuses_the_same_way(firmware_image) -> None:
+@pytest.mark.parametrize("runtime", BOTH)
+def test_device_refuses_the_same_way(firmware_image, runtime: str) -> None:
     # The same cases through the firmware's own modules on MicroPython.
-    code = """
-import json, board
-from stimfw.stim import protocol
-from stimfw.stim import limits
-from stimfw.core.errors import Refused
-for over, under in DATA:
-    limits.check(protocol.normalise(under, board), board)
-    try:
-        limits.check(protocol.normalise(over, board), board)
-        print(json.dumps(None))
-    except Refused as e:
-        print(json.dumps([e.code, e.detail]))
-"""
-    got = run_image(firmware_image, code, [[c[1], c[2]] for c in CASES])
+    got = run_image(firmware_image, "protocol_refusals.py", [[c[1], c[2]] for c in CASES], runtime=runtime)
     for case, res in zip(CASES, got, strict=True):
         assert res is not None, case[0]
         code_, d = res

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+from mpy import BOTH
 from seq_common import BOARD, run_image
 from stimfw.stim import compiler, limits, protocol
 from stimfw.stim.timeline import COLUMNS
@@ -95,17 +97,9 @@ EXAMPLES = [
 ]
 
 
-def test_same_edges_and_hash_on_the_device(firmware_image) -> None:
-    code = """
-import json, board
-from stimfw.stim import protocol
-from stimfw.stim import compiler
-for w in DATA:
-    spec = protocol.normalise(w, board)
-    print(json.dumps([protocol.spec_hash(spec, board.LIMITS["profile"]),
-                      list(compiler.plan_rows(spec, 64))]))
-"""
-    got = run_image(firmware_image, code, EXAMPLES)
+@pytest.mark.parametrize("runtime", BOTH)
+def test_same_edges_and_hash_on_the_device(firmware_image, runtime: str) -> None:
+    got = run_image(firmware_image, "protocol_plans.py", EXAMPLES, runtime=runtime)
     for wire, (h, plan) in zip(EXAMPLES, got, strict=True):
         spec = protocol.normalise(wire, BOARD)
         assert h == protocol.spec_hash(spec, BOARD.LIMITS["profile"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from mpy import BOTH
 from seq_common import BOARD, run_image
 from stimbox.protocols import ProtocolFileError, examples, from_dict, load
 from stimfw.stim import limits, protocol
@@ -21,18 +22,10 @@ def test_an_example_for_every_modality() -> None:
     assert types == set(protocol.TYPES)
 
 
-def test_examples_are_accepted_on_the_device_with_the_host_hash(firmware_image) -> None:
+@pytest.mark.parametrize("runtime", BOTH)
+def test_examples_are_accepted_on_the_device_with_the_host_hash(firmware_image, runtime: str) -> None:
     wires = [load(p, BOARD) for p in examples()]
-    code = """
-import board
-from stimfw.stim import protocol
-from stimfw.stim import limits
-for w in DATA:
-    spec = protocol.normalise(w, board)
-    fig = limits.check(spec, board)
-    print(json.dumps([protocol.spec_hash(spec, board.LIMITS["profile"]), fig["pulses"]]))
-"""
-    got = run_image(firmware_image, code, wires)
+    got = run_image(firmware_image, "protocol_checks.py", wires, runtime=runtime)
     for wire, (h, n) in zip(wires, got, strict=True):
         spec = protocol.normalise(wire, BOARD)
         assert limits.check(spec, BOARD)["pulses"] == n

@@ -6,81 +6,53 @@ from __future__ import annotations
 
 import json
 
-from mpy import run_mp
+import pytest
+from mpy import BOTH, run_mp_file
 from simunit.supervisor import DEFAULT_HEAP
 
-CODE = """
-import json
-import micropython
-import board
-from stimfw.core import arena
-from stimfw.stim import protocol
-from stimfw.record.recording import Recorder
-
-arena.reserve(board.DSP_ARENA_BYTES)
+# The board-like runtime has ulab, so there the firmware filters and averages
+# with the ulab DSP backend (stimfw/dsp/backend.py), which still allocates
+# per sweep.
+ULAB_ALLOCATES = pytest.mark.xfail(
+    strict=True, raises=AssertionError,
+    reason="the ulab DSP backend allocates per sweep (MemoryError under heap_lock)")
 
 
-class ClockHal:
-    # A test stand-in for the board HAL: a timeline clock the test moves, and
-    # an ADC that returns a small deterministic ramp (no allocation).
-    def __init__(self):
-        self.now = 0
-        self.acquired = 0
-    def ticks_us(self):
-        return self.now
-    def ticks_add(self, a, b):
-        return a + b
-    def ticks_diff(self, a, b):
-        return a - b
-    def wall_ms(self):
-        return 0
-    def acquire(self, t0_us, rate_hz, channels, buf):
-        i = 0
-        n = len(buf)
-        while i < n:
-            buf[i] = (i * 7 + channels[0] * 3) % 64 - 32
-            i += 1
-        self.acquired += 1
-        return n
-
-
-pushed = []
-hal = ClockHal()
-rec = Recorder(hal, board, lambda t, d: pushed.append(t), None)
-wire = {"type": "ssep", "count": 50, "rate_hz": 4.7, "sites": [
-    {"site": "l_median", "out": "P1", "amp_ua": 25000, "width_us": 200,
-     "record": {"channels": [1, 3, 4], "rate_hz": 5000, "pre_ms": 10, "post_ms": 60,
-                "band": [30, 1000], "blank_us": [100, 1500], "progress_every": 1000}}]}
-spec = protocol.normalise(wire, board)
-assert rec.start(1, "h", spec, False)
-
-
-def sweep(t):
-    hal.now = t
-    rec.on_pulse(0, 0, t)
-    hal.now = t + 60000
-    return rec.service()
-
-
-sweep(0)  # the first sweep may allocate (first use of filters and sums)
-t = 212766
-took = 0
-micropython.heap_lock()
-try:
-    for _ in range(20):
-        if sweep(t):
-            took += 1
-        t += 212766
-finally:
-    micropython.heap_unlock()
-print(json.dumps({"took": took, "acquired": hal.acquired, "pushed": len(pushed),
-                  "queued": rec.count}))
-"""
-
-
-def test_recording_path_allocates_nothing_per_sweep() -> None:
-    out = run_mp(CODE, heap=DEFAULT_HEAP)
+@pytest.mark.parametrize("runtime", BOTH)
+def test_recording_path_allocates_nothing_per_sweep(runtime: str, request) -> None:
+    if runtime == "mcu32":
+        request.applymarker(ULAB_ALLOCATES)
+    out = run_mp_file("device/recording_heap.py", heap=DEFAULT_HEAP, runtime=runtime)
     r = json.loads(out.strip().splitlines()[-1])
     assert r["took"] == 20 and r["queued"] == 0
     assert r["acquired"] == 21 * 3  # one acquire per channel per sweep
     assert r["pushed"] == 0
+
+
+def recording(runtime: str, clock: str) -> dict:
+    out = run_mp_file("device/recording_wrap.py", clock, heap=DEFAULT_HEAP, runtime=runtime)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("runtime", BOTH)
+def test_recording_across_the_tick_wrap_is_the_same(runtime: str) -> None:
+    # The clock starts 1 s before it wraps (2**30 us on a board): sweeps
+    # before, across and after the wrap are acquired from the right windows
+    # and average to the same results.
+    plain = recording(runtime, "plain")
+    r = recording(runtime, "wrap")
+    assert r["wrapped"] and not plain["wrapped"]
+    assert r["starts"] == plain["starts"]
+    assert plain["starts"][::3] == [k * 212766 - 10000 for k in range(21)]  # 10 ms pre-trigger
+    assert r["results"] == plain["results"]
+
+
+@pytest.mark.parametrize("runtime", BOTH)
+def test_recording_with_the_clock_past_2_31_us(runtime: str) -> None:
+    # On the 64-bit port (the simulated unit) ticks_us passes 2**31 after
+    # 35.8 min: trigger times kept in a 32-bit array were cut there, and
+    # sweeps came from windows 2**32 us early.
+    plain = recording(runtime, "plain")
+    r = recording(runtime, "late")
+    assert r["starts"] == plain["starts"]
+    assert r["results"] == plain["results"]

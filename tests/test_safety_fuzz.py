@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from mpy import BOTH
 from seq_common import run_image
 from stimfw.link import codec as lc
 from stimfw.link import messages as m
@@ -34,53 +36,21 @@ chunk = st.one_of(st.binary(max_size=64), frames,
                   frames.map(lambda f: f[: len(f) // 2]), frames.map(lambda f: bytes(f[1:])))
 streams = st.lists(st.lists(chunk, max_size=12).map(b"".join), min_size=12, max_size=12)
 
-CODE = """
-import binascii
-import gc
-from seq_loadmodel import make_app
-out = []
-for hx in DATA:
-    app, host = make_app()
-    app.hal.console.feed(binascii.unhexlify(hx))
-    worst = "IDLE"
-    for _ in range(400):
-        app.step()
-        st = app.supervisor.state
-        if st in ("ARMED", "STIMULATING"):
-            worst = st
-        if (app.hal.console.pos >= len(app.hal.console.rx) or app.link.interrupted) and not app.link.transfer:
-            break
-    # Everything read, or the stream held a Ctrl-C (0x03): the link hands
-    # the console back to the REPL and reads no further.
-    done = app.hal.console.pos == len(app.hal.console.rx) or app.link.interrupted
-    out.append([worst, len(app.hal.fires), done])
-    del app, host
-    gc.collect()  # one unit at a time: the previous one's heap is free again
-print(json.dumps(out))
-"""
-
-
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                HealthCheck.data_too_large])
 @given(streams)
-def test_no_byte_stream_arms_or_stimulates(firmware_image, batch: list[bytes]) -> None:
-    (res,) = run_image(firmware_image, CODE, [b.hex() for b in batch])
+@pytest.mark.parametrize("runtime", BOTH)
+def test_no_byte_stream_arms_or_stimulates(firmware_image, runtime: str, batch: list[bytes]) -> None:
+    (res,) = run_image(firmware_image, "fuzz_streams.py", [b.hex() for b in batch], runtime=runtime)
     for worst, fires, consumed in res:
         assert worst == "IDLE" and fires == 0
         assert consumed
 
 
-def test_the_same_stream_with_the_validated_hash_does_arm(firmware_image) -> None:
+@pytest.mark.parametrize("runtime", BOTH)
+def test_the_same_stream_with_the_validated_hash_does_arm(firmware_image, runtime: str) -> None:
     # The fuzz test's harness can see an arm: a validate followed by an arm
     # carrying the hash the unit answered with.
-    code = """
-from seq_loadmodel import make_app
-from stimfw.link import messages as m
-app, host = make_app()
-h = host.ok(m.MSG_VALIDATE, {"type": "tcmep"})["hash"]
-host.ok(m.MSG_ARM, {"hash": h})
-print(json.dumps(app.supervisor.state))
-"""
-    assert run_image(firmware_image, code) == ["ARMED"]
+    assert run_image(firmware_image, "fuzz_arm.py", runtime=runtime) == ["ARMED"]
 
 

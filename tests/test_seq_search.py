@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from mpy import BOTH
 from seq_common import run_image
 from stimfw.stim import search
 
@@ -102,20 +103,13 @@ def test_scs_walk_thresholds_and_laterality() -> None:
     assert r["laterality"] == "bilateral"
 
 
-def test_search_runs_on_the_device(firmware_image) -> None:
+@pytest.mark.parametrize("runtime", BOTH)
+def test_search_runs_on_the_device(firmware_image, runtime: str) -> None:
     # Responses measured on CPython, replayed on the unit: same decisions.
     det = detector(6300.0)
     responses = {a: det(a) for a in range(500, 20001, 100)}
-    code = """
-from stimfw.stim import search
-resp = {int(k): v for k, v in DATA.items()}
-out = []
-for mode in ("step", "bisect"):
-    s = search.ThresholdSearch(500, 20000, 500, 100, 100, mode)
-    out.append(search.run_search(s, lambda a: resp[a])["threshold"])
-print(json.dumps(out))
-"""
-    (got,) = run_image(firmware_image, code, {str(k): v for k, v in responses.items()})
+    (got,) = run_image(firmware_image, "search_replay.py",
+                       {str(k): v for k, v in responses.items()}, runtime=runtime)
     want = [search.run_search(search.ThresholdSearch(500, 20000, 500, 100, 100, mode),
                               lambda a: responses[a])["threshold"] for mode in ("step", "bisect")]
     assert got == want and None not in got

@@ -13,6 +13,8 @@
 # the window, and each clock read costs 1 us (so even a firmware spinning on
 # the clock moves on). Every reply from the model carries its clock; the
 # later of the two wins. Real-time mode: the timeline clock is the wall clock.
+# Every call of the contract (stimfw/hal_api.py: units, allocation, timing)
+# is overridden here, sim() included.
 import json
 import os
 import socket
@@ -21,11 +23,12 @@ import time
 
 import machine
 import simwire as w
+from stimfw.hal_api import Hal as Contract
 from stimfw.link.console import StdioConsole
 from stimfw.stim.timeline import COLUMNS
 
 
-class Hal:
+class Hal(Contract):
     def __init__(self):
         self.console = StdioConsole()
         self._req = bytearray(w.REQ_SIZE)

@@ -36,6 +36,15 @@ BOARDS_DIR = FIRMWARE_DIR.parent / "boards"
 LOADER_FILES = ("main.py", "boot.py")
 SLOT_LEN = 12
 
+# What a board folder's board.py declares (docs/HAL.md); the HAL contract
+# itself is stimfw/hal_api.py. The host reads the first set for every board
+# (deploying, finding units by USB id); the firmware reads the second set
+# too, so a board needs both, and a hal.py, to be built.
+BOARD_HOST_NAMES = ("NAME", "DESCRIPTION", "MPY_ARCH", "USB_IDS", "LIMITS_PROFILE")
+BOARD_FIRMWARE_NAMES = ("OUTPUTS", "MONITOR_RATE_HZ", "MONITOR_MAX_SAMPLES", "AMP_CHANNELS",
+                        "AMP_UV_PER_LSB", "AMP_RATES_HZ", "AMP_ELECTRODES", "DSP_ARENA_BYTES",
+                        "LIMITS")
+
 
 @dataclass(frozen=True)
 class Image:
@@ -97,11 +106,17 @@ def compile_file(src: Path, dst: Path, arch: str) -> None:
         raise BuildError(f"mpy-cross rejected {src}:\n{r.stderr.strip()}")
 
 
-def build_image(board: str, out: Path | None = None) -> Image:
+def build_image(board: str, out: Path | None = None, arch: str | None = None) -> Image:
+    """Compile the board's image into out (a new temporary folder if None).
+    arch overrides the board's MPY_ARCH (tests run the simulated unit's
+    image on a 32-bit runtime, which loads x86 native code, not x64)."""
     mod = board_module(board)
     if not (BOARDS_DIR / board / "hal.py").exists():
         raise BuildError(f"board {board!r} has no hal.py yet: its firmware cannot be built")
-    arch = mod.MPY_ARCH
+    missing = [n for n in BOARD_HOST_NAMES + BOARD_FIRMWARE_NAMES if not hasattr(mod, n)]
+    if missing:
+        raise BuildError(f"board {board!r}: board.py does not declare {', '.join(missing)}")
+    arch = arch or mod.MPY_ARCH
     root = Path(out) if out else Path(tempfile.mkdtemp(prefix=f"stimbox-{board}-"))
     if root.exists():
         shutil.rmtree(root)

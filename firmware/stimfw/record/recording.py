@@ -46,7 +46,10 @@ class Recorder:
         # Ring of pending sweeps: stream, trigger time, and its pulses'
         # offsets from the trigger (blanked as stimulus artifact).
         self.q_stream = zeros("i", QUEUE)
-        self.q_t0 = zeros("i", QUEUE)
+        # Trigger times are ticks: a list, not array("i"), because ticks are
+        # small ints of the port's width (up to 2**62 on a 64-bit build), and
+        # storing a small int in a list allocates nothing.
+        self.q_t0 = [0] * QUEUE
         self.q_np = zeros("i", QUEUE)
         self.q_pulses = [zeros("i", PULSES) for _ in range(QUEUE)]
         self.head = 0

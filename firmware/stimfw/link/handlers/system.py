@@ -4,7 +4,8 @@
 import gc
 
 from stimfw.core import buildinfo
-from stimfw.core.errors import ERR_BAD_PAYLOAD, Refused, need
+from stimfw.core.errors import ERR_BAD_PAYLOAD, ERR_UNSUPPORTED, Refused, need
+from stimfw.hal_api import Unsupported
 from stimfw.link import codec as lc
 from stimfw.link import messages as m
 from stimfw.link.endpoint import BULK_CHUNK, MAX_REQUEST_PAYLOAD, MAX_STAGED, RX_WINDOW
@@ -91,5 +92,7 @@ class SystemRequests:
         # goes to the hardware model; a board refuses it (stimfw.hal_api).
         try:
             return self.hal.sim(req)
+        except Unsupported as e:
+            raise Refused(ERR_UNSUPPORTED, str(e)) from None
         except ValueError as e:
             raise Refused(ERR_BAD_PAYLOAD, str(e)) from None

@@ -5,6 +5,7 @@
 # proper (boards/sim) replaces both in the end-to-end tests.
 import json
 
+from stimfw.hal_api import Hal
 from stimfw.link import codec as lc
 from stimfw.stim.timeline import COLUMNS
 
@@ -41,11 +42,12 @@ class BytesConsole:
         self.tx.extend(data)
 
 
-class LoadHal:
-    def __init__(self, bd, load_ohm=1000):
+class LoadHal(Hal):
+    def __init__(self, bd, load_ohm=1000, t0_us=0):
         self.bd = bd
         self.console = BytesConsole()
-        self.t_us = 0
+        self.t_us = t0_us  # the timeline clock (ticks_us), wrapping as a board's
+        self.elapsed_us = 0  # since start, unwrapped
         self.wall = 0
         self.interlock = True
         self.estop = False
@@ -58,18 +60,14 @@ class LoadHal:
         self.aborts = 0
         self.offs = 0
 
-    # clocks: no wrap; the test moves them
+    # clocks: the test moves them (and idle() jumps); ticks_add and
+    # ticks_diff are the contract's, time.ticks_* arithmetic, so a clock
+    # started near the ticks period wraps as a board's does
     def ticks_us(self):
         return self.t_us
 
     def ticks_ms(self):
-        return self.t_us // 1000
-
-    def ticks_add(self, a, b):
-        return a + b
-
-    def ticks_diff(self, a, b):
-        return a - b
+        return self.elapsed_us // 1000
 
     def wall_ms(self):
         return self.wall
@@ -80,8 +78,11 @@ class LoadHal:
         if self.console.wait(0):
             return
         self.wall += timeout_ms
-        if until_us is not None and until_us > self.t_us:
-            self.t_us = until_us
+        if until_us is not None:
+            d = self.ticks_diff(until_us, self.t_us)
+            if d > 0:
+                self.t_us = until_us
+                self.elapsed_us += d
 
     # safety
     def interlock_closed(self):
@@ -94,29 +95,21 @@ class LoadHal:
         self.offs += 1
 
     # stimulation
-    def fire(self, tl, start_us):
+    def fire(self, timeline, start_us):
+        tl = timeline
         rows = [[getattr(tl, c)[i] for c in COLUMNS] for i in range(tl.n)]
         self.rows = rows
         self.start_us = start_us
-        self.end_us = start_us + tl.duration_us
+        self.end_us = self.ticks_add(start_us, tl.duration_us)
         self.abort_us = None
         self.fires.append((start_us, rows))
 
     def fire_done(self):
-        return self.abort_us is not None or self.t_us >= self.end_us
+        return self.abort_us is not None or self.ticks_diff(self.t_us, self.end_us) >= 0
 
     def abort(self):
         self.aborts += 1
         self.abort_us = self.t_us
-
-    def delivered(self):
-        """(absolute start, output, amp) of every pulse that began before an abort."""
-        out = []
-        for start, rows in self.fires:
-            for r in rows:
-                t = start + r[0]
-                out.append((t, r[1], r[2]))
-        return out
 
     def phase(self, o, amp, load):
         """Delivered (current uA, voltage mV) of one phase into a resistor."""
@@ -136,8 +129,8 @@ class LoadHal:
             return i, i * load // 1000
         return i, amp
 
-    def monitor(self, k, buf):
-        r = self.rows[k]
+    def monitor(self, pulse_index, buf):
+        r = self.rows[pulse_index]
         o = self.bd.OUTPUTS[r[1]]
         load = self.loads[r[1]]
         per_us = self.bd.MONITOR_RATE_HZ // 1000000 or 1
@@ -203,10 +196,10 @@ class Host:
         self.drain()
 
 
-def make_app(load_ohm=1000):
+def make_app(load_ohm=1000, t0_us=0):
     import board
     from stimfw import app as appmod
 
-    hal = LoadHal(board, load_ohm)
+    hal = LoadHal(board, load_ohm, t0_us)
     a = appmod.App(hal, board)
     return a, Host(a)

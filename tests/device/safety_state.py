@@ -1,0 +1,215 @@
+# Device side of tests/test_safety_state.py: the safety supervisor and the
+# output supervision driven through the real link handlers by the resistor
+# load model (loadmodel.py). One scenario per function, named by the first
+# argument, its parameters (if any) a list in data; it prints one JSON value.
+import json
+import time
+
+import devargs
+from loadmodel import make_app
+from stimfw.link import messages as m
+
+SSEP = {"type": "ssep", "count": 40, "rate_hz": 5.1,
+        "sites": [{"site": "l_median", "amp_ua": 30000, "width_us": 300}]}
+
+
+def events(host):
+    return [e["kind"] for e in host.ok(m.MSG_EVENTS, {})["events"]]
+
+
+def armed(wire, load=1000, t0_us=0):
+    app, host = make_app(load, t0_us)
+    h = host.ok(m.MSG_VALIDATE, wire)["hash"]
+    host.ok(m.MSG_ARM, {"hash": h})
+    return app, host
+
+
+def arming():
+    app, host = make_app()
+    hal = app.hal
+    h = host.ok(m.MSG_VALIDATE, {"type": "tcmep"})["hash"]
+    out = {}
+    hal.interlock = False
+    out["no_interlock"] = host.request(m.MSG_ARM, {"hash": h})
+    hal.interlock = True
+    out["wrong_hash"] = host.request(m.MSG_ARM, {"hash": h[:-1] + "0"})
+    out["no_hash"] = host.request(m.MSG_ARM, {})
+    out["start_idle"] = host.request(m.MSG_START, {})
+    # validating another protocol replaces the one ARM accepts
+    h2 = host.ok(m.MSG_VALIDATE, {"type": "tcmep", "pulses": 4})["hash"]
+    out["old_hash"] = host.request(m.MSG_ARM, {"hash": h})
+    out["arm"] = host.request(m.MSG_ARM, {"hash": h2})
+    out["arm_twice"] = host.request(m.MSG_ARM, {"hash": h2})
+    out["disarm"] = host.request(m.MSG_DISARM, {})
+    out["events"] = events(host)
+    out["fires"] = len(hal.fires)
+    return out
+
+
+def full_run(before_wrap_us=None):
+    # before_wrap_us: start the timeline clock that long before it wraps.
+    t0 = 0 if before_wrap_us is None else time.ticks_add(0, -before_wrap_us)
+    app, host = armed({"type": "tcmep", "amp_mv": 300000, "pulses": 5, "isi_us": 3000,
+                       "width_us": 76, "rate_hz": 2, "count": 9}, t0_us=t0)
+    hal = app.hal
+    run = host.ok(m.MSG_START, {})["run"]
+    host.steps(200)
+    st = host.ok(m.MSG_STATUS, {})
+    pulses = [p for t, p in host.pushes if t == m.PUSH_PULSE]
+    first = hal.fires[0][0]
+    return {"state": st["state"], "run": st["run"], "pulses": pulses,
+            "fires": [(s, [r[0] for r in rows]) for s, rows in hal.fires],
+            "fire_offsets": [hal.ticks_diff(s, first) for s, _ in hal.fires],
+            "wrapped": hal.ticks_diff(hal.t_us, t0) > 0 and hal.t_us < t0,
+            "result": host.ok(m.MSG_RESULT, {"run": run})}
+
+
+def heartbeat_lapse():
+    app, host = armed(SSEP)
+    hal = app.hal
+    host.ok(m.MSG_START, {})
+    host.steps(3)
+    kept = host.ok(m.MSG_STATUS, {})["state"]
+    hal.wall += 900
+    host.ok(m.MSG_HEARTBEAT, {})
+    hal.wall += 900
+    host.steps(1)
+    still = host.ok(m.MSG_STATUS, {})["state"]
+    fires_before = len(hal.fires)
+    hal.wall += 1001
+    host.steps(5)
+    st = host.ok(m.MSG_STATUS, {})
+    return {"kept": kept, "still": still, "state": st["state"], "run": st["run"],
+            "aborts": hal.aborts, "offs": hal.offs, "events": events(host),
+            "new_fires": len(hal.fires) - fires_before}
+
+
+def output_ends(cause):
+    app, host = armed(SSEP)
+    hal = app.hal
+    host.ok(m.MSG_START, {})
+    host.steps(4)
+    t_cause = hal.t_us
+    if cause == "estop":
+        hal.estop = True
+        host.steps(1)
+    elif cause == "interlock":
+        hal.interlock = False
+        host.steps(1)
+    else:
+        host.ok(m.MSG_STOP, {})
+    st = host.ok(m.MSG_STATUS, {})
+    out = {"state": st["state"], "outcome": st["run"]["outcome"], "aborts": hal.aborts,
+           "abort_us": hal.abort_us, "t_cause": t_cause, "fires": len(hal.fires)}
+    host.steps(10)
+    out["fires_after"] = len(hal.fires)
+    out["disarm_pressed"] = host.request(m.MSG_DISARM, {})
+    hal.estop = False
+    out["disarm"] = host.request(m.MSG_DISARM, {})
+    out["events"] = events(host)
+    return out
+
+
+def delivery_flags(load, amp):
+    wire = {"type": "ssep", "count": 10, "rate_hz": 5.1,
+            "sites": [{"site": "l_median", "amp_ua": amp, "width_us": 300}]}
+    app, host = armed(wire)
+    app.hal.loads[1] = load
+    host.ok(m.MSG_START, {})
+    host.steps(40)
+    st = host.ok(m.MSG_STATUS, {})
+    pulses = [p for t, p in host.pushes if t == m.PUSH_PULSE]
+    ev = host.ok(m.MSG_EVENTS, {})["events"]
+    return {"state": st["state"], "run": st["run"], "pulses": pulses, "events": ev}
+
+
+def good_load():
+    app, host = armed(SSEP)
+    host.ok(m.MSG_START, {})
+    for _ in range(20):
+        host.steps(10)
+        host.ok(m.MSG_HEARTBEAT, {})
+        app.hal.wall = 0
+    return host.ok(m.MSG_STATUS, {})["run"]
+
+
+def event_log():
+    from stimfw.stim.eventlog import EventLog
+
+    pushed = []
+    log = EventLog(lambda: 7, lambda t, e: pushed.append(e["seq"]), slots=4)
+    for k in range(6):
+        log.record("x", k=k)
+    a = log.request({})
+    b = log.request({"ack": 2})
+    for _ in range(3):
+        log.record("y")
+    c = log.request({"ack": 99})
+    return [a, b, c, pushed]
+
+
+def monitor_scan():
+    from array import array
+
+    import board
+    import micropython
+    from stimfw.stim import delivery
+
+    buf = array("h", bytes(4 * board.MONITOR_MAX_SAMPLES))
+    for k in range(board.MONITOR_MAX_SAMPLES):
+        buf[2 * k] = 32767
+        buf[2 * k + 1] = 16000 if k % 2 else -16000
+    out = delivery.new_scan()
+    judge = delivery.Judge(board.OUTPUTS[0], board.LIMITS)
+    micropython.heap_lock()
+    try:
+        delivery.scan(buf, board.MONITOR_MAX_SAMPLES, 1, out)
+        f = judge.flags(board.MONITOR_MAX_SAMPLES, out, 1000000)
+    finally:
+        micropython.heap_unlock()
+    return [list(out), f]
+
+
+def plan_rows():
+    import struct
+
+    app, host = make_app()
+    d = host.ok(m.MSG_PLAN, {"type": "tcmep", "amp_mv": 300000, "width_us": 75})
+    rows = app.objects.get("plan")
+    d["rows_data"] = [struct.unpack_from(d["row_format"], rows, 36 * k) for k in range(d["rows"])]
+    d["state"] = app.supervisor.state
+    d["fires"] = len(app.hal.fires)
+    return d
+
+
+class Broken:
+    def service(self):
+        raise ValueError("task broke")
+
+
+def task_exception():
+    app, host = armed(SSEP)
+    host.ok(m.MSG_START, {})
+    host.steps(5)
+    tasks = app.tasks
+    app.tasks = tasks + (Broken(),)
+    aborts = app.hal.aborts
+    try:
+        app.step()
+    except ValueError as e:
+        app.fault(e)
+    app.tasks = tasks
+    st = host.ok(m.MSG_STATUS, {})
+    log = host.ok(m.MSG_EVENTS, {})["events"]
+    return {"state": st["state"], "outcome": st["run"]["outcome"],
+            "aborted": app.hal.aborts > aborts,
+            "kinds": [e["kind"] for e in log], "error": log[-1].get("error")}
+
+
+SCENARIOS = {
+    "arming": arming, "full_run": full_run, "heartbeat_lapse": heartbeat_lapse,
+    "output_ends": output_ends, "delivery_flags": delivery_flags, "good_load": good_load,
+    "event_log": event_log, "monitor_scan": monitor_scan, "plan_rows": plan_rows,
+    "task_exception": task_exception,
+}
+print(json.dumps(SCENARIOS[devargs.arg(0)](*devargs.data([]))))
