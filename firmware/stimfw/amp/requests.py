@@ -17,7 +17,7 @@ MAX_ELECTRODES = 64
 
 
 def _electrode_names(bd):
-    names = list(getattr(bd, "AMP_ELECTRODES", ()))
+    names = list(bd.AMP_ELECTRODES)
     for o in bd.OUTPUTS:
         names.extend(o["electrodes"])
     return names
@@ -34,7 +34,7 @@ def impedance_request(hal, bd, stimulating, req):
         raise err.Refused(err.ERR_STATE, "no impedance check while STIMULATING",
                           {"state": "STIMULATING"})
     known = _electrode_names(bd)
-    names = req.get("electrodes") or list(getattr(bd, "AMP_ELECTRODES", ()))
+    names = req.get("electrodes") or list(bd.AMP_ELECTRODES)
     pairs = req.get("pairs") or []
     if not isinstance(names, list) or not isinstance(pairs, list):
         raise err.Refused(err.ERR_BAD_PAYLOAD, "electrodes and pairs must be lists")
