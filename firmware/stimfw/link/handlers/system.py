@@ -6,7 +6,8 @@ import gc
 
 import board
 
-from stimfw.core import buildinfo
+from stimfw.core import buildinfo, runtime
+from stimfw.dsp import backend as dsp_backend
 from stimfw.link import codec as lc
 from stimfw.link import messages as m
 from stimfw.link.endpoint import (
@@ -49,6 +50,10 @@ def register(app):
         d["firmware"] = buildinfo.info()
         d["uptime_ms"] = app.uptime_ms()
         d["limits"] = getattr(board, "LIMITS_PROFILE", None)
+        d["runtime"] = runtime.info()
+        d["dsp_backend"] = dsp_backend.NAME
+        if getattr(dsp_backend, "REASON", None) is not None:
+            d["dsp_backend_reason"] = dsp_backend.REASON
         d["link"] = link.counters()
         d["rx_window"] = RX_WINDOW
         d["max_request"] = MAX_REQUEST_PAYLOAD
