@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from mpy import FIRMWARE, run_mp
+from mpy import FIRMWARE, run_mp, runtime_for_arch, unit_heap
 from stimbox import build
 
 FIRMWARE_FILES = sorted(FIRMWARE.rglob("*.py"))
@@ -39,14 +39,14 @@ def test_all_firmware_compiles_with_mpy_cross(arch: str, tmp_path: Path) -> None
 
 def test_every_firmware_module_imports_under_micropython(firmware_image) -> None:
     # All of them at once, from the compiled image as a unit loads them, in
-    # the simulated unit's default heap.
-    from simunit.supervisor import DEFAULT_HEAP
-
+    # the simulated unit's default heap on the runtime the image is for.
+    runtime = runtime_for_arch(firmware_image.arch)
     assert "stimfw.link.codec" in MODULES and "stimfw.app" in MODULES
     out = run_mp(
         "for name in %r:\n    __import__(name)\n    print('ok', name)\n" % (MODULES,),
         paths=(firmware_image.slot_dir,),
-        heap=DEFAULT_HEAP,
+        heap=unit_heap(runtime),
+        runtime=runtime,
     )
     assert out.split().count("ok") == len(MODULES)
 

@@ -60,8 +60,11 @@ print(json.dumps(out))
 """
 
 
+# firmware_image is per test (it follows the runtime fixture) but built once
+# per session and only read: sharing it between examples is what is meant.
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                               HealthCheck.data_too_large])
+                                                               HealthCheck.data_too_large,
+                                                               HealthCheck.function_scoped_fixture])
 @given(streams)
 def test_no_byte_stream_arms_or_stimulates(firmware_image, batch: list[bytes]) -> None:
     (res,) = run_image(firmware_image, CODE, [b.hex() for b in batch])
