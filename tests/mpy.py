@@ -47,6 +47,24 @@ def executable(runtime: str) -> str:
     return RUNTIMES[runtime]
 
 
+def runtime_for_arch(arch: str) -> str:
+    """The runtime that loads .mpy native code of arch (a firmware image's)."""
+    from stimbox.runtime import probe
+
+    for name in RUNTIMES:
+        if probe(executable(name)).mpy_arch == arch:
+            return name
+    raise LookupError(f"no runtime here runs {arch} code")
+
+
+def unit_heap(runtime: str) -> str:
+    """A simulated unit's default heap on that runtime."""
+    from simunit.supervisor import default_heap
+    from stimbox.runtime import probe
+
+    return default_heap(probe(executable(runtime)))
+
+
 def run_mp(
     code: str,
     heap: str = MCU_HEAP,

@@ -56,8 +56,8 @@ def test_auto_finds_the_one_running_unit_and_info_json(sim_unit: SimUnit) -> Non
     assert run("ports").stdout.startswith(sim_unit.port)
 
 
-def test_several_units_need_a_choice(sim_unit: SimUnit, firmware_image) -> None:
-    with SimUnit() as other:
+def test_several_units_need_a_choice(sim_unit: SimUnit, firmware_image, new_unit) -> None:
+    with new_unit() as other:
         install_offline(firmware_image, other.flash)
         with pytest.raises(PortError, match="several units"):
             discovery.resolve(None)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from simunit.supervisor import SimUnit
 from stimbox import deploy as dp
-from stimbox.build import build_image, install_offline
+from stimbox.build import Image, build_image, install_offline
 from stimbox.client import StimBox
 
 STIMBOX = str(Path(sys.executable).with_name("stimbox"))
@@ -36,11 +36,12 @@ def test_cli_deploy_to_a_running_unit_then_talk_to_the_new_firmware(sim_unit: Si
 def test_deploy_to_a_blank_unit_finds_the_board_and_boots(blank_unit: SimUnit) -> None:
     report = dp.deploy(blank_unit.port)
     assert report.board == "sim" and report.previous is None
+    assert report.arch == blank_unit.runtime.mpy_arch  # from its registry entry
     with StimBox.connect(blank_unit.port) as box:
         assert box.info()["build"] == report.build
 
 
-def _older_build(tmp_path: Path):
+def _older_build(tmp_path: Path, arch: str):
     """A second, different image: the same firmware with a changed version
     string, built from a copy of the sources."""
     import shutil
@@ -55,16 +56,18 @@ def _older_build(tmp_path: Path):
     orig = (b.FIRMWARE_DIR, b.BOARDS_DIR)
     b.FIRMWARE_DIR, b.BOARDS_DIR = src / "firmware", src / "boards"
     try:
-        return build_image("sim", tmp_path / "old-image")
+        return build_image("sim", tmp_path / "old-image", arch=arch)
     finally:
         b.FIRMWARE_DIR, b.BOARDS_DIR = orig
 
 
-def test_a_deploy_cut_after_upload_leaves_the_previous_firmware(tmp_path: Path) -> None:
-    old = _older_build(tmp_path)
-    new = build_image("sim", tmp_path / "new-image")
+def test_a_deploy_cut_after_upload_leaves_the_previous_firmware(
+    tmp_path: Path, firmware_image: Image, new_unit
+) -> None:
+    new = firmware_image
+    old = _older_build(tmp_path, new.arch)
     assert old.build != new.build
-    with SimUnit() as unit:
+    with new_unit() as unit:
         install_offline(old, unit.flash)
         with StimBox.connect(unit.port) as box:
             box.reboot()
@@ -78,10 +81,12 @@ def test_a_deploy_cut_after_upload_leaves_the_previous_firmware(tmp_path: Path) 
         assert (unit.flash / "fw" / "previous").read_text().strip() == old.slot
 
 
-def test_a_broken_active_slot_falls_back_to_the_previous_one(tmp_path: Path) -> None:
-    old = _older_build(tmp_path)
-    new = build_image("sim", tmp_path / "new-image")
-    with SimUnit() as unit:
+def test_a_broken_active_slot_falls_back_to_the_previous_one(
+    tmp_path: Path, firmware_image: Image, new_unit
+) -> None:
+    new = firmware_image
+    old = _older_build(tmp_path, new.arch)
+    with new_unit() as unit:
         install_offline(old, unit.flash)
         install_offline(new, unit.flash)
         # Flash corruption in the new slot: its main module no longer loads.
@@ -92,13 +97,32 @@ def test_a_broken_active_slot_falls_back_to_the_previous_one(tmp_path: Path) -> 
         assert info["build"] == old.build
 
 
-def test_no_runnable_firmware_leaves_a_usable_repl(tmp_path: Path) -> None:
-    new = build_image("sim", tmp_path / "img")
-    with SimUnit() as unit:
+def test_no_runnable_firmware_leaves_a_usable_repl(firmware_image: Image, new_unit) -> None:
+    new = firmware_image
+    with new_unit() as unit:
         install_offline(new, unit.flash)
         (unit.flash / "fw" / new.slot / "stimfw" / "app.mpy").unlink()
         out = dp.mpremote(unit.port, "exec", "print(6 * 7)", timeout=20)
         assert out.strip() == "42"
+
+
+def test_the_arch_of_a_sim_unit_missing_from_the_registry_is_asked_of_it(
+    blank_unit: SimUnit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    want = blank_unit.runtime.mpy_arch
+    asked: list[tuple[str, ...]] = []
+    real = dp.mpremote
+
+    def spy(port: str, *args: str, **kw: float) -> str:
+        asked.append(args)
+        return real(port, *args, **kw)
+
+    monkeypatch.setattr(dp, "mpremote", spy)
+    assert dp.unit_arch(blank_unit.port, "sim") == want and asked == []
+    assert dp.unit_arch(blank_unit.port, "rp2") == "armv6m"  # a board says its own
+    blank_unit.slot.publish(port=blank_unit.port)  # an entry without the runtime
+    assert dp.unit_arch(blank_unit.port, "sim") == want
+    assert len(asked) == 1 and "_mpy" in asked[0][1]
 
 
 def test_wrong_board_is_a_clear_error(sim_unit: SimUnit) -> None:

@@ -7,8 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from mpy import BOTH, FIRMWARE, run_mp_file
-from seq_common import image_for
+from mpy import BOTH, FIRMWARE, run_mp_file, unit_heap
 from stimbox import build
 
 FIRMWARE_FILES = sorted(FIRMWARE.rglob("*.py"))
@@ -41,14 +40,12 @@ def test_all_firmware_compiles_with_mpy_cross(arch: str, tmp_path: Path) -> None
 @pytest.mark.parametrize("runtime", BOTH)
 def test_every_firmware_module_imports_under_micropython(firmware_image, runtime: str) -> None:
     # All of them at once, from the compiled image as a unit loads them, in
-    # the simulated unit's default heap. The board-like runtime has ulab, so
-    # there the ulab backend imports too.
-    from simunit.supervisor import DEFAULT_HEAP
-
+    # the simulated unit's default heap on that runtime. The board-like runtime
+    # has ulab, so there the ulab backend imports too.
     assert "stimfw.link.codec" in MODULES and "stimfw.app" in MODULES
     names = MODULES + sorted(NEEDS_ULAB) if runtime == "mcu32" else MODULES
-    out = run_mp_file("device/import_all.py", data=names, runtime=runtime, heap=DEFAULT_HEAP,
-                      paths=(image_for(runtime, firmware_image).slot_dir,))
+    out = run_mp_file("device/import_all.py", data=names, runtime=runtime, heap=unit_heap(runtime),
+                      paths=(firmware_image.slot_dir,))
     assert out.split().count("ok") == len(names)
 
 

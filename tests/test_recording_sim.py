@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from mpy import HAVE_MCU32, NO_MCU32, executable
 from simunit.supervisor import SimUnit
 from stimbox import protocols
 from stimbox.build import board_module, install_offline
@@ -75,9 +76,9 @@ def _ischaemia_alarms(unit: SimUnit, box: StimBox, name: str) -> tuple[list, dic
 
 @pytest.mark.parametrize("scenario", ["cord_ischaemia", "stable_baseline"])
 def test_gradual_ischaemia_raises_the_ssep_alarm_and_a_stable_patient_does_not(
-    firmware_image, scenario: str
+    firmware_image, new_unit, scenario: str
 ) -> None:
-    with SimUnit(scenario=scenario, seed=3) as unit:
+    with new_unit(scenario=scenario, seed=3) as unit:
         install_offline(firmware_image, unit.flash)
         with StimBox.connect(unit.port) as box:
             alarms, after = _ischaemia_alarms(unit, box, "ssep_tibial")
@@ -96,3 +97,46 @@ def test_gradual_ischaemia_raises_the_ssep_alarm_and_a_stable_patient_does_not(
         assert after[a["stream"]]["components"][0]["amp_uv"] == a["value_uv"]
     # Logged in the unit's safety event log as well as pushed.
     assert [e["stream"] for e in events if e["alarm"] == "ssep_amplitude"] == [a["stream"] for a in amp]
+
+
+# The median cortical response ten times its usual size: the averages are
+# then far above the background noise, whose samples depend on where in
+# virtual time a run falls (and so on host timing), and the N20 peak sits on
+# the same 0.2 ms sample for the same scenario and seed on any runtime.
+STRONG_MEDIAN = """
+name = "strong_median_ssep"
+description = "Stable patient with a large median cortical SSEP"
+mains_hz = 50
+[bursts]
+movement_per_min = 0.0
+cautery_per_min = 0.0
+[[effect]]
+name = "large cortical response"
+targets = ["ssep.median_*.cortical.*"]
+start_s = 0
+ramp_s = 0
+amplitude = 10.0
+"""
+
+
+@pytest.mark.skipif(not HAVE_MCU32, reason=NO_MCU32)
+def test_ssep_n20_latency_is_the_same_on_the_board_like_runtime(image_for, tmp_path) -> None:
+    scenario = tmp_path / "strong_median.toml"
+    scenario.write_text(STRONG_MEDIAN)
+    got = {}
+    for runtime in ("unix", "mcu32"):
+        with SimUnit(micropython=executable(runtime), scenario=str(scenario), seed=3) as unit:
+            install_offline(image_for(runtime), unit.flash)
+            with StimBox.connect(unit.port) as box:
+                info = box.info()
+                r = run_protocol(box, proto("ssep", count=100))
+            truth = unit.model.ground_truth()["ssep"]
+        assert r.outcome == "complete"
+        assert info["runtime"]["bits"] == (32 if runtime == "mcu32" else 64)
+        got[runtime] = {s["stream"]: s["components"][0] for s in r.recording["streams"]}
+    for stream, side in (("l_median", "median_L"), ("r_median", "median_R")):
+        a, b = got["unix"][stream], got["mcu32"][stream]
+        assert a["sweeps"] == b["sweeps"] == 100
+        assert abs(a["lat_ms"] - truth[side]["N20"]["latency_ms"]) <= 1.0
+        assert abs(b["lat_ms"] - a["lat_ms"]) <= 0.2 + 1e-9, (stream, a, b)
+        assert abs(b["amp_uv"] - a["amp_uv"]) <= 0.1 * a["amp_uv"], (stream, a, b)

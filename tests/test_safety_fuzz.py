@@ -36,8 +36,11 @@ chunk = st.one_of(st.binary(max_size=64), frames,
                   frames.map(lambda f: f[: len(f) // 2]), frames.map(lambda f: bytes(f[1:])))
 streams = st.lists(st.lists(chunk, max_size=12).map(b"".join), min_size=12, max_size=12)
 
+# firmware_image follows the runtime parameter; built once per session and only
+# read, so sharing it between examples is what is meant.
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                               HealthCheck.data_too_large])
+                                                               HealthCheck.data_too_large,
+                                                               HealthCheck.function_scoped_fixture])
 @given(streams)
 @pytest.mark.parametrize("runtime", BOTH)
 def test_no_byte_stream_arms_or_stimulates(firmware_image, runtime: str, batch: list[bytes]) -> None:

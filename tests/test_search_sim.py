@@ -5,7 +5,6 @@ and their results agree with the model's ground truth."""
 from __future__ import annotations
 
 import pytest
-from simunit.supervisor import SimUnit
 from stimbox import protocols
 from stimbox.build import board_module, install_offline
 from stimbox.client import StimBox
@@ -15,8 +14,8 @@ from stimbox.session import run_protocol
 BOARD = board_module("sim")
 
 
-def run_in(scenario: str, name: str, firmware_image, **changes):
-    with SimUnit(scenario=scenario, seed=1) as unit:
+def run_in(new_unit, scenario: str, name: str, firmware_image, **changes):
+    with new_unit(scenario=scenario, seed=1) as unit:
         install_offline(firmware_image, unit.flash)
         with StimBox.connect(unit.port) as box:
             p = protocols.load(name, BOARD)
@@ -26,8 +25,8 @@ def run_in(scenario: str, name: str, firmware_image, **changes):
 
 
 @pytest.mark.parametrize("scenario", ["screw_breach", "stable_baseline"])
-def test_temg_threshold_search_finds_the_screws_threshold(firmware_image, scenario: str) -> None:
-    r, truth, events = run_in(scenario, "temg", firmware_image)
+def test_temg_threshold_search_finds_the_screws_threshold(firmware_image, new_unit, scenario: str) -> None:
+    r, truth, events = run_in(new_unit, scenario, "temg", firmware_image)
     assert r.outcome == "complete"
     s = r.summary["search"]
     screw = truth["screws"][truth["probe_screw"]]
@@ -51,8 +50,8 @@ def test_temg_threshold_search_finds_the_screws_threshold(firmware_image, scenar
 
 @pytest.mark.parametrize("scenario, side", [("scs_left", "left"), ("scs_midline", "bilateral"),
                                             ("scs_right", "right")])
-def test_scs_walk_reports_the_lead_side(firmware_image, scenario: str, side: str) -> None:
-    r, truth, _ = run_in(scenario, "scs", firmware_image)
+def test_scs_walk_reports_the_lead_side(firmware_image, new_unit, scenario: str, side: str) -> None:
+    r, truth, _ = run_in(new_unit, scenario, "scs", firmware_image)
     walk = r.summary["search"]
     assert walk["laterality"] == side
     offset = truth["scs"]["offset_mm"]

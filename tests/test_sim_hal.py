@@ -153,8 +153,8 @@ def test_hal_without_a_model_says_so(monkeypatch: pytest.MonkeyPatch, runtime: s
         run_mp_file("device/simhal_construct.py", runtime=runtime, timeout=30)
 
 
-def test_sim_unit_runs_its_model_and_writes_ground_truth(firmware_image) -> None:
-    unit = SimUnit(scenario="lead_off", seed=5)
+def test_sim_unit_runs_its_model_and_writes_ground_truth(firmware_image, new_unit) -> None:
+    unit = new_unit(scenario="lead_off", seed=5)
     install_offline(firmware_image, unit.flash)
     with unit:
         with StimBox.connect(unit.port) as box:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from mpy import executable
 from simunit.supervisor import SimUnit
 from stimbox.build import install_offline
 from stimbox.client import StimBox
@@ -55,9 +56,9 @@ def test_ctrl_d_in_raw_repl_comes_back_in_raw_repl_as_a_board_does(sim_unit: Sim
     assert "main.py" in r.stdout and "fw/" in r.stdout
 
 
-def test_units_have_their_own_flash_heap_and_port(firmware_image, tmp_path: Path) -> None:
-    a = SimUnit(heap="288k")
-    b = SimUnit(flash=tmp_path / "flash-b", heap="384k")
+def test_units_have_their_own_flash_heap_and_port(firmware_image, new_unit, tmp_path: Path) -> None:
+    a = new_unit(heap="288k")
+    b = new_unit(flash=tmp_path / "flash-b", heap="384k")
     install_offline(firmware_image, a.flash)
     install_offline(firmware_image, b.flash)
     with a, b:
@@ -89,10 +90,10 @@ def test_unit_output_is_dropped_while_no_host_holds_the_port(sim_unit: SimUnit) 
         assert box.link_counters()["garbage_bytes"] == 0
 
 
-def test_cli_sim_prints_the_port_first_and_alone_and_stops_on_sigterm(tmp_path: Path) -> None:
+def test_cli_sim_prints_the_port_first_and_alone_and_stops_on_sigterm(tmp_path: Path, runtime: str) -> None:
     env = dict(os.environ, STIMBOX_SIM_HOME=str(tmp_path))
     proc = subprocess.Popen(
-        [STIMBOX, "sim", "--print-port", "--heap", "400k"],
+        [STIMBOX, "sim", "--print-port", "--heap", "400k", "--micropython", executable(runtime)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
     try:
@@ -108,8 +109,11 @@ def test_cli_sim_prints_the_port_first_and_alone_and_stops_on_sigterm(tmp_path: 
         assert info["build_ok"] and info["heap_free"] + info["heap_used"] <= 400 * 1024
     finally:
         proc.send_signal(signal.SIGTERM)
-        rest, err = proc.communicate(timeout=10)
-    assert proc.returncode == 0
+        # Not communicate(): with a timeout it reads the pipe's fd and would
+        # miss what readline() has already buffered.
+        proc.wait(timeout=10)
+        rest, err = proc.stdout.read(), proc.stderr.read()
+    assert proc.returncode == 0, err
     assert rest == ""  # --print-port prints the port and nothing else
     # The unit is gone from the registry, so `--port auto` no longer finds it.
     assert not list(tmp_path.glob("*/unit.json"))

@@ -5,8 +5,10 @@
 NAME = "sim"
 DESCRIPTION = "Simulated StimBox (MicroPython Unix port, modelled hardware)"
 
-# mpy-cross target: the Unix port here is x86-64.
-MPY_ARCH = "x64"
+# mpy-cross target: None, because it is the MicroPython executable's the unit
+# runs on (x64 for the PyPI Unix port, x86 for a 32-bit build); the host
+# tools ask that executable (stimbox.runtime).
+MPY_ARCH = None
 # Not a USB device: `--port auto` finds running simulated units by their
 # registry entry instead of a USB VID/PID.
 USB_IDS = ()

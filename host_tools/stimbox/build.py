@@ -2,6 +2,11 @@
 board's own modules compiled with mpy-cross for the board's architecture,
 plus the loader (main.py, boot.py) that stays source as a board expects.
 
+A real board declares its architecture (board.py MPY_ARCH). The simulated
+unit's is that of the MicroPython executable it runs on (x64 for the PyPI
+Unix port, x86 for a 32-bit build): its board.py declares None, and the
+caller passes the runtime's (stimbox.runtime), else the default runtime's.
+
 Image layout, mirrored onto the unit's flash:
 
     main.py, boot.py           loader; picks the slot named by fw/active
@@ -28,6 +33,7 @@ from types import ModuleType
 import stimfw
 from stimfw.core.buildinfo import MANIFEST, build_hash
 
+from stimbox import runtime
 from stimbox.errors import BuildError
 from stimbox.executables import find
 
@@ -49,6 +55,7 @@ BOARD_FIRMWARE_NAMES = ("OUTPUTS", "MONITOR_RATE_HZ", "MONITOR_MAX_SAMPLES", "AM
 @dataclass(frozen=True)
 class Image:
     board: str
+    arch: str  # mpy-cross -march of its native code
     root: Path  # folder laid out as the flash
     slot: str
     build: str  # full build hash
@@ -106,17 +113,29 @@ def compile_file(src: Path, dst: Path, arch: str) -> None:
         raise BuildError(f"mpy-cross rejected {src}:\n{r.stderr.strip()}")
 
 
+def board_arch(board: str) -> str:
+    """The .mpy architecture of a board's firmware when nobody says: what
+    its board.py declares, or for a board that runs on the host's MicroPython
+    (the simulated unit) that of the default runtime."""
+    arch = board_module(board).MPY_ARCH
+    if arch is None:
+        arch = runtime.probe().mpy_arch
+        if arch is None:
+            raise BuildError(f"{runtime.probe().path} runs no native code: cannot build for it")
+    return str(arch)
+
+
 def build_image(board: str, out: Path | None = None, arch: str | None = None) -> Image:
-    """Compile the board's image into out (a new temporary folder if None).
-    arch overrides the board's MPY_ARCH (tests run the simulated unit's
-    image on a 32-bit runtime, which loads x86 native code, not x64)."""
+    """Compile the firmware for board into out (default: a new temporary
+    folder), for arch (default: board_arch(board))."""
     mod = board_module(board)
     if not (BOARDS_DIR / board / "hal.py").exists():
         raise BuildError(f"board {board!r} has no hal.py yet: its firmware cannot be built")
     missing = [n for n in BOARD_HOST_NAMES + BOARD_FIRMWARE_NAMES if not hasattr(mod, n)]
     if missing:
         raise BuildError(f"board {board!r}: board.py does not declare {', '.join(missing)}")
-    arch = arch or mod.MPY_ARCH
+    if arch is None:
+        arch = board_arch(board)
     root = Path(out) if out else Path(tempfile.mkdtemp(prefix=f"stimbox-{board}-"))
     if root.exists():
         shutil.rmtree(root)
@@ -129,12 +148,12 @@ def build_image(board: str, out: Path | None = None, arch: str | None = None) ->
     build = build_hash(str(staging), files)
     slot = build[:SLOT_LEN]
     (staging / MANIFEST).write_text(
-        json.dumps({"build": build, "board": board, "files": files}, indent=1)
+        json.dumps({"build": build, "board": board, "arch": arch, "files": files}, indent=1)
     )
     staging.rename(root / "fw" / slot)
     for name in LOADER_FILES:
         shutil.copy2(FIRMWARE_DIR / name, root / name)
-    return Image(board=board, root=root, slot=slot, build=build, files=tuple(files))
+    return Image(board=board, arch=arch, root=root, slot=slot, build=build, files=tuple(files))
 
 
 def install_offline(image: Image, flash: Path) -> None:

@@ -35,22 +35,24 @@ def _port_option(p: argparse.ArgumentParser) -> None:
 
 # --- stimbox sim ---------------------------------------------------------------
 def cmd_sim(args: argparse.Namespace) -> int:
-    from simunit.supervisor import DEFAULT_HEAP, SimUnit
+    from simunit.supervisor import SimUnit
 
     from stimbox.build import build_image, install_offline
 
     unit = SimUnit(
         name=args.name,
         flash=args.flash,
-        heap=args.heap or DEFAULT_HEAP,
+        heap=args.heap,
         scenario=args.scenario,
         seed=args.seed,
         realtime=args.realtime,
+        micropython=args.micropython,
     )
     fresh = not (unit.flash / "main.py").exists()
     if fresh and not args.blank:
-        # A unit from the factory comes programmed: install the current build.
-        image = build_image("sim")
+        # A unit from the factory comes programmed: install the current build,
+        # compiled for the runtime the unit runs on.
+        image = build_image("sim", arch=unit.runtime.mpy_arch)
         install_offline(image, unit.flash)
         note = f"installed firmware build {image.slot} into the empty flash"
     else:
@@ -65,12 +67,14 @@ def cmd_sim(args: argparse.Namespace) -> int:
     try:
         print(unit.port, flush=True)
         if not args.print_port:
+            rt = unit.runtime
             print(
                 f"simulated unit {unit.name}: flash {unit.flash}, heap {unit.heap}, "
                 f"scenario {args.scenario} (seed {args.seed}"
                 f"{', real time' if args.realtime else ', fast'})",
                 flush=True,
             )
+            print(f"runtime {rt.path}: {_runtime_text(rt.as_dict())}, mpy {rt.mpy_arch}", flush=True)
             if note:
                 print(note, flush=True)
             print("stop with Ctrl-C", flush=True)
@@ -78,6 +82,17 @@ def cmd_sim(args: argparse.Namespace) -> int:
     finally:
         unit.stop()
     return 0
+
+
+def _runtime_text(rt: dict[str, Any]) -> str:
+    """32-bit, float32, ulab, ticks period 2**30"""
+    period = rt.get("ticks_period")
+    if isinstance(period, int) and period > 0 and period & (period - 1) == 0:
+        ticks = f"2**{period.bit_length() - 1}"
+    else:
+        ticks = str(period)
+    return (f"{rt.get('bits')}-bit, {rt.get('float')}, {'ulab' if rt.get('ulab') else 'no ulab'}, "
+            f"ticks period {ticks}")
 
 
 def add_sim(sub: argparse._SubParsersAction) -> None:
@@ -89,7 +104,11 @@ def add_sim(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--print-port", action="store_true", help="print only the port path")
     p.add_argument("--flash", type=Path, help="flash folder (default: under the user's cache)")
-    p.add_argument("--heap", help="MicroPython heap size, e.g. 96k (default: 320k, about an RP2040 on this 64-bit port)")
+    p.add_argument("--heap", help="MicroPython heap size, e.g. 96k (default: 320k on the 64-bit "
+                   "PyPI port, 256k on a 32-bit runtime; see docs/SIMULATOR.md)")
+    p.add_argument("--micropython", metavar="PATH",
+                   help="MicroPython executable to run the firmware on (default: the Unix port "
+                   "installed beside this Python), e.g. a 32-bit float32 build with ulab")
     p.add_argument("--name", help="unit name (default: the first free simN)")
     p.add_argument("--blank", action="store_true", help="do not program an empty flash")
     p.add_argument("--scenario", default="stable_baseline",
@@ -143,6 +162,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("build", f"{info['build']} ({'intact' if info['build_ok'] else 'FILES CHANGED'})"),
         ("protocol", info["protocol"]),
         ("limits", info.get("limits")),
+        ("runtime", _runtime_text(info["runtime"]) if "runtime" in info else "?"),
+        ("dsp", info.get("dsp_backend", "?")
+         + (f" ({info['dsp_backend_reason']})" if info.get("dsp_backend_reason") else "")),
         ("uptime", f"{info['uptime_ms'] / 1000:.1f} s"),
         ("heap", f"{info['heap_used']} used, {info['heap_free']} free"),
         ("link", f"{link.get('frames_ok', 0)} frames ok; errors: {errors or 'none'}"),
@@ -154,7 +176,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def add_info(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="show what the unit runs", description="Show firmware, board, "
-                       "protocol version, limits profile, uptime and link error counters.")
+                       "protocol version, limits profile, MicroPython runtime, DSP backend, uptime "
+                       "and link error counters.")
     _port_option(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_info)

@@ -1,7 +1,9 @@
 """Deploying firmware: build, copy with mpremote, switch, reboot, verify.
 
 The same steps serve a USB board and the simulated unit; only the board name
-(and so the mpy-cross architecture) differs. The unit's flash is never left
+and the mpy-cross architecture differ: a board's is in its board.py, a
+simulated unit's is that of the MicroPython executable it runs on (from its
+registry entry, else asked of the unit). The unit's flash is never left
 half-written:
 
 1. upload: the new slot is copied as fw/<slot>.new; a cut here leaves only a
@@ -26,7 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from stimbox.build import LOADER_FILES, Image, build_image
+from stimbox import runtime
+from stimbox.build import LOADER_FILES, Image, board_module, build_image
 from stimbox.client import StimBox
 from stimbox.errors import DeployError, LinkError
 from stimbox.executables import find
@@ -102,6 +105,7 @@ print('switched', old, '->', slot)
 class DeployReport:
     port: str
     board: str
+    arch: str
     slot: str
     build: str
     previous: str | None
@@ -168,10 +172,32 @@ def current_board(port: str) -> str | None:
         return None
 
 
+def unit_arch(port: str, board: str) -> str:
+    """The mpy-cross architecture for the unit on port: its board's, or for a
+    board without one (the simulated unit) its runtime's."""
+    declared = board_module(board).MPY_ARCH
+    if declared:
+        return str(declared)
+    entry = _sim_entry(port)
+    rt = entry.get("runtime") if entry else None
+    if isinstance(rt, dict) and rt.get("mpy_arch"):
+        return str(rt["mpy_arch"])
+    # Not in the registry (another machine's unit, an older supervisor): ask it.
+    out = mpremote(port, "exec", "import sys\nprint(getattr(sys.implementation, '_mpy', 0))", timeout=30)
+    try:
+        arch = runtime.arch_name(int(out.strip().splitlines()[-1]))
+    except (ValueError, IndexError):
+        raise DeployError(f"{port}: cannot tell the unit's native architecture ({out.strip()!r})") from None
+    if arch is None:
+        raise DeployError(f"{port}: the unit's MicroPython runs no native code")
+    return arch
+
+
 def deploy(
     port: str,
     board: str | None = None,
     log: Callable[[str], None] = lambda s: None,
+    arch: str | None = None,
 ) -> DeployReport:
     t0 = time.monotonic()
     if board is None:
@@ -180,8 +206,10 @@ def deploy(
             raise DeployError(
                 f"{port}: the unit runs no StimBox firmware; say which board it is with --board"
             )
-    log(f"building firmware for board {board!r}")
-    image = build_image(board)
+    if arch is None:
+        arch = unit_arch(port, board)
+    log(f"building firmware for board {board!r} ({arch})")
+    image = build_image(board, arch=arch)
     try:
         log(f"uploading slot {image.slot} ({len(image.files)} files) with mpremote")
         upload(port, image)
@@ -195,6 +223,7 @@ def deploy(
     return DeployReport(
         port=port,
         board=board,
+        arch=arch,
         slot=image.slot,
         build=image.build,
         previous=None if previous in (None, "None") else previous,
@@ -202,7 +231,12 @@ def deploy(
     )
 
 
-def _sim_board(port: str) -> str | None:
+def _sim_entry(port: str) -> dict[str, object] | None:
+    """The registry entry of the running simulated unit on port, if any."""
     from simunit import registry
 
-    return "sim" if any(u.get("port") == port for u in registry.running()) else None
+    return next((u for u in registry.running() if u.get("port") == port), None)
+
+
+def _sim_board(port: str) -> str | None:
+    return "sim" if _sim_entry(port) is not None else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from pathlib import Path
 
 from serial.tools import list_ports
 from serial.tools.list_ports_common import ListPortInfo
@@ -36,7 +37,9 @@ def candidates() -> list[tuple[str, str]]:
     """(port, what it is) for every unit this host can see."""
     found = match_usb(list_ports.comports(), usb_ids())
     for u in registry.running():
-        found.append((str(u["port"]), f"simulated unit {u['name']}"))
+        rt = u.get("runtime")
+        on = f" on {Path(str(rt['path'])).name} ({rt['bits']}-bit, {rt['float']})" if isinstance(rt, dict) else ""
+        found.append((str(u["port"]), f"simulated unit {u['name']}{on}"))
     return found
 
 

