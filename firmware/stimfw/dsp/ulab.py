@@ -22,12 +22,14 @@
 #      y's float32 bits through the buffer protocol, integer arithmetic only).
 #
 # Allocation: sosfilt has no out= argument; every call allocates its output
-# (n floats), the final-state array zf and its shape vector: about 4n + 200
-# bytes per channel and sweep, freed at the next collection. Nothing else in
-# process(), accumulate() or the free-run chain allocates. ulab's arithmetic
-# would not help: every ndarray binary operator, in-place ones included,
-# allocates shape/stride scratch (m_new0), and slicing makes a new ndarray.
-# Measured figures and the test that bounds them: docs/DSP.md.
+# (n floats), the final-state array zf and their headers and shape vectors:
+# 4n + 192 bytes per channel and sweep on a 32-bit build (measured), freed
+# at the next collection; with zi= (free-run) also the (y, zf) tuple.
+# Nothing else in process(), accumulate() or FreeRunChain.process()
+# allocates. ulab's arithmetic would not help: every ndarray binary
+# operator, in-place ones included, allocates shape/stride scratch (m_new0),
+# and slicing makes a new ndarray. Measured figures and the tests that bound
+# them: docs/DSP.md.
 from array import array
 
 import micropython
