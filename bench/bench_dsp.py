@@ -1,32 +1,38 @@
 """DSP timing: per-sweep work for an 8 ch x 1000 sample SSEP sweep as a
 ratio to the sweep period at 4.7 Hz, and free-run EMG throughput as a ratio
-to real time at 16 ch x 10 kHz.
+to real time at 16 ch x 10 kHz, for each backend on each runtime it runs
+on, in one run.
 
-Figures (all on this machine, same run):
-  fixed   - the fallback backend (viper fixed point) under the real
-            micropython Unix port: SweepProcessor.take() per sweep (8
-            one-channel acquire() calls, blanking, filter, rejection, A/B
-            sums), less the time spent inside the bench's acquire(), which
-            reads the channel from a file and is timed separately.
-  scipy   - the same chain in numpy/scipy float64 on the same data: the
-            reference figure.
-  ulab*   - the ulab backend under CPython through tests/ulab_compat, the
-            same take() path. NOT a device figure: it times numpy/scipy
-            behind a ulab-shaped API.
-  freerun - FreeRun.feed() under micropython (fixed backend), 16 ch x 10 kHz
-            in 1000-sample blocks, quiet and with discharges.
+Figures (all on this machine, same run; device side: bench/device/dsp_timing.py):
+  fixed  - the fallback backend (viper fixed point), under the PyPI
+           micropython Unix port (64-bit) and under micropython-mcu32 (the
+           board-like runtime: 32-bit, float32, real ulab 6.12.0);
+  ulab   - the ulab backend (scipy.signal.sosfilt in float32 with the
+           shared viper sums) under micropython-mcu32;
+  scipy  - the same chain in numpy/scipy float64 under CPython: the
+           reference figure.
+  Device figures time SweepProcessor.take() per sweep (8 one-channel
+  acquire() calls, blanking, rail count, filter, rejection, A/B sums), less
+  the time spent inside the bench's acquire(), which reads the channel from
+  a file and is printed apart; and FreeRun.feed() per 250-sample block,
+  quiet and with discharges. Figures are medians per sweep (per block),
+  the lowest of 3 runs, with the run's mean beside. The firmware runs compiled (.mpy) for each
+  runtime's architecture, the DSP arena reserved first as at start-up, in
+  a 96k heap (a pyboard-class board's) unless --heap says otherwise: the
+  ulab backend's garbage (sosfilt's output) is collected within the timed
+  code, so its figure includes the collector's work at that heap size.
 
-Run: .venv/bin/python bench/bench_dsp.py
+Run: .venv/bin/python bench/bench_dsp.py [--heap 96k]
 """
 
 from __future__ import annotations
 
-import importlib
+import argparse
 import json
+import os
 import subprocess
 import sys
 import time
-from array import array
 from pathlib import Path
 
 import numpy as np
@@ -34,10 +40,11 @@ from scipy import signal
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from dsp_reference import COMPAT, ssep_sweeps  # noqa: E402
+from dsp_reference import PARAMS_ENV, ssep_sweeps  # noqa: E402
+from mpy import BOARD_SIM, FIRMWARE, HAVE_MCU32, MCU32, MICROPYTHON  # noqa: E402
 from stimbox import filters as host_filters  # noqa: E402
 
-MICROPYTHON = str(Path(sys.executable).with_name("micropython"))
+DEVICE = ROOT / "bench" / "device"
 RATE, N_CH, PRE, POST_MS = 5000, 8, 50, 190
 N = PRE + POST_MS * RATE // 1000
 SWEEPS = 200
@@ -45,66 +52,60 @@ PERIOD_MS = 1000 / 4.7
 SOS = host_filters.design(RATE, (30, 1000), 50)
 CFG = {"rate_hz": RATE, "pre_ms": 10, "post_ms": POST_MS, "channels": list(range(N_CH)),
        "sos": SOS, "blank_us": [200, 2000], "reject_uv": 4000}
-FR_CH, FR_RATE, FR_BLOCK, FR_BLOCKS = 16, 10000, 1000, 20
-
-
-def run_mp(code: str) -> str:
-    prelude = f"import sys\nsys.path.insert(0, {str(ROOT / 'firmware')!r})\nsys.path.insert(0, {str(ROOT / 'boards' / 'sim')!r})\n"
-    r = subprocess.run([MICROPYTHON, "-X", "heapsize=4m", "-c", prelude + code],
-                       capture_output=True, text=True, timeout=600, check=False)
-    if r.returncode:
-        raise SystemExit(r.stdout + r.stderr)
-    return r.stdout
-
-
-# The bench's HAL: acquire() reads sweep k's channel from a file laid out
-# (sweep, channel, sample); the time spent in it is kept apart.
-FILE_HAL = """
-import time
-class FileHal:
-    def __init__(self, path, n_ch, n, pre_us, t0, period):
-        self.f = open(path, "rb")
-        self.n_ch = n_ch
-        self.n = n
-        self.pre_us = pre_us
-        self.t0 = t0
-        self.period = period
-        self.us = 0
-    def ticks_add(self, a, b):
-        return time.ticks_add(a, b)
-    def acquire(self, t0_us, rate_hz, channels, buf):
-        t = time.ticks_us()
-        k = (t0_us + self.pre_us - self.t0) // self.period
-        self.f.seek(2 * self.n * (k * self.n_ch + channels[0]))
-        self.f.readinto(buf)
-        self.us += time.ticks_diff(time.ticks_us(), t)
-"""
 T0, PERIOD_US = 1_000_000, 212_766
+# 25 ms blocks: 16 x 250 samples, within the free-run stream's 4096-sample buffer
+FR_CH, FR_RATE, FR_BLOCK, FR_BLOCKS = 16, 10000, 250, 80
+# Every figure is the median per sweep (per block) of one run, the lowest of
+# REPEATS runs: this machine's other work only ever adds time.
+REPEATS = 3
+# (label, runtime executable, mpy-cross architecture, backend)
+RUNS = [("fixed, PyPI Unix port", MICROPYTHON, "x64", "fixed")]
+if HAVE_MCU32:
+    RUNS += [("fixed, micropython-mcu32", MCU32, "x86", "fixed"),
+             ("ulab, micropython-mcu32", MCU32, "x86", "ulab")]
 
 
-def bench_fixed(path: Path) -> tuple[float, float]:
-    """ms per sweep: (take() less acquire, acquire alone)."""
-    out = run_mp(FILE_HAL + f"""
-import json
-from stimfw.record.averager import SweepProcessor
-p = SweepProcessor(json.loads({json.dumps(CFG)!r}))
-hal = FileHal({str(path)!r}, {N_CH}, {N}, p.pre_us, {T0}, {PERIOD_US})
-total = 0
-for k in range({SWEEPS}):
-    t = time.ticks_us()
-    p.take(hal, {T0} + k * {PERIOD_US}, (0,))
-    total += time.ticks_diff(time.ticks_us(), t)
-print((total - hal.us) / {SWEEPS} / 1000, hal.us / {SWEEPS} / 1000)
-""")
-    dsp, acq = out.split()
-    return float(dsp), float(acq)
+def compiled(arch: str, tmp: Path) -> Path:
+    """The firmware's stimfw tree compiled for arch, as a unit runs it."""
+    from stimbox.build import compile_file
+
+    out = tmp / f"lib_{arch}"
+    for src in sorted((FIRMWARE / "stimfw").rglob("*.py")):
+        compile_file(src, out / src.relative_to(FIRMWARE).with_suffix(".mpy"), arch)
+    return out
+
+
+def device(exe: str, arch: str, params: dict, heap: str, tmp: Path) -> dict:
+    """The run with the lowest median of REPEATS."""
+    runs = [device_once(exe, arch, params, heap, tmp) for _ in range(REPEATS)]
+    key = "ms" if params["mode"] == "take" else "samples_per_s"
+    return sorted(runs, key=lambda r: r[key] if key == "ms" else -r[key])[0]
+
+
+def device_once(exe: str, arch: str, params: dict, heap: str, tmp: Path) -> dict:
+    pfile = tmp / "params.json"
+    pfile.write_text(json.dumps(params))
+    prelude = "".join(f"sys.path.insert(0, {str(p)!r})\n"
+                      for p in (compiled(arch, tmp), BOARD_SIM, DEVICE))
+    r = subprocess.run([exe, "-X", f"heapsize={heap}", "-c", "import sys\n" + prelude + "import dsp_timing\n"],
+                       capture_output=True, text=True, timeout=600, check=False,
+                       env={**os.environ, PARAMS_ENV: str(pfile)})
+    if r.returncode:
+        raise SystemExit(f"{exe} failed:\n{r.stdout}{r.stderr}")
+    return json.loads(r.stdout)
 
 
 def bench_scipy(sweeps: np.ndarray) -> float:
+    """Median ms per sweep, lowest of REPEATS runs."""
+    return min(bench_scipy_once(sweeps) for _ in range(REPEATS))
+
+
+def bench_scipy_once(sweeps: np.ndarray) -> float:
     sos = np.asarray(SOS)
     acc = np.zeros((2, N, N_CH))
-    t = time.perf_counter()
+    ms = []
     for k, s in enumerate(sweeps):
+        t = time.perf_counter()
         x = s.astype(np.float64)
         a, b = PRE - 1, PRE + 10  # the same 200 us / 2 ms blanking window
         x[a:b] = np.linspace(x[a - 1], x[b], b - a + 2)[1:-1]
@@ -112,52 +113,8 @@ def bench_scipy(sweeps: np.ndarray) -> float:
         y = signal.sosfilt(sos, x, axis=0)
         ok = np.abs(y).max(axis=0) <= 32000  # per channel, as the device
         acc[k & 1][:, ok] += np.round(y[:, ok])
-    return (time.perf_counter() - t) / len(sweeps) * 1000
-
-
-def bench_ulab_compat(sweeps: np.ndarray) -> float:
-    sys.path.insert(0, str(COMPAT))
-    sys.path.insert(0, str(ROOT / "boards" / "sim"))
-    mod = importlib.import_module("stimfw.dsp.ulab")
-    import board
-    from stimfw.record.averager import SweepProcessor
-
-    p = SweepProcessor(CFG, board, mod)
-    chans = [[array("h", s[:, c].tobytes()) for c in range(N_CH)] for s in sweeps]
-
-    class ListHal:
-        """acquire() copies a prepared channel: the bench times take() around it."""
-
-        def ticks_add(self, a: int, b: int) -> int:
-            return a + b
-
-        def acquire(self, t0_us: int, rate_hz: int, channels: tuple, buf) -> None:
-            buf[:] = chans[(t0_us + p.pre_us - T0) // PERIOD_US][channels[0]]
-
-    hal = ListHal()
-    t = time.perf_counter()
-    for k in range(len(sweeps)):
-        p.take(hal, T0 + k * PERIOD_US, (0,))
-    return (time.perf_counter() - t) / len(sweeps) * 1000
-
-
-def bench_freerun(path: Path) -> float:
-    sos = host_filters.design(FR_RATE, (30, 3000), 0)
-    out = run_mp(f"""
-import time
-from stimfw.amp.freerun import FreeRun
-fr = FreeRun({FR_CH}, {FR_RATE}, {FR_BLOCK}, {json.dumps(sos)}, thr_uv=100)
-total = 0
-k = 0
-with open({str(path)!r}, "rb") as f:
-    while f.readinto(fr.buf) == len(fr.buf) * 2:
-        t = time.ticks_us()
-        fr.feed(fr.buf, {FR_BLOCK})
-        total += time.ticks_diff(time.ticks_us(), t)
-        k += 1
-print(k * {FR_BLOCK} * {FR_CH} / (total / 1e6))
-""")
-    return float(out)
+        ms.append((time.perf_counter() - t) * 1000)
+    return float(np.median(ms))
 
 
 def emg(active: bool) -> np.ndarray:
@@ -171,29 +128,48 @@ def emg(active: bool) -> np.ndarray:
 
 
 def main() -> None:
-    tmp = Path(ROOT / "build" / "bench")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--heap", default="96k", help="device heap (micropython -X heapsize)")
+    heap = ap.parse_args().heap
+    tmp = ROOT / "build" / "bench"
     tmp.mkdir(parents=True, exist_ok=True)
     sweeps = ssep_sweeps(SWEEPS, N_CH, N, RATE, PRE, seed=21)
     sw_path = tmp / "ssep.bin"
     # (sweep, channel, sample): one channel's samples are contiguous
     sw_path.write_bytes(np.ascontiguousarray(sweeps.transpose(0, 2, 1)).astype("<i2").tobytes())
-    fixed, acq = bench_fixed(sw_path)
+    take = {label: device(exe, arch, {"mode": "take", "backend": be, "cfg": CFG,
+                                      "src": str(sw_path), "t0": T0, "period": PERIOD_US,
+                                      "sweeps": SWEEPS}, heap, tmp)
+            for label, exe, arch, be in RUNS}
     ref = bench_scipy(sweeps)
-    ul = bench_ulab_compat(sweeps)
-    print(f"per-sweep DSP, {N_CH} ch x {N} samples, sweep period {PERIOD_MS:.1f} ms (4.7 Hz):")
-    print(f"  fixed  (micropython, viper)   {fixed:8.2f} ms  ratio {fixed / PERIOD_MS:.4f}"
-          f"  (bench acquire() from file, excluded: {acq:.2f} ms)")
-    print(f"  scipy  (CPython float64, ref) {ref:8.2f} ms  ratio {ref / PERIOD_MS:.4f}")
-    print(f"  ulab*  (CPython via compat)   {ul:8.2f} ms  ratio {ul / PERIOD_MS:.4f}  (*not a device figure)")
-    print(f"  fixed / scipy = {fixed / ref:.2f}")
+    print(f"per-sweep DSP, {N_CH} ch x {N} samples, sweep period {PERIOD_MS:.1f} ms (4.7 Hz), "
+          f"device heap {heap}:")
+    for label, r in take.items():
+        assert r["accepted"] == SWEEPS * N_CH, r
+        print(f"  {label:28s} {r['ms']:7.3f} ms  ratio {r['ms'] / PERIOD_MS:.4f}  "
+              f"x scipy {r['ms'] / ref:5.2f}  (mean {r['mean_ms']:.3f} ms; bench acquire() "
+              f"from file, excluded: {r['acquire_ms']:.3f} ms)")
+    print(f"  {'scipy, CPython float64 (ref)':28s} {ref:7.3f} ms  ratio {ref / PERIOD_MS:.4f}")
+    if HAVE_MCU32:
+        u = take["ulab, micropython-mcu32"]["ms"]
+        f = take["fixed, micropython-mcu32"]["ms"]
+        print(f"  on micropython-mcu32: ulab / fixed = {u / f:.2f}")
+    else:
+        print(f"  (micropython-mcu32 not found at {MCU32}: no board-like figures)")
     rt = FR_CH * FR_RATE
+    fr_sos = host_filters.design(FR_RATE, (30, 3000), 0)
     for active in (False, True):
         p = tmp / f"emg_{int(active)}.bin"
         p.write_bytes(emg(active).tobytes())
-        sps = bench_freerun(p)
         label = "A-train on all channels" if active else "quiet"
-        print(f"free-run EMG {FR_CH} ch x {FR_RATE} Hz ({label}): {sps / 1e6:.2f} M samples/s, "
-              f"{sps / rt:.1f} x real time")
+        print(f"free-run EMG {FR_CH} ch x {FR_RATE} Hz, {FR_BLOCK}-sample blocks ({label}):")
+        for run, exe, arch, be in RUNS:
+            r = device(exe, arch, {"mode": "freerun", "backend": be, "n_ch": FR_CH, "rate_hz": FR_RATE,
+                             "block": FR_BLOCK, "blocks": FR_BLOCKS, "sos": fr_sos,
+                                   "src": str(p)}, heap, tmp)
+            sps = r["samples_per_s"]
+            print(f"  {run:28s} {sps / 1e6:6.2f} M samples/s, {sps / rt:6.1f} x real time "
+                  f"(mean {r['mean_samples_per_s'] / 1e6:.2f} M samples/s)")
 
 
 if __name__ == "__main__":

@@ -1,20 +1,33 @@
 """Float64 reference for the device DSP chain, synthetic signals, and the
-ulab stand-in loader, shared by the tests/test_dsp_*.py files."""
+runner of the device-side DSP scripts (tests/dsp_device/), shared by the
+tests/test_dsp_*.py files."""
 
 from __future__ import annotations
 
-import importlib
-import sys
+import json
+import os
 from pathlib import Path
 
 import numpy as np
+import pytest
+from mpy import BOARD_SIM, FIRMWARE, HAVE_MCU32, NO_MCU32, run_mp
 from scipy import signal
 
 ROOT = Path(__file__).resolve().parents[1]
-COMPAT = Path(__file__).parent / "ulab_compat"
+DSP_DEVICE = Path(__file__).parent / "dsp_device"
+PARAMS_ENV = "STIMBOX_DSP_PARAMS"  # read by tests/dsp_device/devparams.py
 FULL_SCALE = 65536.0  # LSB, int16 range
 UV_PER_LSB = 0.125
 BASE_N = 16
+
+# (runtime, backend) pairs a DSP test runs on: the fixed-point backend on
+# both runtimes, the ulab backend on the board-like one (real ulab).
+_MCU32 = pytest.mark.skipif(not HAVE_MCU32, reason=NO_MCU32)
+BACKENDS = [
+    pytest.param("unix", "fixed", id="fixed-unix"),
+    pytest.param("mcu32", "fixed", id="fixed-mcu32", marks=_MCU32),
+    pytest.param("mcu32", "ulab", id="ulab-mcu32", marks=_MCU32),
+]
 
 
 def sweep_reference(raw: np.ndarray, sos) -> np.ndarray:
@@ -54,11 +67,21 @@ def ssep_sweeps(n_sweeps: int, n_ch: int, n: int, rate: int, pre: int, seed: int
     return out
 
 
-def load_ulab_backend(monkeypatch):
-    """stimfw.dsp.ulab imported against the ulab stand-in (tests only)."""
-    monkeypatch.syspath_prepend(str(COMPAT))
-    monkeypatch.syspath_prepend(str(ROOT / "boards" / "sim"))
-    for name in ("ulab", "ulab.numpy", "ulab.scipy", "ulab.scipy.signal", "stimfw.dsp.ulab"):
-        sys.modules.pop(name, None)
-    mod = importlib.import_module("stimfw.dsp.ulab")
-    return mod
+def run_device(script: str, params: dict, tmp_path: Path, runtime: str = "unix",
+               heap: str = "1m", paths: tuple[Path, ...] = (FIRMWARE, BOARD_SIM),
+               timeout: float = 120) -> str:
+    """Import tests/dsp_device/<script>.py under micropython (runtime "unix"
+    or "mcu32"), its parameters in a JSON file named by $STIMBOX_DSP_PARAMS.
+    Returns stdout; a device exception fails the test with its traceback."""
+    pfile = tmp_path / f"{script}.params.json"
+    pfile.write_text(json.dumps(params))
+    old = os.environ.get(PARAMS_ENV)
+    os.environ[PARAMS_ENV] = str(pfile)
+    try:
+        return run_mp(f"import {script}\n", heap=heap, paths=(*paths, DSP_DEVICE),
+                      timeout=timeout, runtime=runtime)
+    finally:
+        if old is None:
+            del os.environ[PARAMS_ENV]
+        else:
+            os.environ[PARAMS_ENV] = old

@@ -1,17 +1,28 @@
-# ruff: noqa: F821 - AMP_RATES_HZ, AMP_CHANNELS, AMP_UV_PER_LSB are prepended
-# by the test (the simulated board's declarations, as plain assignments).
-#
 # Runs on the device (micropython): an 8-channel, 1000-sample SSEP average
-# with A/B splits over 2000 sweeps of synthetic data (ssep_synth), every
-# take() after the first under heap_lock. Prints the heap figures and the
-# results as JSON. The synthesiser's code is loaded after the buffers are
-# placed.
+# with A/B splits over 2000 sweeps of synthetic data (ssep_synth), with the
+# backend the parameters name ("backend", "amp" = the simulated board's
+# amplifier declarations, "lock"; the JSON file of devparams, read here
+# without loading that module, to leave the heap to the firmware).
+#   lock true (fixed backend): every take() after the first runs under
+#     micropython.heap_lock(): it allocates nothing.
+#   lock false (ulab backend, whose sosfilt allocates its output): take()
+#     runs with automatic collection, as on a board; every 10th sweep is
+#     followed by gc.collect() and a check that the live heap is what it
+#     was after the first sweep. With "measure", sweeps 2-1000 instead each
+#     run after gc.collect() with the collector disabled, so gc.mem_alloc()
+#     gives the bytes that one take() allocated (largest and smallest are
+#     reported); that needs a take's worth of free heap.
+# Prints the heap figures and the results as JSON lines. The synthesiser's
+# code is loaded after the buffers are placed.
 import gc
+import json
+import os
+import sys
 
+with open(os.getenv("STIMBOX_DSP_PARAMS")) as _f:
+    P = json.load(_f)
 gc.collect()
 _m_start = gc.mem_alloc()
-
-import json  # noqa: E402
 
 from stimfw.core import arena  # noqa: E402
 
@@ -25,6 +36,13 @@ _m_arena = gc.mem_alloc()
 import micropython  # noqa: E402
 from stimfw.record import averager  # noqa: E402
 
+if P["backend"] == "ulab":
+    from stimfw.dsp import ulab as BACKEND
+else:
+    from stimfw.dsp import fixed as BACKEND
+LOCK = P["lock"]
+MEASURE = P.get("measure", False)
+
 gc.collect()
 _m_code = gc.mem_alloc()
 
@@ -35,9 +53,9 @@ SWEEP_PERIOD_US = 212766  # 4.7 Hz
 class Amp:
     # The simulated board's amplifier declarations (boards/sim/board.py),
     # given here so that this run loads only the averaging code.
-    AMP_RATES_HZ = AMP_RATES_HZ
-    AMP_CHANNELS = AMP_CHANNELS
-    AMP_UV_PER_LSB = AMP_UV_PER_LSB
+    AMP_RATES_HZ = tuple(P["amp"]["AMP_RATES_HZ"])
+    AMP_CHANNELS = P["amp"]["AMP_CHANNELS"]
+    AMP_UV_PER_LSB = P["amp"]["AMP_UV_PER_LSB"]
 
 
 class SynthHal:
@@ -70,7 +88,7 @@ def main():
         "channels": [0, 1, 2, 3, 4, 5, 6, 7], "sos": SOS, "blank_us": [200, 2000],
         "reject_uv": 3000, "split": True, "progress_every": 100,
         "components": [{"name": "N20/P25", "ch": 0, "win_ms": [[15, 25], [20, 35]]},
-                       {"name": "P37/N45", "ch": 1, "win_ms": [[30, 42], [40, 55]]}]}, Amp)
+                       {"name": "P37/N45", "ch": 1, "win_ms": [[30, 42], [40, 55]]}]}, Amp, BACKEND)
     gc.collect()
     data_bytes = gc.mem_alloc() - base
     m = gc.mem_alloc()
@@ -84,16 +102,43 @@ def main():
     gc.collect()
     a0 = gc.mem_alloc()
     free0 = gc.mem_free()
-    for _ in range(1999):
+    take_max = 0
+    take_min = -1
+    moved = 0  # measured sweeps whose live heap before take() differed from a0
+    for k in range(1, 2000):
         hal.trigger = hal.ticks_add(hal.trigger, SWEEP_PERIOD_US)
-        micropython.heap_lock()
-        p.take(hal, hal.trigger, (0,))
-        micropython.heap_unlock()
+        if LOCK:
+            micropython.heap_lock()
+            p.take(hal, hal.trigger, (0,))
+            micropython.heap_unlock()
+        elif MEASURE and k < 1000:
+            gc.collect()
+            m = gc.mem_alloc()
+            if m != a0:
+                moved += 1
+            gc.disable()
+            p.take(hal, hal.trigger, (0,))
+            d = gc.mem_alloc() - m
+            gc.enable()
+            if d > take_max:
+                take_max = d
+            if take_min < 0 or d < take_min:
+                take_min = d
+        else:
+            p.take(hal, hal.trigger, (0,))
+            if k % 10 == 0:
+                gc.collect()
+                if gc.mem_alloc() != a0:
+                    moved += 1
     gc.collect()
     a1 = gc.mem_alloc()
     r = p.results((10, 60))
     gc.collect()
     r["mem_free_results"] = gc.mem_free()
+    r["acquire_calls"] = hal.calls
+    # the processor's data outside the arena and the HAL are not needed to
+    # print the results: leave their heap to the printing
+    p = hal = None
     r["heap_bytes"] = gc.mem_alloc() + gc.mem_free()
     r["start_bytes"] = _m_start
     r["arena_bytes"] = arena.size()
@@ -104,10 +149,12 @@ def main():
     r["mem_alloc_after"] = a1
     r["mem_free"] = free0
     r["data_bytes"] = data_bytes
-    r["acquire_calls"] = hal.calls
-    # one line per key: the whole dict as one string would need a few KB of
-    # contiguous heap that this test's output does not deserve
+    r["take_alloc_max"] = take_max
+    r["take_alloc_min"] = take_min
+    r["heap_moved"] = moved
+    # one line per key, streamed (json.dump to stdout builds no string):
+    # after results() the heap's free part is in small pieces
     for k in r:
-        gc.collect()
-        print(json.dumps([k, r[k]]))
+        json.dump([k, r[k]], sys.stdout)
+        print()
 main()

@@ -1,5 +1,6 @@
 # ruff: noqa: F821 - ptr16/ptr32 are viper type names
-# Fixed-point DSP kernels for boards without ulab (and the Unix port).
+# Fixed-point DSP kernels for boards without ulab (and the Unix port), and the
+# A/B sums both backends use (SweepSums).
 #
 # Viper code: native machine ints, so every intermediate must fit a signed
 # 32-bit word on a real MCU (armv6m, armv7emsp). The Unix port runs the same
@@ -274,20 +275,26 @@ class Acc24:
 
 
 # --- chains: the backend interface the averager and free-run use -------------
-# Both backends expose the same two classes; see dsp_ulab for the other one.
+# Both backends expose the same two classes. Only the filter differs between
+# them: the sums, the rejection figures and the means are this module's
+# SweepSums for both (dsp/ulab.py subclasses it), one implementation.
 BASE_N = 16  # samples at the sweep start whose mean is removed before filtering
 
 
-class SweepChain:
-    """Per-sweep filtering of one channel at a time (a contiguous int16
-    buffer of n samples) and exact A/B accumulation per channel."""
+def baseline(buf, n):
+    """floor(mean of the first BASE_N samples) of a channel's sweep."""
+    bn = BASE_N if n >= BASE_N else n
+    return head_sum(buf, 0, 1, bn) // bn
 
-    def __init__(self, n_ch, n, sos_rows):
+
+class SweepSums:
+    """Everything of a sweep chain but the filter: one channel's sweep at a
+    time (a contiguous int16 buffer of n samples), its span, and the A/B
+    sums per channel (Acc24, from the DSP arena)."""
+
+    def __init__(self, n_ch, n):
         self.n_ch = n_ch
         self.n = n
-        self.coef = quantize(sos_rows)
-        self.nsec = len(sos_rows)
-        self.state = new_state(self.nsec)
         self.peak = 0
         gc.collect()  # the sums are most of the heap: place them first
         self.acc = (Acc24(n_ch, n), Acc24(n_ch, n))
@@ -295,18 +302,6 @@ class SweepChain:
     def reset(self):
         for a in self.acc:
             a.reset()
-
-    def process(self, buf):
-        """Filter one channel's sweep in place (zero state per sweep).
-        Returns the number of samples at an ADC rail (before filtering);
-        self.peak holds the largest |output|."""
-        n = self.n
-        sat = saturated(buf, n)
-        bn = BASE_N if n >= BASE_N else n
-        base = head_sum(buf, 0, 1, bn) // bn
-        reset_state(self.state)
-        self.peak = sosfilt_i16(buf, 0, 1, n, base, self.coef, self.nsec, self.state)
-        return sat
 
     def span(self, buf, i0, i1):
         """max - min of buf[i0:i1] (0 when empty)."""
@@ -336,6 +331,27 @@ class SweepChain:
             s = self.acc[split].sum(c, i)
         cnt = self.sweeps(split, c)
         out[0] = s / cnt if cnt else 0.0
+
+
+class SweepChain(SweepSums):
+    """SweepSums with the fixed-point filter."""
+
+    def __init__(self, n_ch, n, sos_rows):
+        self.coef = quantize(sos_rows)
+        self.nsec = len(sos_rows)
+        self.state = new_state(self.nsec)
+        SweepSums.__init__(self, n_ch, n)
+
+    def process(self, buf):
+        """Filter one channel's sweep in place (zero state per sweep).
+        Returns the number of samples at an ADC rail (before filtering);
+        self.peak holds the largest |output|."""
+        n = self.n
+        sat = saturated(buf, n)
+        base = baseline(buf, n)
+        reset_state(self.state)
+        self.peak = sosfilt_i16(buf, 0, 1, n, base, self.coef, self.nsec, self.state)
+        return sat
 
 
 class FreeRunChain:

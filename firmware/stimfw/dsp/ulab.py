@@ -1,139 +1,148 @@
-# DSP chain on boards with ulab: the same interface and results as dsp_fixed,
-# computed with ulab.numpy and ulab.scipy.signal.sosfilt in the board's float
-# (float32 on MCUs). Importing this module raises ImportError without ulab,
-# which is how dsp_backend picks the fallback.
+# ruff: noqa: F821 - ptr16/ptr32 are viper type names
+# DSP chain on boards with ulab: the interface and results of dsp/fixed.py,
+# with the filter run by ulab's scipy.signal.sosfilt in the board's float
+# (float32). The rest of the chain - rail count, baseline, span, the A/B sums
+# and the means - is fixed.SweepSums, the same viper code as the fallback's:
+# both backends average identically, and the sums live in the DSP arena.
+# dsp/backend.py imports this module only after checking that ulab has
+# scipy.signal.sosfilt and a 4-byte float.
 #
-# Exact averages without int32: ulab has no 32-bit integer arrays and a
-# float32 holds integers exactly only up to 2**24, which 2000 full-scale
-# sweeps (2**26) exceed. Each split keeps its sum as two int16 arrays,
-# sum = hi * 4096 + lo with 0 <= lo < 4096. Adding a sweep y (|y| <= 2**15):
-# t = lo + y is an integer below 2**16 in magnitude (exact in float32),
-# carry = floor(t / 4096) is exact (division by a power of two), lo = t -
-# 4096 * carry lies in [0, 4096), and |hi| <= MAX_SWEEPS_PER_SPLIT * 2**15 /
-# 4096 = 2**14 fits int16. The sum is therefore exact for any data; the
-# mean is formed once, as hi * (4096 / n) + lo / n, with float32 rounding only.
+# Import forms: only `from ulab import numpy` and `from ulab import scipy`
+# (then scipy.signal.sosfilt). `from ulab.scipy.signal import sosfilt` needs
+# MICROPY_MODULE_BUILTIN_SUBPACKAGES, which rp2 and stm32 builds lack.
+#
+# Per channel and sweep (process):
+#   1. rail count and baseline (viper, fixed.py), then buf[i] = clamp16(buf[i]
+#      - base) in place (viper);
+#   2. y = sosfilt(sos, raw): raw is an int16 ndarray view of buf, made once
+#      per buffer; sosfilt converts it to float itself, so no float work
+#      array is needed, and sos is a tuple of tuples (iterating a 2-D ndarray
+#      would make a row view per section);
+#   3. buf[i] = round(y[i]) clamped to int16, largest |output| (viper, reading
+#      y's float32 bits through the buffer protocol, integer arithmetic only).
+#
+# Allocation: sosfilt has no out= argument; every call allocates its output
+# (n floats), the final-state array zf and their headers and shape vectors:
+# 4n + 192 bytes per channel and sweep on a 32-bit build (measured), freed
+# at the next collection; with zi= (free-run) also the (y, zf) tuple.
+# Nothing else in process(), accumulate() or FreeRunChain.process()
+# allocates. ulab's arithmetic would not help: every ndarray binary
+# operator, in-place ones included, allocates shape/stride scratch (m_new0),
+# and slicing makes a new ndarray. Measured figures and the tests that bound
+# them: docs/DSP.md.
 from array import array
 
+import micropython
 from ulab import numpy as np
 from ulab import scipy
 
-# Not `from ulab.scipy.signal import sosfilt`: that needs builtin subpackage
-# imports, which rp2/stm32 ulab builds (and the 32-bit test runtime) lack.
-sosfilt = scipy.signal.sosfilt
+from stimfw.dsp import fixed
 
 NAME = "ulab"
-BASE_N = 16
-MAX_SWEEPS_PER_SPLIT = 1 << 13
-_CHUNK = 1024  # elements per temporary in accumulate(): bounds peak heap use
-_LO = 4096
+MAX_SWEEPS_PER_SPLIT = fixed.MAX_SWEEPS_PER_SPLIT
+_sosfilt = scipy.signal.sosfilt
 
 
-def _sos(rows):
-    return np.array(rows, dtype=np.float)
+def _rows(sos_rows):
+    """SOS rows as a tuple of 6-float tuples: what sosfilt iterates without
+    allocating."""
+    return tuple(tuple(float(v) for v in row) for row in sos_rows)
 
 
-def _filter_into(raw, c, n_ch, sos, base, zi):
-    x = raw[c::n_ch]
-    xf = np.clip(np.array(x, dtype=np.float) - base, -32768, 32767)
-    if zi is None:
-        y = sosfilt(sos, xf)
-        zf = None
-    else:
-        y, zf = sosfilt(sos, xf, zi=zi)
-    y = np.clip(np.around(y), -32768, 32767)
-    raw[c::n_ch] = np.array(y, dtype=np.int16)
-    hi = np.max(y)
-    lo = np.min(y)
-    peak = int(hi if hi > -lo else -lo)
-    return peak, zf
+@micropython.viper
+def clamp_sub(buf: ptr16, n: int, base: int):
+    """buf[i] = clamp(buf[i] - base) to int16, for i < n."""
+    for i in range(n):
+        x = ((int(buf[i]) ^ 0x8000) - 0x8000) - base
+        if x > 32767:
+            x = 32767
+        elif x < -32768:
+            x = -32768
+        buf[i] = x
 
 
-class SweepChain:
-    """Per-sweep filtering of one channel at a time (a contiguous int16
-    buffer of n samples) and exact A/B accumulation per channel."""
+@micropython.viper
+def f32_to_i16(dst: ptr16, start: int, stride: int, src: ptr32, n: int) -> int:
+    """dst[start + i*stride] = src[i] (float32) rounded half away from zero
+    (as ulab rounds) and clamped to int16, for i < n. Returns the largest
+    |output|. The float is decoded from its bits: sign s, exponent e,
+    mantissa m (with the hidden bit), value m * 2**(e - 150)."""
+    peak = 0
+    idx = start
+    for i in range(n):
+        b = int(src[i])
+        e = (b >> 23) & 0xFF
+        if e < 126:  # |v| < 0.5
+            y = 0
+        elif e > 141:  # |v| >= 2**15, and inf/nan
+            y = 32768
+        else:  # 2**-1 <= |v| < 2**15: shift 9..24
+            sh = 150 - e
+            y = (((b & 0x7FFFFF) | 0x800000) + (1 << (sh - 1))) >> sh
+        if (b >> 31) & 1:
+            dst[idx] = 0 - y
+        else:
+            if y > 32767:
+                y = 32767
+            dst[idx] = y
+        if y > peak:
+            peak = y
+        idx += stride
+    return peak
+
+
+class SweepChain(fixed.SweepSums):
+    """fixed.SweepSums with the filter run by ulab's sosfilt."""
 
     def __init__(self, n_ch, n, sos_rows):
-        self.n_ch = n_ch
-        self.n = n
-        self.sos = _sos(sos_rows)
-        self.peak = 0
-        size = n_ch * n  # channel after channel
-        self.hi = (np.zeros(size, dtype=np.int16), np.zeros(size, dtype=np.int16))
-        self.lo = (np.zeros(size, dtype=np.int16), np.zeros(size, dtype=np.int16))
-        self.count = (array("H", bytearray(2 * n_ch)), array("H", bytearray(2 * n_ch)))
-
-    def reset(self):
-        for a in self.hi + self.lo:
-            a[:] = 0
-        for cnt in self.count:
-            for c in range(self.n_ch):
-                cnt[c] = 0
+        self.sos = _rows(sos_rows)
+        self._src = None  # the buffer self._raw views
+        self._raw = None
+        fixed.SweepSums.__init__(self, n_ch, n)
 
     def process(self, buf):
-        """Filter one channel's sweep in place; see dsp_fixed.SweepChain."""
-        raw = np.frombuffer(buf, dtype=np.int16, count=self.n)
-        sat = int(np.sum(raw == 32767)) + int(np.sum(raw == -32768))
-        bn = BASE_N if self.n >= BASE_N else self.n
-        base = int(np.sum(np.array(raw[:bn], dtype=np.float))) // bn
-        self.peak = _filter_into(raw, 0, 1, self.sos, base, None)[0]
+        """Filter one channel's sweep in place (zero state per sweep); see
+        fixed.SweepChain.process."""
+        n = self.n
+        if buf is not self._src:
+            self._raw = np.frombuffer(buf, dtype=np.int16, count=n)
+            self._src = buf
+        sat = fixed.saturated(buf, n)
+        clamp_sub(buf, n, fixed.baseline(buf, n))
+        self.peak = f32_to_i16(buf, 0, 1, _sosfilt(self.sos, self._raw), n)
         return sat
-
-    def span(self, buf, i0, i1):
-        if i1 <= i0:
-            return 0
-        x = np.frombuffer(buf, dtype=np.int16, count=self.n)[i0:i1]
-        return int(np.max(x)) - int(np.min(x))
-
-    def accumulate(self, buf, split, c):
-        if self.count[split][c] >= MAX_SWEEPS_PER_SPLIT:
-            return False
-        raw = np.frombuffer(buf, dtype=np.int16, count=self.n)
-        hi = self.hi[split]
-        lo = self.lo[split]
-        off = c * self.n
-        for j in range(0, self.n, _CHUNK):
-            k = j + _CHUNK if j + _CHUNK < self.n else self.n
-            a = off + j
-            b = off + k
-            t = np.array(lo[a:b], dtype=np.float) + np.array(raw[j:k], dtype=np.float)
-            carry = np.floor(t / _LO)
-            lo[a:b] = np.array(t - carry * _LO, dtype=np.int16)
-            hi[a:b] = np.array(np.array(hi[a:b], dtype=np.float) + carry, dtype=np.int16)
-        self.count[split][c] += 1
-        return True
-
-    def sweeps(self, split, c):
-        if split == 2:
-            return self.count[0][c] + self.count[1][c]
-        return self.count[split][c]
-
-    def mean_at(self, split, c, i, out):
-        """out[0] = mean of channel c at sample i, in LSB (see dsp_fixed)."""
-        j = c * self.n + i
-        parts = (0, 1) if split == 2 else (split,)
-        cnt = self.sweeps(split, c)
-        m = 0.0
-        if cnt:
-            for s in parts:
-                m += self.hi[s][j] * (_LO / cnt) + self.lo[s][j] / cnt
-        out[0] = m
 
 
 class FreeRunChain:
-    """Block filtering with the sosfilt state (n_sections, 2) carried per channel."""
+    """Block filtering with the sosfilt state (n_sections, 2) carried per
+    channel from block to block."""
 
     def __init__(self, n_ch, sos_rows):
         self.n_ch = n_ch
-        self.sos = _sos(sos_rows)
-        self.nsec = len(sos_rows)
-        self.zi = [np.zeros((self.nsec, 2), dtype=np.float) for _ in range(n_ch)]
+        self.sos = _rows(sos_rows)
+        self.nsec = len(self.sos)
+        self.zi = [None] * n_ch
+        self.reset()
         self.peaks = array("i", bytearray(4 * n_ch))
+        self._src = None  # the buffer and block length self._views are for
+        self._n = 0
+        self._views = None
 
     def reset(self):
-        for z in self.zi:
-            z[:] = 0
+        for c in range(self.n_ch):
+            self.zi[c] = np.zeros((self.nsec, 2), dtype=np.float)
 
     def process(self, buf, n):
-        raw = np.frombuffer(buf, dtype=np.int16, count=n * self.n_ch)
-        for c in range(self.n_ch):
-            self.peaks[c], self.zi[c] = _filter_into(raw, c, self.n_ch, self.sos, 0, self.zi[c])
+        """Filter n samples per channel of an interleaved block in place;
+        self.peaks holds each channel's largest |output|."""
+        n_ch = self.n_ch
+        if buf is not self._src or n != self._n:
+            raw = np.frombuffer(buf, dtype=np.int16, count=n * n_ch)
+            self._views = [raw[c::n_ch] for c in range(n_ch)]
+            self._src = buf
+            self._n = n
+        views = self._views
+        zi = self.zi
+        for c in range(n_ch):
+            y, zi[c] = _sosfilt(self.sos, views[c], zi=zi[c])
+            self.peaks[c] = f32_to_i16(buf, c, n_ch, y, n)

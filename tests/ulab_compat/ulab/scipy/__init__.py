@@ -1,1 +1,0 @@
-from . import signal  # noqa: F401
