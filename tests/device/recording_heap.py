@@ -1,10 +1,11 @@
 # Device side of tests/test_recording_mp.py: after the first sweep, the
 # recording's per-pulse and per-sweep path (report a pulse, acquire, filter,
-# average) runs 20 sweeps under heap_lock. Prints the counts as JSON.
+# average) runs 20 sweeps as tests/device/hotpath.py proves a hot path.
+# Prints the counts and the allocation as JSON.
 import json
 
 import board
-import micropython
+import hotpath
 from stimfw.core import arena
 from stimfw.hal_api import Hal
 from stimfw.record.recording import Recorder
@@ -60,21 +61,16 @@ def sweep(t):
     return rec.service()
 
 
-def locked_sweeps(n):
-    t = 212766
-    took = 0
-    micropython.heap_lock()
-    try:
-        for _ in range(n):
-            if sweep(t):
-                took += 1
-            t += 212766
-    finally:
-        micropython.heap_unlock()
-    return took
+state = {"t": 212766, "took": 0}
+
+
+def next_sweep():
+    if sweep(state["t"]):
+        state["took"] += 1
+    state["t"] += 212766
 
 
 sweep(0)  # the first sweep may allocate (first use of filters and sums)
-took = locked_sweeps(20)
-print(json.dumps({"took": took, "acquired": hal.acquired, "pushed": len(pushed),
-                  "queued": rec.count}))
+name, most = hotpath.run(next_sweep, 20)
+print(json.dumps({"took": state["took"], "acquired": hal.acquired, "pushed": len(pushed),
+                  "queued": rec.count, "backend": name, "alloc_max": most}))

@@ -10,8 +10,8 @@
 # buffer: the working set is one channel's samples, not the whole sweep, and
 # every channel is accepted or rejected on its own (one noisy EMG lead does
 # not discard the cortical average). take() allocates nothing (after the
-# first sweep) on the fixed-point backend; the ulab backend allocates its
-# float temporaries per channel.
+# first sweep) on the fixed-point backend; on the ulab backend, sosfilt
+# allocates its float32 output per channel (4n + about 192 bytes, docs/DSP.md).
 from array import array
 
 from stimfw.core import arena
