@@ -118,8 +118,8 @@ def main() -> None:
             print(f"\n{label}: {exe}")
             print(f"  heap {heap_kb} KB; before the firmware (loader, REPL): {kb(b['before_firmware'])}")
             print(f"  DSP arena (data)                    {kb(b['arena'])}")
-            for layer, n in b["modules"].items():
-                print(f"  modules: {layer:<8}                    {kb(n)}")
+            for layer in ("core", "hal", "dsp", "record", "stim", "amp", "link", "app"):
+                print(f"  modules: {layer:<8}                    {kb(b['modules'][layer])}")
             print(f"  modules, all ({len(b['loaded'])} loaded)              {kb(b['modules_total'])}")
             print(f"  objects App() builds (data)         {kb(b['app_objects'])}")
             print(f"  used at boot {kb(b['used_at_boot'])}, free {kb(b['free_at_boot'])}")

@@ -18,7 +18,7 @@ def app_heap(runtime: str) -> str:
     DSP arena) takes the simulated unit's heap on that runtime; these tests
     also keep their test HAL's records of every fire and every push in the
     same heap, so they get 64 KB on top. The compile memory test keeps 96k."""
-    return "%dk" % (int(unit_heap(runtime).rstrip("k")) + 64)
+    return f"{int(unit_heap(runtime).rstrip('k')) + 64}k"
 
 
 def run_image(image: Image, script: str, data: Any = None, *args: object,
