@@ -1,3 +1,4 @@
 # StimBox firmware package. Runs on the board under MicroPython; the modules
-# that the host also needs (linkcodec, messages, protocol and limit checks)
+# that the host also needs (link.codec, link.messages, stim.protocol and
+# stim.limits, core.errors)
 # import unchanged under CPython.

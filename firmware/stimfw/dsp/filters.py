@@ -10,7 +10,7 @@ MAX_SECTIONS = 8
 # Poles this close to the unit circle ring for seconds and amplify
 # coefficient rounding; refuse them as unstable.
 MAX_POLE = 0.9999
-# Fixed-point headroom (see dsp_fixed): |b0| + |b1| + |b2| <= 4 per section.
+# Fixed-point headroom (see dsp/fixed.py): |b0| + |b1| + |b2| <= 4 per section.
 MAX_B_SUM = 4.0
 
 
