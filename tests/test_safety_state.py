@@ -30,8 +30,42 @@ def test_arming_needs_the_interlock_and_the_validated_hash(firmware_image, runti
     assert r["arm"] == [True, r["arm"][1]] and r["arm"][1]["state"] == "ARMED"
     assert r["arm_twice"][1]["code"] == m.ERR_STATE
     assert r["disarm"][1]["state"] == "IDLE"
-    assert r["events"] == ["arm_refused", "armed"]
+    # Every control request is logged (start and disarm included).
+    assert r["events"] == ["arm_refused", "start_refused", "armed", "disarmed"]
     assert r["fires"] == 0
+
+
+@pytest.mark.parametrize("runtime", BOTH)
+def test_only_the_arming_session_controls_the_unit_but_anyone_can_stop(firmware_image, runtime: str) -> None:
+    r = device(firmware_image, "sessions", runtime=runtime)
+    tok = r["token"]
+    assert isinstance(tok, str) and len(tok) == 16 and r["session"] == "s1"
+    assert r["token2"] != tok and r["session2"] == "s2"  # a new token per session
+    for what in ("arm", "start", "heartbeat", "disarm", "wrong_token_start"):
+        ok, body = r[what]
+        assert ok is False and body["code"] == m.ERR_NOT_OWNER, (what, body)
+        age = body["detail"]["owner_age_ms"]
+        assert body["detail"]["owner"] == "s1" and 300 <= age < 400  # the test HAL idles 1 ms a pass
+        assert "session s1" in body["message"] and f"{age} ms" in body["message"]
+    assert r["state_after_intrusion"] == "STIMULATING" and r["fires_before_stop"] >= 1
+    assert r["stop"][0] is True and r["stop"][1]["state"] == "ARMED"
+    ev = r["events"]
+    # Each control request logged with its session's short id, never the token.
+    assert [(e["kind"], e.get("session")) for e in ev] == [
+        ("armed", "s1"), ("started", "s1"), ("arm_refused", None), ("start_refused", None),
+        ("heartbeat_refused", None), ("disarm_refused", None), ("start_refused", None),
+        ("stopped", None), ("disarmed", "s1"), ("armed", "s2"), ("disarmed", "s2")]
+    assert all(tok not in str(e) for e in ev)
+    assert r["heartbeats_refused"] == 3  # only the first is logged
+    assert ev[7]["run"] == 1
+
+
+@pytest.mark.parametrize("runtime", BOTH)
+def test_a_heartbeat_handled_after_the_lapse_revives_nothing(firmware_image, runtime: str) -> None:
+    r = device(firmware_image, "late_heartbeat", runtime=runtime)
+    # Credited while fresh; refused credit once the limit had passed.
+    assert r["fresh"] == "STIMULATING" and r["late_reply"] == "STIMULATING"
+    assert r["after"] == "IDLE" and r["reason"] == "heartbeat_lost"
 
 
 @pytest.mark.parametrize("runtime", BOTH)
@@ -75,7 +109,7 @@ def test_heartbeat_lapse_stops_disarms_and_logs(firmware_image, runtime: str) ->
     assert r["state"] == "IDLE"
     assert r["run"]["outcome"] == "heartbeat_lost"
     assert r["aborts"] == 1 and r["offs"] >= 1
-    assert r["events"] == ["armed", "disarmed"]
+    assert r["events"] == ["armed", "started", "disarmed"]
     assert r["new_fires"] == 0
 
 
@@ -92,13 +126,14 @@ def test_output_ends_at_once_on_estop_interlock_and_stop(firmware_image, cause: 
     assert (r["state"], r["outcome"]) == want
     if cause == "estop":
         assert r["disarm_pressed"][1]["code"] == m.ERR_STATE
-        assert r["events"] == ["armed", "estop", "fault_cleared"]
+        assert r["events"] == ["armed", "started", "estop", "disarm_refused", "fault_cleared", "disarmed"]
     else:
         assert r["disarm_pressed"][0] is True
     if cause == "interlock":
-        assert r["events"] == ["armed", "disarmed"]
+        # the lapse, then the two DISARM requests
+        assert r["events"] == ["armed", "started", "disarmed", "disarmed", "disarmed"]
     if cause == "stop":
-        assert r["events"] == ["armed", "stopped"]
+        assert r["events"] == ["armed", "started", "stopped", "disarmed", "disarmed"]
     assert r["disarm"][1]["state"] == "IDLE"
 
 

@@ -86,6 +86,12 @@ OUTPUTS = (
     },
 )
 
+# Hardware watchdog: the main loop feeds it once per pass; unfed this long
+# (ms of wall time), the output stage stops and the unit resets. Above the
+# host heartbeat limit (LIMITS["heartbeat_ms"]), so a stalled loop ends a run
+# through the heartbeat check first when it recovers in time.
+WATCHDOG_MS = 2000
+
 # Output monitor ADC: samples current and voltage across every pulse.
 MONITOR_RATE_HZ = 500000
 MONITOR_MAX_SAMPLES = 1024  # per pulse, current and voltage each

@@ -27,8 +27,12 @@ from stimfw.hal_api import Hal as Contract
 from stimfw.link.console import StdioConsole
 from stimfw.stim.timeline import COLUMNS
 
+FEED_EVERY_MS = 50
+
 
 class Hal(Contract):
+    _fed_ms = 0  # wall ms of the last feed sent to the model
+
     def __init__(self):
         self.console = StdioConsole()
         self._req = bytearray(w.REQ_SIZE)
@@ -127,6 +131,25 @@ class Hal(Contract):
         if not self.realtime:
             self._now += time.ticks_diff(time.ticks_us(), t)
 
+    # --- watchdog -------------------------------------------------------------
+    def start_watchdog(self, timeout_ms):
+        self._fed_ms = time.ticks_ms()
+        self._call(w.OP_WATCHDOG, timeout_ms)
+
+    def feed_watchdog(self):
+        # A board's feed is a register write; here it is a round trip to the
+        # model, so feeds closer than FEED_EVERY_MS are coalesced (the
+        # watchdog then fires between timeout - FEED_EVERY_MS and timeout
+        # after the loop stalled).
+        now = time.ticks_ms()
+        if time.ticks_diff(now, self._fed_ms) >= FEED_EVERY_MS:
+            self._fed_ms = now
+            self._call(w.OP_WATCHDOG_FEED)
+
+    def stop_watchdog(self):
+        self._call(w.OP_WATCHDOG, 0)
+        return True
+
     def reset(self):
         # On the Unix port this ends the process; the simulator starts it
         # again on the same console, as a board reboots.
@@ -205,4 +228,9 @@ class Hal(Contract):
         self._reply()
         out = bytearray(self._payload_len())
         self._sock.readinto(out)
-        return json.loads(out)
+        reply = json.loads(out)
+        if "stall_ms" in request:
+            # Test-only: the main loop stalls in this step (the model noted
+            # when); the watchdog and the heartbeat check must cope.
+            time.sleep_ms(reply["stall_ms"])
+        return reply

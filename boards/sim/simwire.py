@@ -28,6 +28,8 @@ OP_MONITOR = 8  # a0 = pulse index, a1 = max samples per trace; value = samples;
 OP_ACQUIRE = 9  # a0 = t0 (ticks us), a1 = rate Hz, a2 = samples per channel; payload: channel bytes
 OP_IMPEDANCE = 10  # payload: electrode name; value = ohms
 OP_SIM = 11  # payload: JSON request; reply payload: JSON
+OP_WATCHDOG = 12  # a0 = timeout ms: start (or restart) the watchdog; 0 stops it
+OP_WATCHDOG_FEED = 13
 
 ST_OK = 0
 ST_ERROR = 1

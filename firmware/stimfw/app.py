@@ -12,7 +12,8 @@
 #   4. free-run - one block of free-run EMG (amp.slot.FreeRunSlot)
 #   5. link in  - at most one budget of host bytes, dispatching requests
 #   6. link out - at most one bulk chunk to the host
-# and idles in the console wait when nothing was done. Pulse edges never
+# and idles in the console wait when nothing was done. Every pass feeds the
+# hardware watchdog (board.WATCHDOG_MS) first. Pulse edges never
 # depend on this loop: the HAL runs compiled timelines in hardware (or in
 # virtual time on the simulated unit), so a slow pass delays reporting, not
 # stimulation. Every step is bounded so that a pass stays well under the
@@ -109,7 +110,11 @@ class App:
         hal.console.start()
         try:
             link.push(PUSH_BOOT, identity(self.bd))
+            # The hardware watchdog: a pass that does not come back within
+            # WATCHDOG_MS stops the outputs and resets the board.
+            hal.start_watchdog(self.bd.WATCHDOG_MS)
             while not link.interrupted:
+                hal.feed_watchdog()
                 try:
                     if not self.step():
                         if self.system.reboot_requested:
@@ -121,6 +126,7 @@ class App:
             # Whatever ended the loop (an interrupt from the host, a bug),
             # outputs go to their safe state before the REPL gets the console.
             hal.outputs_off()
+            hal.stop_watchdog()
             hal.console.stop()
         if self.system.reboot_requested:
             hal.reset()

@@ -101,6 +101,25 @@ class Hal:
         including from an exception handler. Allocates nothing."""
         raise self._missing("outputs_off")
 
+    def start_watchdog(self, timeout_ms):
+        """Start the hardware watchdog (machine.WDT on a board) with
+        timeout_ms (board.WATCHDOG_MS): if feed_watchdog() is not called
+        for that long, the outputs stop and the board resets. Called once,
+        as the main loop starts."""
+        raise self._missing("start_watchdog")
+
+    def feed_watchdog(self):
+        """The main loop is alive: called once per pass. Fast (a register
+        write), allocates nothing."""
+        raise self._missing("feed_watchdog")
+
+    def stop_watchdog(self):
+        """The main loop ends (the host interrupted it for the REPL): stop
+        the watchdog where the hardware can, returning True; False where it
+        cannot (machine.WDT on rp2 and stm32: the board then resets
+        timeout_ms later). Called after outputs_off()."""
+        raise self._missing("stop_watchdog")
+
     # --- stimulation ----------------------------------------------------------
     def fire(self, timeline, start_us):
         """Schedule a compiled stimfw.stim.timeline.Timeline to run from

@@ -49,7 +49,7 @@ SLOT_LEN = 12
 BOARD_HOST_NAMES = ("NAME", "DESCRIPTION", "MPY_ARCH", "USB_IDS", "LIMITS_PROFILE")
 BOARD_FIRMWARE_NAMES = ("OUTPUTS", "MONITOR_RATE_HZ", "MONITOR_MAX_SAMPLES", "AMP_CHANNELS",
                         "AMP_UV_PER_LSB", "AMP_RATES_HZ", "AMP_ELECTRODES", "DSP_ARENA_BYTES",
-                        "LIMITS")
+                        "LIMITS", "WATCHDOG_MS")
 
 
 @dataclass(frozen=True)

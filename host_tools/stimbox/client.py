@@ -5,6 +5,11 @@
 
 Requests go one at a time (the unit's stdin buffer is small); pushes that
 arrive meanwhile are queued in `box.pushes` and handed to `on_push`.
+
+Exclusive control: ARM answers with a session token, which this object
+keeps and sends with START, HEARTBEAT, DISARM and STOP; until the unit
+disarms, another host (another StimBox, any program on the port) cannot
+START, HEARTBEAT, DISARM or ARM it, only STOP it (docs/SAFETY.md).
 """
 
 from __future__ import annotations
@@ -48,6 +53,9 @@ class StimBox:
         self._next_id = 1
         self.rx_window = 512
         self.max_request = 480
+        # The session this host holds on the unit (from ARM), if any.
+        self.token: str | None = None
+        self.session: str | None = None
 
     # --- connecting ---------------------------------------------------------
     @classmethod
@@ -286,25 +294,38 @@ class StimBox:
         ]
         return d
 
+    def _with_token(self, args: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        if self.token is None:
+            return args
+        return dict(args or {}, token=self.token)
+
     def arm(self, protocol_hash: str) -> dict[str, Any]:
-        return self.request(m.MSG_ARM, {"hash": protocol_hash})
+        """Arm the validated protocol; this host then holds the unit's
+        session (its token goes with later control requests)."""
+        d = self.request(m.MSG_ARM, self._with_token({"hash": protocol_hash}))
+        self.token = d.pop("token", None)
+        self.session = d.get("session")
+        return d
 
     def start(self, baseline: bool = False) -> int:
         """Start the armed protocol; baseline=True makes this run's averages
         the reference its later runs are checked against for alarms."""
-        return int(self.request(m.MSG_START, {"baseline": True} if baseline else None)["run"])
+        return int(self.request(m.MSG_START, self._with_token({"baseline": True} if baseline else None))["run"])
 
     def stop(self) -> dict[str, Any]:
-        return self.request(m.MSG_STOP)
+        """Stop a run: open to any host, session or not."""
+        return self.request(m.MSG_STOP, self._with_token())
 
     def disarm(self) -> dict[str, Any]:
-        return self.request(m.MSG_DISARM)
+        d = self.request(m.MSG_DISARM, self._with_token())
+        self.token = self.session = None
+        return d
 
     def status(self) -> dict[str, Any]:
         return self.request(m.MSG_STATUS)
 
     def heartbeat(self) -> str:
-        return str(self.request(m.MSG_HEARTBEAT)["state"])
+        return str(self.request(m.MSG_HEARTBEAT, self._with_token())["state"])
 
     def result(self, run: int) -> dict[str, Any]:
         return self.request(m.MSG_RESULT, {"run": run})

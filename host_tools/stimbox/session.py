@@ -1,6 +1,7 @@
 """Running a protocol on a unit from the host: validate, arm, start, keep
 the heartbeat going, gather the per-pulse records and events until the run
-ends, disarm.
+ends, disarm. The StimBox keeps the session token ARM returns and sends it
+with START, HEARTBEAT and DISARM.
 
 The unit enforces everything; the host only reports. A run the unit ends
 early (stop, e-stop, interlock, heartbeat, output faults) comes back with
@@ -113,5 +114,11 @@ def run_protocol(
         return result
     finally:
         box.on_push = previous
-        if box.status()["state"] in ("ARMED", "STIMULATING"):
-            box.disarm()
+        st = box.status()
+        if box.session is not None and st.get("session") == box.session:
+            if st["state"] in ("ARMED", "STIMULATING"):
+                box.disarm()
+        else:
+            # The unit ended the session itself (heartbeat loss, interlock,
+            # e-stop, output fault): the token is spent.
+            box.token = box.session = None

@@ -7,6 +7,7 @@ import json
 
 from stimfw.hal_api import Hal
 from stimfw.link import codec as lc
+from stimfw.link import messages as m
 from stimfw.stim.timeline import COLUMNS
 
 OPEN = None  # a load of OPEN ohm: no current path
@@ -157,6 +158,7 @@ class Host:
         self.pushes = []
         self.dec = lc.Decoder(4096, self._frame, None, True)
         self.seen = 0
+        self.token = None  # the session token the last ARM answered with
 
     def _frame(self, f):
         body = json.loads(bytes(f.payload)) if len(f.payload) else {}
@@ -174,6 +176,13 @@ class Host:
             tx[:] = b""
 
     def request(self, mtype, obj=None):
+        # As the host client: the session token from ARM goes with every
+        # later control request (unless the test gives its own "token").
+        if self.token is not None and mtype in (m.MSG_ARM, m.MSG_START, m.MSG_STOP, m.MSG_DISARM,
+                                                m.MSG_HEARTBEAT):
+            obj = dict(obj or {})
+            if "token" not in obj:
+                obj["token"] = self.token
         self.rid = self.rid % 60000 + 1
         payload = json.dumps(obj).encode() if obj is not None else b""
         self.app.hal.console.feed(lc.encode_frame(lc.KIND_REQUEST, mtype, self.rid, payload))
@@ -181,7 +190,10 @@ class Host:
             self.app.step()
             self.drain()
             if self.rid in self.replies:
-                return self.replies.pop(self.rid)
+                good, body = self.replies.pop(self.rid)
+                if good and mtype == m.MSG_ARM and isinstance(body, dict) and "token" in body:
+                    self.token = body["token"]
+                return good, body
         raise AssertionError(f"no reply to request {mtype}")
 
     def ok(self, mtype, obj=None):

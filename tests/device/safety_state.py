@@ -7,6 +7,7 @@ import time
 
 import devargs
 from loadmodel import make_app
+from stimfw.link import codec as lc
 from stimfw.link import messages as m
 
 SSEP = {"type": "ssep", "count": 40, "rate_hz": 5.1,
@@ -206,10 +207,61 @@ def task_exception():
             "kinds": [e["kind"] for e in log], "error": log[-1].get("error")}
 
 
+def sessions():
+    app, host = armed(SSEP)
+    hal = app.hal
+    out = {"token": host.token, "session": host.ok(m.MSG_STATUS, {})["session"]}
+    host.ok(m.MSG_START, {})
+    host.steps(3)
+    hal.wall += 300  # the owner's last heartbeat (the ARM) is 300 ms old
+    h = host.ok(m.MSG_VALIDATE, SSEP)["hash"]
+    out["arm"] = host.request(m.MSG_ARM, {"hash": h, "token": None})
+    out["start"] = host.request(m.MSG_START, {"token": None})
+    for _ in range(3):
+        out["heartbeat"] = host.request(m.MSG_HEARTBEAT, {"token": None})
+    out["disarm"] = host.request(m.MSG_DISARM, {"token": None})
+    out["wrong_token_start"] = host.request(m.MSG_START, {"token": host.token[:-1] + "x"})
+    out["heartbeats_refused"] = app.supervisor.hb_refused
+    out["state_after_intrusion"] = host.ok(m.MSG_STATUS, {})["state"]
+    out["fires_before_stop"] = len(hal.fires)
+    out["stop"] = host.request(m.MSG_STOP, {"token": None})
+    host.ok(m.MSG_DISARM, {})
+    host.token = None
+    host.ok(m.MSG_ARM, {"hash": h})
+    out["token2"] = host.token
+    out["session2"] = host.ok(m.MSG_STATUS, {})["session"]
+    host.ok(m.MSG_DISARM, {})
+    out["events"] = host.ok(m.MSG_EVENTS, {})["events"]
+    return out
+
+
+def late_heartbeat():
+    app, host = armed(SSEP)
+    hal = app.hal
+    host.ok(m.MSG_START, {})
+    host.steps(2)
+    hal.wall += 900
+    out = {"fresh": host.ok(m.MSG_HEARTBEAT, {})["state"]}
+    # The loop stalled past the limit; the heartbeat queued meanwhile is
+    # handled before the supervisor's next pass.
+    hal.wall += 1200
+    host.rid += 1
+    hal.console.feed(lc.encode_frame(lc.KIND_REQUEST, m.MSG_HEARTBEAT, host.rid,
+                                     json.dumps({"token": host.token}).encode()))
+    app.link.poll()  # the stalled pass's link step reads it: no supervisor pass between
+    host.drain()
+    out["late_reply"] = host.replies.pop(host.rid)[1]["state"]
+    host.steps(2)
+    st = host.ok(m.MSG_STATUS, {})
+    out["after"] = st["state"]
+    out["reason"] = st["run"]["outcome"]
+    return out
+
+
 SCENARIOS = {
     "arming": arming, "full_run": full_run, "heartbeat_lapse": heartbeat_lapse,
     "output_ends": output_ends, "delivery_flags": delivery_flags, "good_load": good_load,
     "event_log": event_log, "monitor_scan": monitor_scan, "plan_rows": plan_rows,
-    "task_exception": task_exception,
+    "task_exception": task_exception, "sessions": sessions, "late_heartbeat": late_heartbeat,
 }
 print(json.dumps(SCENARIOS[devargs.arg(0)](*devargs.data([]))))

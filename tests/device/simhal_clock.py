@@ -1,6 +1,7 @@
 # Device side of tests/test_sim_hal.py: clocks, idle's jump to a deadline,
 # fire, monitor, abort and outputs_off. Prints "key value" lines.
 import array
+import gc
 
 from simhal import pulse, setup
 
@@ -19,6 +20,8 @@ print("mon2", h.monitor(2, mb), mb[2 * 50], mb[2 * 50 + 1])
 print("mon3", h.monitor(3, mb))
 h.abort()
 print("done", h.fire_done())
+mb = None
+gc.collect()  # the ground truth reply is large for this heap
 print("gt", h.sim({"groundtruth": True})["groundtruth"]["pulses"]["count"])
 h.fire(tl, h.ticks_add(h.ticks_us(), 10))
 h.outputs_off()

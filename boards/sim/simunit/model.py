@@ -13,6 +13,7 @@ went out while either was active, for tests to check.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,6 +81,17 @@ class HardwareModel:
         self.load_override: dict[str, loads.Load] = {}
         self.electrode_override: dict[str, float] = {}
         self.boots = 0
+        # The hardware watchdog (a dead-man on the outputs): started by the
+        # firmware, fed once per main-loop pass. WATCHDOG_MS of wall time
+        # without a feed and the output stage stops (no pulse starts after
+        # the deadline) until the next boot; the supervisor resets the unit.
+        self.wdt_timeout_ms = 0
+        self.wdt_fed = 0.0  # time.monotonic() of the last feed
+        self.wdt_expired = False
+        self.wdt_reset_due = False  # for the supervisor, once per expiry
+        self.wdt_expiries = 0
+        self.wdt_cut_us: int | None = None  # virtual time the last expiry stopped output
+        self.stall_began_us: int | None = None  # test-only stall requests (sim "stall_ms")
         self._set_seed(seed)
         self._set_scenario(scenario)
 
@@ -141,7 +153,53 @@ class HardwareModel:
 
     def observe(self, device_now_us: int) -> None:
         with self.lock:
+            # Before the device's clock moves this one on: a watchdog that
+            # expired while the device was silent cuts output at its deadline.
+            self._check_watchdog()
             self.clock.observe(device_now_us)
+
+    # --- watchdog -----------------------------------------------------------------
+    def watchdog(self, timeout_ms: int) -> None:
+        """Start the watchdog with timeout_ms (0 stops it)."""
+        with self.lock:
+            self._check_watchdog()
+            self.wdt_timeout_ms = max(0, int(timeout_ms))
+            self.wdt_fed = time.monotonic()
+
+    def feed_watchdog(self) -> None:
+        with self.lock:
+            self._check_watchdog()
+            self.wdt_fed = time.monotonic()
+
+    def take_watchdog_reset(self) -> bool:
+        """True once after the watchdog expired: the supervisor resets the unit."""
+        with self.lock:
+            self._check_watchdog()
+            due = self.wdt_reset_due
+            self.wdt_reset_due = False
+            return due
+
+    def _check_watchdog(self) -> None:
+        if not self.wdt_timeout_ms or self.wdt_expired:
+            return
+        late_s = time.monotonic() - (self.wdt_fed + self.wdt_timeout_ms / 1000)
+        if late_s <= 0:
+            return
+        # The deadline on the timeline clock: in real time it lies late_s
+        # back; in fast mode the clock has not moved since the device's last
+        # request (a stalled device waits for nothing).
+        now = self.clock.now_us()
+        cut = now - int(late_s * 1e6) if self.clock.realtime else now
+        while self.pending and self.pending[0].t_us <= cut:
+            self._deliver(self.pending.pop(0))
+        if self.pending:
+            self.aborted = True
+            self.pending = []
+        self._finish_trains(force=True)
+        self.wdt_expired = True
+        self.wdt_reset_due = True
+        self.wdt_expiries += 1
+        self.wdt_cut_us = cut
 
     def advance(self, seconds: float) -> None:
         """Move virtual time on (a test skipping ahead in a scenario)."""
@@ -158,6 +216,9 @@ class HardwareModel:
             self.ticks_period = ticks_period or DEFAULT_TICKS_PERIOD
             self.boots += 1
             self._abort()
+            self.wdt_timeout_ms = 0
+            self.wdt_expired = False
+            self.wdt_reset_due = False
 
     # --- stimulation ------------------------------------------------------------
     def fire(self, start_us: int, columns: dict[str, list[int]] | np.ndarray) -> int:
@@ -194,6 +255,10 @@ class HardwareModel:
             self.timeline_end_us = max(
                 [p.t_us + p.w1 + p.gap + p.w2 for p in rows], default=start_us
             )
+            if self.wdt_expired:
+                # The watchdog has the output stage off until the next boot.
+                self.pending = []
+                self.aborted = True
             self._materialise()
             return n
 
@@ -215,6 +280,7 @@ class HardwareModel:
 
     def _materialise(self) -> None:
         """Deliver every scheduled pulse whose start the clock has passed."""
+        self._check_watchdog()
         now = self.clock.now_us()
         while self.pending and self.pending[0].t_us <= now:
             self._deliver(self.pending.pop(0))
@@ -379,7 +445,7 @@ class HardwareModel:
 
     # --- sim-only control -------------------------------------------------------------
     SIM_KEYS = ("seed", "scenario", "interlock", "estop", "load", "stage", "probe", "electrode",
-                "recovery_ms", "advance_s", "groundtruth")
+                "recovery_ms", "advance_s", "groundtruth", "stall_ms")
 
     def sim(self, req: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
@@ -434,6 +500,12 @@ class HardwareModel:
                 self.recovery_ms = float(req["recovery_ms"])
             if "advance_s" in req:
                 self.advance(float(req["advance_s"]))
+            if "stall_ms" in req:
+                # Test-only: the sim HAL sleeps this long after the reply, so
+                # the firmware's main loop stalls in this step.
+                self._materialise()
+                self.stall_began_us = self.clock.now_us()
+                out["stall_ms"] = int(req["stall_ms"])
             if req.get("groundtruth"):
                 out["groundtruth"] = self.ground_truth()
             out["now_us"] = self.clock.now_us()

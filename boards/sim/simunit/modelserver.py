@@ -185,6 +185,12 @@ class ModelServer:
             return a2, data.tobytes()
         if op == w.OP_IMPEDANCE:
             return m.impedance(payload.decode()), b""
+        if op == w.OP_WATCHDOG:
+            m.watchdog(a0)
+            return 0, b""
+        if op == w.OP_WATCHDOG_FEED:
+            m.feed_watchdog()
+            return 0, b""
         if op == w.OP_SIM:
             try:
                 req = json.loads(payload)

@@ -48,6 +48,11 @@ DEFAULT_HEAP_32 = "256k"
 _RAW_MARK = b"raw REPL; CTRL-B to exit"
 _FRIENDLY_MARK = b"\n>>> "
 
+# The firmware process learns why it booted from this variable.
+RESET_CAUSE_ENV = "STIMBOX_SIM_RESET_CAUSE"
+# How often the supervisor looks for an expired watchdog.
+_WATCH_S = 0.05
+
 # A unit that dies this soon after starting is crash-looping: slow down.
 _CRASH_WINDOW_S = 1.0
 _CRASH_BACKOFF_S = 1.0
@@ -94,6 +99,10 @@ class SimUnit:
         self.port = self.host_pty.path
         self.relay = Relay(self.unit_pty, self.host_pty, self._watch_output)
         self.boots = 0
+        # Why each boot happened, in order ("power_on", "soft", "watchdog",
+        # "crash"); the firmware process sees its own in STIMBOX_SIM_RESET_CAUSE.
+        self.reset_causes: list[str] = []
+        self._next_cause = "power_on"
         self._raw_mode = False
         self._tail = b""
         self._proc: subprocess.Popen[bytes] | None = None
@@ -159,6 +168,8 @@ class SimUnit:
         env["STIMBOX_SIM_BOOT"] = "raw" if raw else "normal"
         env["STIMBOX_SIM_UNIT"] = self.name
         env[wire.ENV_SOCKET] = str(self.model_server.path)
+        env[RESET_CAUSE_ENV] = self._next_cause
+        self.reset_causes.append(self._next_cause)
         # A new boot starts with an empty input queue, as a rebooted board does.
         termios.tcflush(self.unit_pty.slave, termios.TCIFLUSH)
         self.relay.flush_to_unit()
@@ -182,21 +193,31 @@ class SimUnit:
         while not self._stopping.is_set():
             proc = self._proc
             assert proc is not None
+            watchdog = False
             try:
-                proc.wait(timeout=0.2)
+                proc.wait(timeout=_WATCH_S)
             except subprocess.TimeoutExpired:
-                continue
+                if not self.model.take_watchdog_reset():
+                    continue
+                # The firmware stopped feeding the watchdog: the model has
+                # stopped the outputs; reset the unit, as the hardware would.
+                watchdog = True
+                proc.kill()
+                proc.wait()
             if self._stopping.is_set():
                 return
             self.last_exit = proc.returncode
             # Exit 0 (Ctrl-D or soft_reset at the REPL) and SIGTERM from the
             # boot ROM (soft_reset while main.py runs) are soft resets; any
             # other end is a crash, and the board would hard-reset.
-            soft = proc.returncode in (0, -signal.SIGTERM)
-            if not soft and time.monotonic() - self.started_at < _CRASH_WINDOW_S:
+            soft = proc.returncode in (0, -signal.SIGTERM) and not watchdog
+            if not soft and not watchdog and time.monotonic() - self.started_at < _CRASH_WINDOW_S:
                 time.sleep(_CRASH_BACKOFF_S)
             if soft:
                 self.relay.inject_to_host(b"MPY: soft reboot\r\n")
+            if watchdog:
+                self.relay.inject_to_host(b"StimBox sim: watchdog reset\r\n")
+            self._next_cause = "watchdog" if watchdog else "soft" if soft else "crash"
             self._spawn(raw=self._raw_mode)
 
     def _watch_output(self, data: bytes) -> None:

@@ -19,6 +19,7 @@ ERR_NOT_FOUND = const(6)  # the named object, run or protocol does not exist
 ERR_BUSY = const(7)  # another transfer or run is in progress
 ERR_INTERNAL = const(8)  # the firmware raised; the message has the exception text
 ERR_UNSUPPORTED = const(9)  # this board cannot do that (e.g. a sim-only request)
+ERR_NOT_OWNER = const(10)  # another host's session holds the unit; detail names it and its age
 
 
 class Refused(Exception):

@@ -42,6 +42,7 @@ from stimfw.core.errors import (  # noqa: E402, F401
     ERR_INTERNAL,
     ERR_LIMIT,
     ERR_NOT_FOUND,
+    ERR_NOT_OWNER,
     ERR_STATE,
     ERR_UNKNOWN_TYPE,
     ERR_UNSUPPORTED,
@@ -96,6 +97,7 @@ ERR_NAMES = {
     ERR_BUSY: "busy",
     ERR_INTERNAL: "internal",
     ERR_UNSUPPORTED: "unsupported",
+    ERR_NOT_OWNER: "not_owner",
 }
 
 # Bulk DATA chunks start with this header: byte offset of the chunk in the object.

@@ -12,6 +12,22 @@
 # pass, and every pass is bounded well under a pulse period. Stop, e-stop and
 # the watchdog end output through hal.abort() and hal.outputs_off() before
 # anything else happens.
+#
+# Sessions: the host that ARMs gets a token (random, 64 bits) and a short id
+# ("s3"). Until the unit disarms (for any reason: command, interlock,
+# heartbeat loss, output fault, e-stop, firmware fault) only a request
+# carrying that token may ARM, START, HEARTBEAT or DISARM; any other is
+# refused (ERR_NOT_OWNER) with the owner's id and age (ms since its last
+# heartbeat). STOP and the e-stop stay open to anyone: stopping never needs
+# permission. Every control request goes into the event log with the
+# requester's short id (None without the token), never the token.
+#
+# Heartbeats count from when the unit handles them, and only while the
+# session has not lapsed already: a heartbeat that sat in the input queue
+# while the loop stalled past the limit revives nothing, and the next pass
+# ends the run.
+from binascii import hexlify
+
 from stimfw.core import errors as err
 from stimfw.stim import limits, protocol
 
@@ -32,6 +48,55 @@ class Supervisor:
         self.armed = None  # the same triple, frozen at ARM
         self.heartbeat_ms = bd.LIMITS["heartbeat_ms"]
         self.last_hb = 0
+        self.session = None  # (token, short id) of the host that armed, until disarm
+        self.sessions = 0  # sessions opened since boot: the short ids
+        self.hb_refused = 0  # heartbeats refused during the current session
+
+    # --- sessions -----------------------------------------------------------
+    def _new_token(self):
+        try:
+            import os
+
+            raw = os.urandom(8)
+        except (ImportError, AttributeError, OSError):
+            import random
+
+            t = self.hal.ticks_us()
+            raw = bytes((random.getrandbits(8) ^ (t >> (8 * (i & 3)))) & 0xFF for i in range(8))
+        return hexlify(raw).decode()
+
+    def sid(self, token):
+        """The short id of the session this token opened, or None."""
+        s = self.session
+        if s is not None and isinstance(token, str) and token == s[0]:
+            return s[1]
+        return None
+
+    def owner_age_ms(self):
+        return self.hal.ticks_diff(self.hal.wall_ms(), self.last_hb)
+
+    def _owner_check(self, token, what):
+        """Refuse what unless the token is the session's (or none is held)."""
+        s = self.session
+        if s is None or self.sid(token) is not None:
+            return
+        age = self.owner_age_ms()
+        if what == "heartbeat":
+            self.hb_refused += 1
+            if self.hb_refused == 1:
+                self.log.record("heartbeat_refused", session=None, owner=s[1], owner_age_ms=age)
+        else:
+            self.log.record(what + "_refused", reason="not_owner", session=None, owner=s[1],
+                            owner_age_ms=age)
+        raise err.Refused(err.ERR_NOT_OWNER,
+                           "session: the unit is held by session %s (last heartbeat %d ms ago); "
+                           "%s needs its token" % (s[1], age, what.upper()),
+                           {"owner": s[1], "owner_age_ms": age, "request": what})
+
+    def _release(self):
+        s = self.session
+        self.session = None
+        return s[1] if s is not None else None
 
     # --- requests -----------------------------------------------------------
     def validate(self, wire):
@@ -41,7 +106,8 @@ class Supervisor:
         self.validated = (h, spec, figures)
         return h, spec, figures
 
-    def arm(self, h):
+    def arm(self, h, token=None):
+        self._owner_check(token, "arm")
         if self.state != IDLE:
             raise err.Refused(err.ERR_STATE, "arm needs IDLE, unit is %s" % self.state)
         if self.hal.estop_pressed():
@@ -56,40 +122,62 @@ class Supervisor:
         self.armed = self.validated
         self.last_hb = self.hal.wall_ms()
         self.state = ARMED
-        self.log.record("armed", hash=h)
+        self.sessions += 1
+        token = self._new_token()
+        self.session = (token, "s%d" % self.sessions)
+        self.hb_refused = 0
+        self.log.record("armed", hash=h, session=self.session[1])
+        return token
 
-    def start(self, baseline=False):
+    def start(self, baseline=False, token=None):
+        self._owner_check(token, "start")
         if self.state != ARMED:
+            self.log.record("start_refused", reason="state", state=self.state, session=self.sid(token))
             raise err.Refused(err.ERR_STATE, "start needs ARMED, unit is %s" % self.state)
         run = self.seq.start(self.armed[1], self.armed[0], baseline)
         self.state = STIMULATING
+        self.log.record("started", run=run, session=self.sid(token))
         return run
 
-    def stop(self, reason="stop_command"):
-        """End output now; an armed unit stays armed."""
+    def stop(self, reason="stop_command", token=None):
+        """End output now; an armed unit stays armed. Anyone may stop."""
+        run = None
         if self.state == STIMULATING:
             self._end_output()
+            run = self.seq.run.id if self.seq.run is not None else None
             self.seq.abort(reason)
             self.state = ARMED
-            self.log.record("stopped", reason=reason)
+        self.log.record("stopped", reason=reason, run=run, session=self.sid(token))
 
-    def disarm(self, reason="disarm_command"):
+    def disarm(self, reason="disarm_command", token=None):
+        if reason == "disarm_command":
+            self._owner_check(token, "disarm")
+        sid = self.session[1] if self.session is not None else None
         if self.state == FAULT:
             if self.hal.estop_pressed():
-                raise err.Refused(err.ERR_STATE, "release the emergency stop first")
+                self.log.record("disarm_refused", reason="estop_pressed", session=self.sid(token))
+                raise err.Refused(err.ERR_STATE, "e-stop: release the emergency stop first")
             self.log.record("fault_cleared")
         elif self.state == STIMULATING:
             self._end_output()
             self.seq.abort(reason)
-        if self.state != IDLE:
-            self.state = IDLE
-            self.armed = None
-            if reason != "disarm_command":
-                self.log.record("disarmed", reason=reason)
+        if self.state != IDLE or reason == "disarm_command":
+            self.log.record("disarmed", reason=reason, session=sid)
+        self.state = IDLE
+        self.armed = None
+        self._release()
         self.hal.outputs_off()
 
-    def heartbeat(self):
-        self.last_hb = self.hal.wall_ms()
+    def heartbeat(self, token=None):
+        """The session's host is alive. Counts from now, unless the session
+        had already lapsed (a heartbeat that waited in the input queue while
+        the loop stalled must not extend a run): the next pass ends it."""
+        self._owner_check(token, "heartbeat")
+        if self.session is None:
+            return
+        now = self.hal.wall_ms()
+        if self.hal.ticks_diff(now, self.last_hb) <= self.heartbeat_ms:
+            self.last_hb = now
 
     def firmware_fault(self, text):
         """The main loop caught an exception: whatever ran is stopped (the
@@ -99,7 +187,7 @@ class Supervisor:
             self.seq.abort("firmware_fault")
         self.state = FAULT
         self.armed = None
-        self.log.record("firmware_fault", error=text)
+        self.log.record("firmware_fault", error=text, session=self._release())
 
     def output_fault(self, detail):
         """Repeated delivery flags: end the run and disarm."""
@@ -124,7 +212,7 @@ class Supervisor:
                 self.seq.abort("estop")
             self.state = FAULT
             self.armed = None
-            self.log.record("estop")
+            self.log.record("estop", session=self._release())
             return True
         if self.state != ARMED and self.state != STIMULATING:
             return False
@@ -154,4 +242,6 @@ class Supervisor:
             "interlock": self.hal.interlock_closed(),
             "estop": self.hal.estop_pressed(),
             "heartbeat_ms": self.heartbeat_ms,
+            "session": self.session[1] if self.session is not None else None,
+            "session_age_ms": self.owner_age_ms() if self.session is not None else None,
         }

@@ -1,7 +1,9 @@
 # Link requests of the stimulation side: validate, plan, arm, start, stop,
 # disarm, status, results, heartbeats and the safety event log. Every
 # decision is the supervisor's; this layer only turns requests into calls
-# and refusals into ERROR replies.
+# and refusals into ERROR replies. ARM answers with the session token; ARM,
+# START, HEARTBEAT and DISARM take it back as "token" (stim.safety: sessions);
+# STOP takes it only to log who stopped.
 from stimfw.core.errors import ERR_NOT_FOUND, Refused
 from stimfw.link import messages as m
 from stimfw.stim.compiler import COLUMNS_NOTE, ROW, plan_rows
@@ -59,18 +61,21 @@ class StimRequests:
         return d
 
     def arm(self, req, rid):
-        self.sup.arm(req.get("hash"))
-        return self.sup.status()
+        token = self.sup.arm(req.get("hash"), req.get("token"))
+        d = self.sup.status()
+        d["token"] = token
+        return d
 
     def start(self, req, rid):
-        return {"run": self.sup.start(req.get("baseline") is True), "state": self.sup.state}
+        run = self.sup.start(req.get("baseline") is True, req.get("token"))
+        return {"run": run, "state": self.sup.state}
 
     def stop(self, req, rid):
-        self.sup.stop()
+        self.sup.stop(token=req.get("token"))
         return self.sup.status()
 
     def disarm(self, req, rid):
-        self.sup.disarm()
+        self.sup.disarm(token=req.get("token"))
         return self.sup.status()
 
     def status(self, req, rid):
@@ -88,7 +93,7 @@ class StimRequests:
         return r
 
     def heartbeat(self, req, rid):
-        self.sup.heartbeat()
+        self.sup.heartbeat(req.get("token"))
         return {"state": self.sup.state}
 
     def events(self, req, rid):

@@ -1,0 +1,92 @@
+"""Exclusive control on the simulated unit: the host that armed holds the
+unit; another host (a second client on the port, without the token) can
+stop a run but not start, keep alive or disarm it."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from simunit.supervisor import SimUnit
+from stimbox import protocols
+from stimbox.build import board_module, install_offline
+from stimbox.client import StimBox
+from stimbox.errors import DeviceError
+
+BOARD = board_module("sim")
+
+
+def ssep(count: int) -> dict:
+    p = protocols.load("ssep", BOARD)
+    p["count"] = count
+    return p
+
+
+def refused(fn, owner: str) -> dict:
+    with pytest.raises(DeviceError) as e:
+        fn()
+    assert e.value.name == "not_owner", e.value
+    assert e.value.detail["owner"] == owner and 0 <= e.value.detail["owner_age_ms"] <= 1000
+    assert f"session {owner}" in e.value.message
+    return e.value.detail
+
+
+def test_another_host_cannot_start_heartbeat_or_disarm_but_can_stop(sim_unit: SimUnit, box: StimBox) -> None:
+    h = box.validate(ssep(200))["hash"]
+    box.arm(h)
+    assert box.token and box.session == "s1"
+    run = box.start()
+    other = StimBox(box.transport)  # a second program on the port: no token
+    refused(lambda: other.start(), "s1")
+    refused(lambda: other.heartbeat(), "s1")
+    refused(lambda: other.disarm(), "s1")
+    refused(lambda: other.arm(h), "s1")
+    st = other.status()
+    assert st["state"] == "STIMULATING" and st["session"] == "s1"
+    assert other.stop()["state"] == "ARMED"  # stopping needs nobody's permission
+    assert box.result(run)["outcome"] == "stop_command"
+    ev = [e for e in other.events()["events"] if e["seq"] > 0]
+    log = [(e["kind"], e.get("session")) for e in ev]
+    assert log[-7:] == [("armed", "s1"), ("started", "s1"), ("start_refused", None),
+                        ("heartbeat_refused", None), ("disarm_refused", None), ("arm_refused", None),
+                        ("stopped", None)]
+    assert all(box.token not in str(e) for e in ev)
+    # The owner still holds the armed unit, and can start it again.
+    refused(lambda: other.start(), "s1")
+    run2 = box.start()
+    box.stop()
+    assert run2 == run + 1
+    box.disarm()
+    assert box.status()["session"] is None
+
+
+def test_another_hosts_heartbeats_do_not_keep_a_dead_hosts_run(firmware_image, new_unit) -> None:
+    # Real time, so the unit's heartbeat limit runs on the wall clock.
+    with new_unit(realtime=True) as unit:
+        install_offline(firmware_image, unit.flash)
+        first = StimBox.connect(unit.port)
+        first.arm(first.validate(ssep(200))["hash"])
+        first.start()
+        first.heartbeat()
+        last_hb = time.monotonic()
+        first.close()  # the first host dies
+        with StimBox.connect(unit.port) as other:
+            limit = other.status()["heartbeat_ms"] / 1000
+            state, ended_at = "STIMULATING", None
+            while time.monotonic() - last_hb < limit + 2.0:
+                try:
+                    other.heartbeat()
+                except DeviceError as e:
+                    assert e.name == "not_owner"
+                state = other.status()["state"]
+                if state == "IDLE":
+                    ended_at = time.monotonic()
+                    break
+                time.sleep(0.05)
+            assert state == "IDLE" and ended_at is not None
+            # heartbeat limit + one pass (and this loop's own polling)
+            assert ended_at - last_hb <= limit + 0.3, ended_at - last_hb
+            ev = other.events()["events"]
+            lost = [e for e in ev if e["kind"] == "disarmed"]
+            assert lost and lost[-1]["reason"] == "heartbeat_lost" and lost[-1]["session"] == "s1"
+            assert any(e["kind"] == "heartbeat_refused" for e in ev)
