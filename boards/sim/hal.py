@@ -132,6 +132,16 @@ class Hal(Contract):
         # again on the same console, as a board reboots.
         machine.soft_reset()
 
+    def reset_cause(self):
+        # The supervisor knows how the last process ended (exit code,
+        # signal, soft reset, interrupt) and says so to this boot, as a
+        # board's reset controller would: "cause" or "cause|detail".
+        v = os.getenv("STIMBOX_SIM_RESET_CAUSE") or "power_on"
+        i = v.find("|")
+        if i < 0:
+            return v, None
+        return v[:i], v[i + 1 :]
+
     # --- safety -------------------------------------------------------------
     def interlock_closed(self):
         return self._call(w.OP_SAFETY) & w.SAFETY_INTERLOCK != 0
