@@ -140,6 +140,11 @@ class App:
         put every queued record on flash."""
         try:
             st = self.journal.last_state
+            if self.sequencer.run is not None:
+                # Close the run's books: the pulses that went out are read
+                # back into the journal, with its result.
+                self.hal.abort()
+                self.sequencer.abort(kind)
             if error is None:
                 self.log.record(kind, state=st)
             else:
@@ -176,11 +181,11 @@ class App:
             # Whatever ended the loop (an interrupt from the host, a bug),
             # outputs go to their safe state before the REPL gets the console.
             hal.outputs_off()
+            if link.interrupted:
+                self._closing("interrupted", None)
+            elif self.system.reboot_requested:
+                self._closing("reboot", None)
             hal.console.stop()
-        if link.interrupted:
-            self._closing("interrupted", None)
-        else:
-            self._closing("reboot", None)
         if self.system.reboot_requested:
             hal.reset()
         print("\r\nStimBox: interrupted by the host; outputs off, REPL follows")
