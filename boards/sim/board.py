@@ -184,8 +184,8 @@ LIMITS = {
 # --- the journal (stimfw/core/journal.py) --------------------------------------
 # The ring of sequence-numbered records (events, per-pulse records, run
 # results) kept until the host acknowledges them: a file of JOURNAL_SLOTS
-# slots of JOURNAL_SLOT_BYTES in the flash folder (192 KB; on a board, a
-# flash partition of that size). A slot holds one event or result, or up to
-# 17 pulses' records.
+# slots of JOURNAL_SLOT_BYTES in the flash folder (384 KB; on a board, a
+# flash partition of that size). A slot holds one event or result (an alarm
+# event with its values takes about 300 B), or up to 37 pulses' records.
 JOURNAL_SLOTS = 1024
-JOURNAL_SLOT_BYTES = 192
+JOURNAL_SLOT_BYTES = 384

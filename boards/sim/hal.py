@@ -136,11 +136,8 @@ class Hal(Contract):
         # The supervisor knows how the last process ended (exit code,
         # signal, soft reset, interrupt) and says so to this boot, as a
         # board's reset controller would: "cause" or "cause|detail".
-        v = os.getenv("STIMBOX_SIM_RESET_CAUSE") or "power_on"
-        i = v.find("|")
-        if i < 0:
-            return v, None
-        return v[:i], v[i + 1 :]
+        c, d = ((os.getenv("STIMBOX_SIM_RESET_CAUSE") or "power_on") + "|").split("|")[:2]
+        return c, d or None
 
     # --- safety -------------------------------------------------------------
     def interlock_closed(self):

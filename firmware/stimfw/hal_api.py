@@ -85,25 +85,10 @@ class Hal:
         raise self._missing("reset")
 
     def reset_cause(self):
-        """Why the unit last started: (cause, detail). cause is one of
-        "power_on", "soft" (soft reset, deploy, reboot request), "interrupt"
-        (the host interrupted the firmware, then reset it), "watchdog",
-        "hard" (reset pin), "crash" (the firmware or runtime died; detail
-        says how, with the exception text when there was one), or
-        "unknown"; detail is a str or None. Called once at boot. The
-        default maps machine.reset_cause(); the simulated unit hears it
-        from its supervisor."""
-        try:
-            import machine
-
-            c = machine.reset_cause()
-        except (ImportError, AttributeError):
-            return "unknown", None
-        for name, cause in (("PWRON_RESET", "power_on"), ("SOFT_RESET", "soft"),
-                            ("WDT_RESET", "watchdog"), ("HARD_RESET", "hard")):
-            if getattr(machine, name, None) == c:
-                return cause, None
-        return "unknown", "machine.reset_cause() %r" % (c,)
+        """Why the unit last started: (cause, detail or None), cause one of
+        power_on, soft, interrupt, watchdog, hard, crash, unknown (detail:
+        how it crashed); docs/HAL.md. A board maps machine.reset_cause()."""
+        return "unknown", None
 
     # --- safety ---------------------------------------------------------------
     def interlock_closed(self):

@@ -361,8 +361,15 @@ class StimBox:
         return self.request(m.MSG_RESULT, {"run": run})
 
     def events(self, ack: int | None = None) -> dict[str, Any]:
-        """The unit's safety event log; ack forgets entries up to that seq."""
-        return self.request(m.MSG_EVENTS, {"ack": ack} if ack is not None else None)
+        """The unit's safety events since the acknowledged seq, every page of
+        them; ack first acknowledges up to that seq."""
+        d: dict[str, Any] = self.request(m.MSG_EVENTS, {"ack": ack} if ack is not None else None)
+        events = list(d["events"])
+        while d["more"]:
+            d = self.request(m.MSG_EVENTS, {"since": d["next"]})
+            events.extend(d["events"])
+        d["events"] = events
+        return d
 
     def records(self, since: int | None = None, ack: int | None = None) -> RecordPage:
         """One page of the journal after seq since (default: after the
