@@ -129,6 +129,9 @@ def run_mp_file(
         with os.fdopen(fd, "w") as f:
             json.dump(data, f)
         env["STIMBOX_DEVICE_DATA"] = tmp
+    # A folder of its own as the working directory: what the firmware writes
+    # to its flash (the journal) goes there and is gone afterwards.
+    cwd = tempfile.TemporaryDirectory(prefix="stimbox-device-cwd-")
     try:
         r = subprocess.run(
             [executable(runtime), "-X", f"heapsize={heap}", str(path), *map(str, args)],
@@ -137,8 +140,10 @@ def run_mp_file(
             text=True,
             timeout=timeout,
             env=env,
+            cwd=cwd.name,
         )
     finally:
+        cwd.cleanup()
         if tmp is not None:
             os.unlink(tmp)
     if check and r.returncode != 0:

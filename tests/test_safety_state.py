@@ -49,7 +49,7 @@ def test_only_the_arming_session_controls_the_unit_but_anyone_can_stop(firmware_
         assert "session s1" in body["message"] and f"{age} ms" in body["message"]
     assert r["state_after_intrusion"] == "STIMULATING" and r["fires_before_stop"] >= 1
     assert r["stop"][0] is True and r["stop"][1]["state"] == "ARMED"
-    ev = r["events"]
+    ev = [e for e in r["events"] if e["kind"] != "boot"]  # the journal's boot event first
     # Each control request logged with its session's short id, never the token.
     assert [(e["kind"], e.get("session")) for e in ev] == [
         ("armed", "s1"), ("started", "s1"), ("arm_refused", None), ("start_refused", None),
@@ -172,12 +172,22 @@ def test_good_load_raises_no_flag(firmware_image, runtime: str) -> None:
 @pytest.mark.parametrize("runtime", BOTH)
 def test_event_log_keeps_entries_until_acknowledged(firmware_image, runtime: str) -> None:
     r = device(firmware_image, "event_log", runtime=runtime)
-    a, b, c, pushed = r
-    assert [e["seq"] for e in a["events"]] == [1, 2, 3, 4] and a["dropped"] == 2
-    assert [e["seq"] for e in b["events"]] == [3, 4]
-    assert c["events"] == [] and c["dropped"] == 3 and c["last_seq"] == 9
-    assert pushed == list(range(1, 10))
-    assert a["events"][0] == {"seq": 1, "t_ms": 7, "kind": "x", "k": 0}
+    a, b, c, pushed, d, seq, acked = r
+    assert [e["seq"] for e in a["events"]] == [1, 2, 3, 4, 5, 6] and a["dropped"] == 0
+    assert [e["seq"] for e in b["events"]] == [3, 4, 5, 6] and b["acked"] == 2
+    # Six more into 8 slots with 2 acknowledged: 4 unacknowledged entries
+    # were overwritten, and the overflow is an entry of its own.
+    kinds = [e["kind"] for e in c["events"]]
+    assert c["dropped"] >= 4
+    assert "journal_overflow" in kinds
+    last = max((e for e in c["events"] if e["kind"] == "journal_overflow"), key=lambda e: e["seq"])
+    assert 1 <= last["lost"] <= last["lost_total"] <= c["dropped"]
+    assert [e["seq"] for e in c["events"]] == list(range(c["last_seq"] - 7, c["last_seq"] + 1))
+    assert pushed == list(range(1, c["last_seq"] + 1))
+    assert a["events"][0] == {"seq": 1, "t_ms": 7, "kind": "x", "k": 0, "type": "event"}
+    # Reopened (a reboot): the sequence goes on, the ack is kept.
+    assert seq == c["last_seq"] and acked == 2
+    assert [e["seq"] for e in d["events"]] == [e["seq"] for e in c["events"]]
 
 
 @pytest.mark.parametrize("runtime", BOTH)

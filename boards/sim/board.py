@@ -186,3 +186,12 @@ LIMITS = {
     "shortfall_pct": 90,  # delivered below 90 % of the set value: compliance flag
     "flags_abort": 3,  # consecutive flagged pulses that abort a run
 }
+
+# --- the journal (stimfw/core/journal.py) --------------------------------------
+# The ring of sequence-numbered records (events, per-pulse records, run
+# results) kept until the host acknowledges them: a file of JOURNAL_SLOTS
+# slots of JOURNAL_SLOT_BYTES in the flash folder (384 KB; on a board, a
+# flash partition of that size). A slot holds one event or result (an alarm
+# event with its values takes about 300 B), or up to 37 pulses' records.
+JOURNAL_SLOTS = 1024
+JOURNAL_SLOT_BYTES = 384

@@ -155,6 +155,13 @@ class Hal(Contract):
         # again on the same console, as a board reboots.
         machine.soft_reset()
 
+    def reset_cause(self):
+        # The supervisor knows how the last process ended (exit code,
+        # signal, soft reset, interrupt) and says so to this boot, as a
+        # board's reset controller would: "cause" or "cause|detail".
+        c, d = ((os.getenv("STIMBOX_SIM_RESET_CAUSE") or "power_on") + "|").split("|")[:2]
+        return c, d or None
+
     # --- safety -------------------------------------------------------------
     def interlock_closed(self):
         return self._call(w.OP_SAFETY) & w.SAFETY_INTERLOCK != 0

@@ -10,8 +10,10 @@
 #   3. recording- one sweep's acquisition, filtering and averaging
 #                 (record.recording.Recorder)
 #   4. free-run - one block of free-run EMG (amp.slot.FreeRunSlot)
-#   5. link in  - at most one budget of host bytes, dispatching requests
-#   6. link out - at most one bulk chunk to the host
+#   5. journal  - at most WRITE_BUDGET slots of queued records to flash
+#                 (stimfw.core.journal), and the unit's state when it changed
+#   6. link in  - at most one budget of host bytes, dispatching requests
+#   7. link out - at most one bulk chunk to the host
 # and idles in the console wait when nothing was done. Every pass feeds the
 # hardware watchdog (board.WATCHDOG_MS) first. Pulse edges never
 # depend on this loop: the HAL runs compiled timelines in hardware (or in
@@ -34,14 +36,18 @@ arena.reserve(board.DSP_ARENA_BYTES)
 import hal as board_hal  # noqa: E402
 
 from stimfw.amp.slot import FreeRunSlot  # noqa: E402
+from stimfw.core.journal import PATH as JOURNAL_PATH  # noqa: E402
+from stimfw.core.journal import Journal  # noqa: E402
 from stimfw.core.notices import PUSH_BOOT  # noqa: E402
 from stimfw.link.endpoint import Link  # noqa: E402
 from stimfw.link.handlers.amp import AmpRequests  # noqa: E402
+from stimfw.link.handlers.records import RecordRequests  # noqa: E402
 from stimfw.link.handlers.stim import StimRequests  # noqa: E402
 from stimfw.link.handlers.system import SystemRequests, identity  # noqa: E402
 from stimfw.link.objects import Objects  # noqa: E402
 from stimfw.record.recording import Recorder  # noqa: E402
 from stimfw.stim.eventlog import EventLog  # noqa: E402
+from stimfw.stim.pulselog import PulseLog  # noqa: E402
 from stimfw.stim.safety import Supervisor  # noqa: E402
 from stimfw.stim.sequencer import Sequencer  # noqa: E402
 
@@ -49,16 +55,22 @@ IDLE_WAIT_MS = 2
 
 
 class App:
-    def __init__(self, hal, bd, slot=None):
+    def __init__(self, hal, bd, slot=None, journal_path=JOURNAL_PATH):
         self.hal = hal
         self.bd = bd
         self.slot = slot
         self.boot_ms = hal.ticks_ms()
         self.link = link = Link(hal.console)
         push = link.push
-        log = EventLog(hal.wall_ms, push)
+        # The journal first: it says how the last boot ended.
+        self.journal = journal = Journal(journal_path, bd.JOURNAL_SLOTS, bd.JOURNAL_SLOT_BYTES)
+        self.log = log = EventLog(hal.wall_ms, push, journal)
+        cause, detail = hal.reset_cause()
+        before = journal.last_state
+        self.reset = {"cause": cause, "detail": detail, "before": before}
+        log.record("boot", cause=cause, detail=detail, before=before)
         recorder = Recorder(hal, bd, push, log)
-        sequencer = Sequencer(hal, bd, push, recorder)
+        self.sequencer = sequencer = Sequencer(hal, bd, push, recorder, PulseLog(journal))
         self.supervisor = supervisor = Supervisor(hal, bd, log, sequencer)
         freerun = FreeRunSlot(hal, push)
         # The main loop's tasks, highest priority first (see the top).
@@ -67,6 +79,23 @@ class App:
         self.system = SystemRequests(link, hal, bd, self.uptime_ms, objects)
         StimRequests(link, bd, supervisor, sequencer, recorder, log, objects)
         AmpRequests(link, hal, bd, supervisor, freerun)
+        RecordRequests(link, log)
+        self._state = None
+        self._run = None
+        self._note_state()
+
+    def _note_state(self):
+        """Keep the unit's state in the journal's header when it changed,
+        for the next boot to report what the unit was doing."""
+        st = self.supervisor.state
+        r = self.sequencer.run
+        rid = r.id if r is not None else None
+        if st is self._state and rid == self._run:
+            return False
+        self._state = st
+        self._run = rid
+        self.journal.set_state(st if rid is None else "%s run %d" % (st, rid))
+        return True
 
     def uptime_ms(self):
         return self.hal.ticks_diff(self.hal.ticks_ms(), self.boot_ms)
@@ -77,6 +106,9 @@ class App:
         for t in self.tasks:
             if t.service():
                 busy = True
+        if self.journal.service():
+            busy = True
+        self._note_state()
         if self.link.poll():
             busy = True
         if self.link.service():
@@ -104,12 +136,34 @@ class App:
         self.supervisor.firmware_fault("%s: %s" % (type(e).__name__, e))
         gc.collect()
 
+    def _closing(self, kind, error):
+        """The firmware is ending: log why, with the state it ended in, and
+        put every queued record on flash."""
+        try:
+            st = self.journal.last_state
+            if self.sequencer.run is not None:
+                # Close the run's books: the pulses that went out are read
+                # back into the journal, with its result.
+                self.hal.abort()
+                self.sequencer.abort(kind)
+            if error is None:
+                self.log.record(kind, state=st)
+            else:
+                self.log.record(kind, state=st, error=error)
+            self.journal.close()
+            self.journal.flush()
+        except Exception as e:  # the journal must not keep the REPL away
+            print("StimBox: journal: %r" % (e,))
+
     def run(self):
         link = self.link
         hal = self.hal
         hal.console.start()
         try:
-            link.push(PUSH_BOOT, identity(self.bd))
+            boot = identity(self.bd)
+            boot["reset"] = self.reset
+            boot["seq"] = self.journal.seq
+            link.push(PUSH_BOOT, boot)
             # The hardware watchdog: a pass that does not come back within
             # WATCHDOG_MS stops the outputs and resets the board.
             hal.start_watchdog(self.bd.WATCHDOG_MS)
@@ -122,11 +176,21 @@ class App:
                         hal.idle(IDLE_WAIT_MS, self.deadline_us())
                 except Exception as e:  # the unit must stay reachable
                     self.fault(e)
+        except BaseException as e:
+            # What escaped the loop ends the firmware: say what, and what
+            # the unit was doing, where the next boot finds it.
+            hal.outputs_off()
+            self._closing("crash", "%s: %s" % (type(e).__name__, e))
+            raise
         finally:
             # Whatever ended the loop (an interrupt from the host, a bug),
             # outputs go to their safe state before the REPL gets the console.
             hal.outputs_off()
             hal.stop_watchdog()
+            if link.interrupted:
+                self._closing("interrupted", None)
+            elif self.system.reboot_requested:
+                self._closing("reboot", None)
             hal.console.stop()
         if self.system.reboot_requested:
             hal.reset()

@@ -84,6 +84,12 @@ class Hal:
         Called after outputs_off() and console.stop()."""
         raise self._missing("reset")
 
+    def reset_cause(self):
+        """Why the unit last started: (cause, detail or None), cause one of
+        power_on, soft, interrupt, watchdog, hard, crash, unknown (detail:
+        how it crashed); docs/HAL.md. A board maps machine.reset_cause()."""
+        return "unknown", None
+
     # --- safety ---------------------------------------------------------------
     def interlock_closed(self):
         """True while the hardware interlock (key or footswitch) is closed.

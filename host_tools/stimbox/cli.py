@@ -348,27 +348,53 @@ def add_run(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_run)
 
 
+def _record_line(r: dict[str, Any]) -> str:
+    kind = r.get("type")
+    if kind == "pulses":
+        n = len(r["amp"])
+        flagged = sum(1 for f in r["flags"] if f)
+        return (f"{r['seq']:>6} pulses      run {r['run']} pulses {r['first']}..{r['first'] + n - 1}: "
+                f"{sum(r['q_nc']) / 1000:.1f} uC{f', {flagged} flagged' if flagged else ''}")
+    if kind == "result":
+        return (f"{r['seq']:>6} result      run {r.get('run')}: {r.get('outcome')}, "
+                f"{r.get('done')}/{r.get('total')} pulses, {r.get('charge_nc', 0) / 1000:.1f} uC")
+    if kind == "missing":
+        return f"{r['seq']:>6} (missing: lost to a crash or an overflow of the ring)"
+    rest = " ".join(f"{k}={v}" for k, v in sorted(r.items())
+                    if k not in ("seq", "kind", "t_ms", "type") and v is not None)
+    return f"{r['seq']:>6} {r.get('t_ms', 0) / 1000:10.3f} s  {r.get('kind', '?'):<16} {rest}"
+
+
 def cmd_events(args: argparse.Namespace) -> int:
     from stimbox.client import StimBox
 
     with StimBox.connect(args.port) as box:
-        log = box.events()
-        if args.ack and log["events"]:
-            box.events(ack=log["events"][-1]["seq"])
+        first = box.records()
+        recs = list(first.records)
+        page = first
+        while page.more:
+            page = box.records(page.next)
+            recs.extend(page.records)
+        # Acknowledge what was shown (and, with --json, printed): the unit
+        # may then reuse its room.
+        acked = box.ack(page.next) if recs and not args.keep else first.acked
     if args.json:
-        print(json.dumps(log, indent=1))
+        print(json.dumps({"records": recs, "acked": acked, "last_seq": page.last_seq,
+                          "lost": page.lost}, indent=1))
         return 0
-    for e in log["events"]:
-        print(f"{e['seq']:>4} {e['t_ms'] / 1000:10.3f} s  {e['kind']:<16} "
-              + " ".join(f"{k}={v}" for k, v in e.items() if k not in ("seq", "kind", "t_ms")))
-    print(f"{len(log['events'])} events kept, {log['dropped']} dropped")
+    for r in recs:
+        print(_record_line(r))
+    print(f"{len(recs)} records since seq {first.acked}; acknowledged up to {acked}"
+          + (f"; {page.lost} lost to an overflow since boot" if page.lost else ""))
     return 0
 
 
 def add_events(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("events", help="show the unit's safety event log")
+    p = sub.add_parser("events", help="show the unit's journal since the last acknowledgement, "
+                       "and acknowledge it")
     _port_option(p)
-    p.add_argument("--ack", action="store_true", help="acknowledge them: the unit may forget them")
+    p.add_argument("--keep", action="store_true", help="do not acknowledge: show them again next time")
+    p.add_argument("--ack", action="store_true", help=argparse.SUPPRESS)  # the default now
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_events)
 

@@ -26,7 +26,7 @@ from stimfw.link import codec as lc
 from stimfw.link import messages as m
 
 from stimbox import discovery
-from stimbox.errors import DeviceError, LimitError, LinkError, ReplyTimeout
+from stimbox.errors import DeviceError, LimitError, LinkError, ReplyTimeout, UnitReset
 from stimbox.transport import CTRL_B, CTRL_C, CTRL_D, SerialTransport, Transport
 
 DEFAULT_TIMEOUT = 2.0
@@ -40,6 +40,33 @@ class Push:
     mtype: int
     name: str
     data: Any  # decoded JSON, or bytes for binary pushes
+
+
+@dataclass
+class RecordPage:
+    """One page of the unit's journal (MSG_RECORDS): records after a
+    sequence number, each a dict with "seq" and "type" ("event", "pulses",
+    "result", or "missing" for one lost to a crash or an overflow)."""
+
+    records: list[dict[str, Any]]
+    next: int  # ask from here for the next page
+    more: bool
+    first_seq: int  # the oldest record the ring still holds
+    last_seq: int
+    acked: int
+    lost: int  # unacknowledged records the ring overwrote since boot
+
+
+def reset_text(boot: dict[str, Any]) -> str:
+    """A boot push's reset cause, for humans: "crash (killed by SIGKILL),
+    was STIMULATING run 3"."""
+    r = boot.get("reset") or {}
+    text = str(r.get("cause", "unknown"))
+    if r.get("detail"):
+        text += f" ({r['detail']})"
+    if r.get("before"):
+        text += f", was {r['before']}"
+    return text
 
 
 class StimBox:
@@ -56,6 +83,10 @@ class StimBox:
         # The session this host holds on the unit (from ARM), if any.
         self.token: str | None = None
         self.session: str | None = None
+        # The last boot push seen (identity, reset cause, journal seq), and
+        # whether one came since the last request was sent.
+        self.last_boot: dict[str, Any] | None = None
+        self.rebooted = False
 
     # --- connecting ---------------------------------------------------------
     @classmethod
@@ -78,6 +109,8 @@ class StimBox:
     def _hello(self, take_control: bool) -> None:
         try:
             self.ping(timeout=0.5)
+        except UnitReset:
+            pass  # it has just booted: it is running the firmware
         except ReplyTimeout:
             if not take_control:
                 raise LinkError(
@@ -147,6 +180,9 @@ class StimBox:
         except ValueError:
             data = bytes(f.payload)
         p = Push(f.mtype, m.MSG_NAMES.get(f.mtype, str(f.mtype)), data)
+        if p.mtype == m.PUSH_BOOT and isinstance(data, dict):
+            self.last_boot = data
+            self.rebooted = True
         self.pushes.append(p)
         if self.on_push is not None:
             self.on_push(p)
@@ -161,6 +197,7 @@ class StimBox:
             )
         rid = self._next_id
         self._next_id = rid % 0xFFFF + 1
+        self.rebooted = False
         frame = lc.encode_frame(lc.KIND_REQUEST, mtype, rid, payload)
         if len(frame) > self.rx_window:
             # Stuffing can double a payload; the unit's stdin must not overflow.
@@ -186,6 +223,10 @@ class StimBox:
                 f = self._frames.popleft()
                 if f.kind == lc.KIND_PUSH:
                     self._deliver_push(f)
+                    if f.mtype == m.PUSH_BOOT and self.last_boot is not None:
+                        # A reboot loses the request in flight: say so now
+                        # rather than wait out the timeout.
+                        raise self.reset_error(f"while waiting for {m.MSG_NAMES.get(mtype, mtype)}")
                 elif f.req_id != rid:
                     continue  # a late reply to a request we gave up on
                 elif f.kind == lc.KIND_DATA:
@@ -236,6 +277,16 @@ class StimBox:
                 n //= 2
             self.request_raw(m.MSG_STAGE, chunk)
             off += n
+
+    def reset_error(self, when: str) -> UnitReset:
+        """UnitReset for the last boot push, naming its reset cause."""
+        boot = self.last_boot or {}
+        r = boot.get("reset") or {}
+        return UnitReset(
+            f"{self.port}: the unit rebooted {when}: reset cause {reset_text(boot)}",
+            cause=str(r.get("cause", "unknown")), detail=r.get("detail"), before=r.get("before"),
+            seq=boot.get("seq"),
+        )
 
     # --- requests -----------------------------------------------------------
     def ping(self, timeout: float | None = None) -> dict[str, Any]:
@@ -324,15 +375,49 @@ class StimBox:
     def status(self) -> dict[str, Any]:
         return self.request(m.MSG_STATUS)
 
-    def heartbeat(self) -> str:
-        return str(self.request(m.MSG_HEARTBEAT, self._with_token())["state"])
+    def heartbeat(self, timeout: float | None = None) -> str:
+        return str(self.request(m.MSG_HEARTBEAT, self._with_token(), timeout=timeout)["state"])
 
     def result(self, run: int) -> dict[str, Any]:
         return self.request(m.MSG_RESULT, {"run": run})
 
     def events(self, ack: int | None = None) -> dict[str, Any]:
-        """The unit's safety event log; ack forgets entries up to that seq."""
-        return self.request(m.MSG_EVENTS, {"ack": ack} if ack is not None else None)
+        """The unit's safety events since the acknowledged seq, every page of
+        them; ack first acknowledges up to that seq."""
+        d: dict[str, Any] = self.request(m.MSG_EVENTS, {"ack": ack} if ack is not None else None)
+        events = list(d["events"])
+        while d["more"]:
+            d = self.request(m.MSG_EVENTS, {"since": d["next"]})
+            events.extend(d["events"])
+        d["events"] = events
+        return d
+
+    def records(self, since: int | None = None, ack: int | None = None) -> RecordPage:
+        """One page of the journal after seq since (default: after the
+        acknowledged seq); ack first acknowledges up to that seq."""
+        args: dict[str, Any] = {}
+        if since is not None:
+            args["since"] = since
+        if ack is not None:
+            args["ack"] = ack
+        d = self.request(m.MSG_RECORDS, args or None)
+        return RecordPage(d["records"], d["next"], d["more"], d["first_seq"], d["last_seq"],
+                          d["acked"], d["lost"])
+
+    def all_records(self, since: int | None = None) -> list[dict[str, Any]]:
+        """Every record after since (default: the acknowledged), page by page."""
+        out: list[dict[str, Any]] = []
+        page = self.records(since)
+        out.extend(page.records)
+        while page.more:
+            page = self.records(page.next)
+            out.extend(page.records)
+        return out
+
+    def ack(self, seq: int) -> int:
+        """The host has stored every record up to seq: the unit may reuse
+        their room. Returns the unit's acknowledged seq."""
+        return int(self.records(since=seq, ack=seq).acked)
 
     def average(self, stream: str, split: str, channel: int) -> list[float]:
         """One averaged channel of the last run, in uV: split "a", "b" or

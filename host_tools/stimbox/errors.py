@@ -23,6 +23,25 @@ class ReplyTimeout(LinkError):
     """No reply to a request within its timeout."""
 
 
+class UnitReset(LinkError):
+    """The unit rebooted (its boot push came) while the host was waiting on
+    it: whatever was in flight is lost. cause and detail are the unit's own
+    reset cause (power_on, soft, interrupt, watchdog, crash, ...), before
+    what it was doing; seq the last record in its journal at boot."""
+
+    def __init__(self, message: str, cause: str = "unknown", detail: str | None = None,
+                 before: str | None = None, seq: int | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause
+        self.detail = detail
+        self.before = before
+        self.seq = seq
+
+
+class UnitLost(LinkError):
+    """The unit stopped answering and did not come back."""
+
+
 class BuildError(StimBoxError):
     """The firmware could not be built."""
 

@@ -18,8 +18,12 @@ from typing import Any
 from stimfw.link import messages as m
 
 from stimbox.client import Push, StimBox
+from stimbox.errors import ReplyTimeout, UnitLost, UnitReset
 
 HEARTBEAT_S = 0.25  # well inside the unit's 1 s watchdog
+# A unit that does not answer a heartbeat this long, then sends no boot
+# push for as long again, is lost: the run ends in under 2 s either way.
+NO_REPLY_S = 1.0
 
 
 @dataclass
@@ -94,31 +98,58 @@ def run_protocol(
 
     previous = box.on_push
     box.on_push = on_push
+    gone = False
     try:
         box.arm(h)
         result.run = box.start(baseline)
         deadline = time.monotonic() + timeout_s
         last_hb = time.monotonic()
+        last_reply = time.monotonic()
         while not ended[0]:
             if during is not None:
                 during(box, result)
             if time.monotonic() > deadline:
                 box.stop()
                 raise TimeoutError(f"run {result.run} did not finish within {timeout_s:.0f} s")
+            if box.rebooted:
+                raise box.reset_error(f"during run {result.run}")
             if result.heartbeat and time.monotonic() - last_hb >= HEARTBEAT_S:
-                box.heartbeat()
-                last_hb = time.monotonic()
+                try:
+                    box.heartbeat(timeout=NO_REPLY_S)
+                except ReplyTimeout:
+                    # Dead, or rebooting: its boot push says which.
+                    end = time.monotonic() + NO_REPLY_S
+                    while not box.rebooted and time.monotonic() < end:
+                        box.poll(0.05)
+                    if box.rebooted:
+                        raise box.reset_error(f"during run {result.run}") from None
+                    raise UnitLost(
+                        f"{box.port}: the unit stopped answering during run {result.run} "
+                        f"(no reply for {time.monotonic() - last_reply:.1f} s)"
+                    ) from None
+                last_hb = last_reply = time.monotonic()
             else:
                 box.poll(0.05)
         result.summary = box.result(result.run)
         return result
+    except UnitReset:
+        gone = True
+        raise box.reset_error(f"during run {result.run}") from None
+    except UnitLost:
+        gone = True
+        raise
     finally:
         box.on_push = previous
-        st = box.status()
-        if box.session is not None and st.get("session") == box.session:
-            if st["state"] in ("ARMED", "STIMULATING"):
-                box.disarm()
-        else:
-            # The unit ended the session itself (heartbeat loss, interlock,
-            # e-stop, output fault): the token is spent.
+        if gone:
+            # A unit that rebooted or vanished has its outputs off already,
+            # and a reboot ended every session.
             box.token = box.session = None
+        else:
+            st = box.status()
+            if box.session is not None and st.get("session") == box.session:
+                if st["state"] in ("ARMED", "STIMULATING"):
+                    box.disarm()
+            else:
+                # The unit ended the session itself (heartbeat loss, interlock,
+                # e-stop, output fault): the token is spent.
+                box.token = box.session = None

@@ -46,6 +46,9 @@ DEFAULT_HEAP_32 = "256k"
 # Markers in the unit's output that say which REPL mode it is in; a soft
 # reset keeps the raw REPL, as on a board.
 _RAW_MARK = b"raw REPL; CTRL-B to exit"
+# What the firmware prints when the host interrupted it (stimfw/app.py): the
+# next end of the process is then a reset after an interrupt.
+_INTERRUPT_MARK = b"interrupted by the host"
 _FRIENDLY_MARK = b"\n>>> "
 
 # The firmware process learns why it booted from this variable.
@@ -66,6 +69,20 @@ def micropython_executable() -> str:
 def default_heap(rt: mp_runtime.Runtime) -> str:
     """The heap that holds about what an RP2040 does, on this runtime."""
     return DEFAULT_HEAP_32 if rt.bits == 32 else DEFAULT_HEAP
+
+
+def exit_cause(returncode: int, interrupted: bool) -> str:
+    """The reset cause the next boot reads ("cause" or "cause|detail"), from
+    how the process ended: what a board's reset controller would record."""
+    if returncode in (0, -signal.SIGTERM):
+        return "interrupt" if interrupted else "soft"
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = str(-returncode)
+        return f"crash|killed by {name}"
+    return f"crash|exit code {returncode}"
 
 
 class SimUnit:
@@ -99,12 +116,16 @@ class SimUnit:
         self.port = self.host_pty.path
         self.relay = Relay(self.unit_pty, self.host_pty, self._watch_output)
         self.boots = 0
-        # Why each boot happened, in order ("power_on", "soft", "watchdog",
-        # "crash"); the firmware process sees its own in STIMBOX_SIM_RESET_CAUSE.
+        # Why each boot happened, in order ("power_on", "soft", "interrupt",
+        # "watchdog", "crash|detail"); the firmware process sees its own in
+        # STIMBOX_SIM_RESET_CAUSE.
         self.reset_causes: list[str] = []
-        self._next_cause = "power_on"
         self._raw_mode = False
         self._tail = b""
+        # Why the next boot starts (the board's reset cause), and whether the
+        # firmware said it was interrupted since the last boot.
+        self.reset_cause = "power_on"
+        self._interrupted = False
         self._proc: subprocess.Popen[bytes] | None = None
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._supervise, name="sim-unit", daemon=True)
@@ -168,8 +189,9 @@ class SimUnit:
         env["STIMBOX_SIM_BOOT"] = "raw" if raw else "normal"
         env["STIMBOX_SIM_UNIT"] = self.name
         env[wire.ENV_SOCKET] = str(self.model_server.path)
-        env[RESET_CAUSE_ENV] = self._next_cause
-        self.reset_causes.append(self._next_cause)
+        env[RESET_CAUSE_ENV] = self.reset_cause
+        self.reset_causes.append(self.reset_cause)
+        self._interrupted = False
         # A new boot starts with an empty input queue, as a rebooted board does.
         termios.tcflush(self.unit_pty.slave, termios.TCIFLUSH)
         self.relay.flush_to_unit()
@@ -211,17 +233,27 @@ class SimUnit:
             # boot ROM (soft_reset while main.py runs) are soft resets; any
             # other end is a crash, and the board would hard-reset.
             soft = proc.returncode in (0, -signal.SIGTERM) and not watchdog
+            self.reset_cause = ("watchdog" if watchdog
+                                else exit_cause(proc.returncode, self._interrupted))
             if not soft and not watchdog and time.monotonic() - self.started_at < _CRASH_WINDOW_S:
                 time.sleep(_CRASH_BACKOFF_S)
             if soft:
                 self.relay.inject_to_host(b"MPY: soft reboot\r\n")
             if watchdog:
                 self.relay.inject_to_host(b"StimBox sim: watchdog reset\r\n")
-            self._next_cause = "watchdog" if watchdog else "soft" if soft else "crash"
             self._spawn(raw=self._raw_mode)
+
+    def crash(self, sig: int = signal.SIGKILL) -> None:
+        """Kill the firmware's process as a crash would end it (tests); the
+        supervisor starts it again, and the next boot hears why."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(sig)
 
     def _watch_output(self, data: bytes) -> None:
         buf = self._tail + data
+        if _INTERRUPT_MARK in buf:
+            self._interrupted = True
         r = buf.rfind(_RAW_MARK)
         f = buf.rfind(_FRIENDLY_MARK)
         if r != -1 or f != -1:

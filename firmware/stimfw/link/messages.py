@@ -20,6 +20,7 @@ MSG_REBOOT = const(0x06)  # {} -> {} then the unit soft-resets
 MSG_EVENTS = const(0x07)  # {"ack": seq} -> {"events": [...]}; safety event log
 MSG_STAGE = const(0x08)  # raw: offset u32 + bytes -> {"size"}; a request too big
 #                          for one frame is staged, then sent as {"staged": size}
+MSG_RECORDS = const(0x09)  # {"since": seq, "ack": seq} -> one page of journal records
 MSG_VALIDATE = const(0x10)  # protocol -> {"hash", "summary"} or ERR_LIMIT
 MSG_PLAN = const(0x11)  # protocol -> compiled timeline (DATA) and figures
 MSG_ARM = const(0x12)  # {"hash"} -> {"state": "ARMED"}
@@ -66,6 +67,7 @@ MSG_NAMES = {
     MSG_REBOOT: "reboot",
     MSG_EVENTS: "events",
     MSG_STAGE: "stage",
+    MSG_RECORDS: "records",
     MSG_VALIDATE: "validate",
     MSG_PLAN: "plan",
     MSG_ARM: "arm",

@@ -1,52 +1,92 @@
-# The safety event log: what stopped, refused or faulted, with timestamps,
-# kept on the device until the host acknowledges it. A fixed number of slots:
-# unacknowledged entries are never overwritten (they are the record of
-# adverse events); when every slot is taken a new entry is still pushed live
-# but only counted in `dropped`, which every reply carries.
+# The safety event log: what stopped, refused or faulted, with timestamps.
+# Each entry goes into the unit's journal (stimfw.core.journal) under the
+# unit-wide sequence number, where it survives reboots until the host has
+# acknowledged it, and is pushed live as PUSH_EVENT. Replies are pages of a
+# bounded size: however many entries wait, no reply is built larger than
+# PAGE_BYTES (plus one entry).
+import json
+
+from stimfw.core import journal as jn
 from stimfw.core import notices as note
 
-SLOTS = 32
+PAGE_BYTES = 1536  # JSON bytes of records in one reply
+PAGE_SCAN = 64  # slots looked at per reply (bounds the time a request takes)
 
 
 class EventLog:
-    def __init__(self, clock_ms, push=None, slots=SLOTS):
+    def __init__(self, clock_ms, push, journal):
         self.clock_ms = clock_ms  # wall clock: events are for humans
         self.push = push  # fn(mtype, obj) or None
-        self.slots = [None] * slots
-        self.head = 0  # oldest unacknowledged entry
-        self.count = 0
-        self.seq = 0  # sequence number of the last entry recorded
-        self.dropped = 0
+        self.journal = journal
+        journal.on_overflow = self._overflow
+
+    @property
+    def seq(self):
+        return self.journal.seq
 
     def record(self, kind, **detail):
-        self.seq += 1
-        e = {"seq": self.seq, "t_ms": self.clock_ms(), "kind": kind}
+        e = {"t_ms": self.clock_ms(), "kind": kind}
         e.update(detail)
-        n = len(self.slots)
-        if self.count < n:
-            self.slots[(self.head + self.count) % n] = e
-            self.count += 1
-        else:
-            self.dropped += 1
+        self.journal.append_json(jn.KIND_EVENT, e)
         if self.push is not None:
             self.push(note.PUSH_EVENT, e)
         return e
 
-    def ack(self, seq):
-        """Forget entries up to and including seq."""
-        n = len(self.slots)
-        while self.count and self.slots[self.head]["seq"] <= seq:
-            self.slots[self.head] = None
-            self.head = (self.head + 1) % n
-            self.count -= 1
+    def _overflow(self, n):
+        j = self.journal
+        self.record("journal_overflow", lost=n, lost_total=j.lost, acked=j.acked)
 
-    def entries(self):
-        n = len(self.slots)
-        return [self.slots[(self.head + i) % n] for i in range(self.count)]
+    def page(self, since, kinds=None):
+        """Records after seq since, of the given kinds (None: all), as many
+        as fit a page: (records, next seq to ask from)."""
+        j = self.journal
+        s = since + 1
+        first = j.first()
+        if s < first:
+            s = first
+        out = []
+        size = 0
+        scanned = 0
+        while s <= j.seq and scanned < PAGE_SCAN and size < PAGE_BYTES:
+            scanned += 1
+            got = j.get(s)
+            if got is None:
+                if kinds is None:
+                    out.append({"seq": s, "type": "missing"})
+                    size += 32
+            elif kinds is None or got[0] in kinds:
+                rec = decode(got[0], got[1], s)
+                n = len(json.dumps(rec))
+                if out and size + n > PAGE_BYTES:
+                    break
+                out.append(rec)
+                size += n
+            s += 1
+        return out, s - 1
 
     def request(self, req):
-        """MSG_EVENTS: {"ack": seq} optional; replies with what is kept."""
-        ack = req.get("ack")
-        if isinstance(ack, int) and not isinstance(ack, bool):
-            self.ack(ack)
-        return {"events": self.entries(), "dropped": self.dropped, "last_seq": self.seq}
+        """MSG_EVENTS: {"ack": seq, "since": seq} both optional; replies
+        with one page of events after since (default: the acknowledged)."""
+        j = self.journal
+        j.ack(req.get("ack"))
+        since = req.get("since")
+        if not isinstance(since, int) or isinstance(since, bool):
+            since = j.acked
+        events, upto = self.page(since, (jn.KIND_EVENT,))
+        return {"events": events, "next": upto, "more": upto < j.seq, "dropped": j.lost,
+                "last_seq": j.seq, "acked": j.acked}
+
+
+def decode(kind, data, seq):
+    if kind == jn.KIND_PULSES:
+        from stimfw.stim.pulselog import decode as pulses
+
+        rec = pulses(data)
+    else:
+        try:
+            rec = json.loads(data)
+        except ValueError:
+            rec = {"cut": "unreadable"}
+    rec["seq"] = seq
+    rec["type"] = jn.KIND_NAMES.get(kind, "?")
+    return rec

@@ -57,11 +57,14 @@ class Run:
 
 
 class Sequencer:
-    def __init__(self, hal, bd, push, recorder=None):
+    def __init__(self, hal, bd, push, recorder=None, pulselog=None):
         self.hal = hal
         self.bd = bd
         self.push = push
         self.recorder = recorder  # stimfw.record.recording.Recorder, or None
+        # stimfw.stim.pulselog.PulseLog: every pulse read back, and each
+        # run's result, into the journal (None: pushed only).
+        self.pulselog = pulselog
         self.ended = False  # a run completed since take_ended()
         self.fault = None  # repeated delivery flags, until take_fault()
         self.tl = Timeline(SEGMENT_PULSES)
@@ -162,6 +165,9 @@ class Sequencer:
             rec = self.recorder.finish(r.outcome == "complete")
             d["recorded"] = len(rec["streams"])
             d["alarms"] = sum(len(s["events"]) for s in rec["streams"])
+        if self.pulselog is not None:
+            self.pulselog.end()
+            d["seq"] = self.pulselog.result(d)
         self.push(note.PUSH_PROGRESS, d)
 
     def deadline_us(self):
@@ -254,6 +260,8 @@ class Sequencer:
             hal = self.hal
             self.recorder.on_pulse(tl.stream[k], tl.train_pos[k], hal.ticks_add(self.fire_at, tl.t_us[k]))
         r.done = self.seg.first + k + 1
+        if self.pulselog is not None:
+            self.pulselog.add(r.id, self.seg.first + k, tl.output[k], a, q, f)
         r.charge_nc += q
         if r.amp_min is None or a < r.amp_min:
             r.amp_min = a

@@ -1,0 +1,22 @@
+# Link request for the unit's journal (stimfw.core.journal): every record
+# (events, per-pulse records, run results) by sequence number, one bounded
+# page per reply, and the host's acknowledgement of what it has stored.
+from stimfw.link import messages as m
+
+
+class RecordRequests:
+    def __init__(self, link, log):
+        self.log = log  # stimfw.stim.eventlog.EventLog: pages of the journal
+        link.handle(m.MSG_RECORDS, self.records)
+
+    def records(self, req, rid):
+        """{"ack": seq, "since": seq} both optional: acknowledges first,
+        then the records after since (default: the acknowledged seq)."""
+        j = self.log.journal
+        j.ack(req.get("ack"))
+        since = req.get("since")
+        if not isinstance(since, int) or isinstance(since, bool):
+            since = j.acked
+        recs, upto = self.log.page(since)
+        return {"records": recs, "next": upto, "more": upto < j.seq, "first_seq": j.first(),
+                "last_seq": j.seq, "acked": j.acked, "lost": j.lost}
