@@ -113,6 +113,9 @@ class HardwareModel:
         self.pulses_while_estop = 0
         self.pulses_while_interlock_open = 0
         self.acquired_samples = 0
+        # The last acquisition windows asked for: (t0 us on the timeline,
+        # rate Hz, samples per channel, channels).
+        self.acquire_log: deque[tuple[int, int, int, tuple[int, ...]]] = deque(maxlen=4000)
         self.trains_done: set[int] = set()
 
     def _set_scenario(self, name_or_path: str) -> None:
@@ -375,6 +378,7 @@ class HardwareModel:
                     for c in channels]
             s = self.scenario
             self.acquired_samples += n * len(channels)
+            self.acquire_log.append((t0_us, rate_hz, n, tuple(channels)))
             return self.renderer.render(t0_us, rate_hz, n, list(channels), waves, arts, ohms,
                                         s.mains_hz, s.movement_per_min, s.cautery_per_min,
                                         self.recovery_ms)
