@@ -40,7 +40,7 @@ def protocol(k: int) -> dict[str, Any]:
 
 def run(box: StimBox, p: dict[str, Any]) -> RunResult:
     r = run_protocol(box, p)
-    assert r.outcome == "complete"
+    assert r.outcome == "complete", r.events
     box.events(ack=box.events()["last_seq"])  # the host keeps the event log; the unit forgets it
     return r
 
