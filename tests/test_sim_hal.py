@@ -9,20 +9,20 @@ import os
 import time
 
 import pytest
-from mpy import BOTH, run_mp_file
+from mpy import BOTH, MCU_HEAP, run_mp_file
 from simunit.modelserver import ModelServer
 from simunit.supervisor import SimUnit
 from stimbox.build import install_offline
 from stimbox.client import StimBox
 
 
-def run_quiet(script: str, runtime: str, timeout: float = 60) -> str:
+def run_quiet(script: str, runtime: str, *args: object, timeout: float = 60, heap: str = MCU_HEAP) -> str:
     """Like run_mp_file, with the console on a pipe that stays open and
     silent, as a unit's console is when the host sends nothing (idle() can
     jump). Device side: tests/device/simhal*.py."""
     r, w = os.pipe()
     try:
-        return run_mp_file("device/" + script, runtime=runtime, timeout=timeout, stdin=r)
+        return run_mp_file("device/" + script, *args, runtime=runtime, timeout=timeout, stdin=r, heap=heap)
     finally:
         os.close(r)
         os.close(w)
@@ -34,7 +34,9 @@ def lines(out: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("runtime", BOTH)
 def test_clock_idle_fire_and_monitor(sim_model: ModelServer, runtime: str) -> None:
-    out = run_quiet("simhal_clock.py", runtime)
+    # 112k: the 64-bit port parses the ground-truth reply (9 KB of JSON)
+    # within a few KB of 96k.
+    out = run_quiet("simhal_clock.py", runtime, heap="112k")
     r = lines(out)
     assert r["mono"] == "True" and r["done_early"] == "False"
     assert 25000 <= int(r["at"]) < 25010  # the jump, plus 1 us per clock read
@@ -47,14 +49,33 @@ def test_clock_idle_fire_and_monitor(sim_model: ModelServer, runtime: str) -> No
 
 
 @pytest.mark.parametrize("runtime", BOTH)
-def test_hot_calls_allocate_nothing_under_heap_lock(sim_model: ModelServer, runtime: str) -> None:
-    # Acquisition, stimulation, monitor and safety polls run with the heap
-    # locked on an MCU-sized heap: any allocation raises MemoryError.
-    out = run_mp_file("device/simhal_locked.py", runtime=runtime)
+@pytest.mark.parametrize("advance_s", [0, 2**30 / 1e6 + 3, 2**31 / 1e6 + 3], ids=["boot", "past2e30", "past2e31"])
+def test_hot_calls_allocate_nothing_under_heap_lock(sim_model: ModelServer, runtime: str, advance_s: float) -> None:
+    # Acquisition, stimulation, monitor, safety polls, clock reads and idle
+    # jumps run with the heap locked on an MCU-sized heap: any allocation
+    # raises MemoryError. Past 2**30 us a board's ticks have wrapped, and an
+    # unwrapped count would be a heap object on the 32-bit runtime (past
+    # 2**31, an int32's range on any port).
+    from simunit.clock import unwrap
+
+    out = run_quiet("simhal_locked.py", runtime, advance_s)
     r = lines(out)
     assert r["n"] == "500 True 139 True True"  # a 200 us pulse: 139 monitor samples
     lo, hi = (int(x) for x in r["range"].split())
     assert lo < 0 < hi and (lo, hi) != (-32768, 32767)
+    model = sim_model.model
+    period = model.ticks_period
+    assert period == (2**30 if runtime == "mcu32" else 2**62)
+    t, t2 = (int(x) for x in r["t"].split())
+    assert 0 <= t < period and 0 <= t2 < period
+    # The device's ticks are the model's timeline, wrapped: the pulse went
+    # out at t, and the idle jumps moved the clock 12 s on.
+    assert [p["scheduled_us"] for p in model.pulse_log] == [unwrap(t, model.now_us(), period)]
+    assert model.pulse_log[0]["scheduled_us"] > advance_s * 1e6
+    assert 12.0e6 <= (t2 - t) % period <= 12.1e6
+    ms, ms2 = (int(x) for x in r["ms"].split())
+    assert 12000 <= (ms2 - ms) % period <= 12100
+    assert (model.pulse_log[0]["scheduled_us"] // 1000 - ms) % period <= 1  # ticks_ms: the same clock
 
 
 @pytest.mark.parametrize("runtime", BOTH)

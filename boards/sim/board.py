@@ -185,6 +185,10 @@ LIMITS = {
     "short_ohm": 20,  # load below this: short (divides 1000)
     "shortfall_pct": 90,  # delivered below 90 % of the set value: compliance flag
     "flags_abort": 3,  # consecutive flagged pulses that abort a run
+    # Memory bounds of a case of any length (docs/SAFETY.md, "Bounded memory").
+    # Protocols whose baselines (alarm monitors) are kept, least recently
+    # used dropped first: about 0.5 KB each on 32 bits.
+    "baselines_max": 16,
 }
 
 # --- the journal (stimfw/core/journal.py) --------------------------------------

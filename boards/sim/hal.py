@@ -11,8 +11,14 @@
 # waiting, idle() without one follows the wall clock for as long as it
 # really waited, acquire() of samples not yet recorded moves to the end of
 # the window, and each clock read costs 1 us (so even a firmware spinning on
-# the clock moves on). Every reply from the model carries its clock; the
-# later of the two wins. Real-time mode: the timeline clock is the wall clock.
+# the clock moves on). Every reply from the model carries its clock, never
+# behind the device's (the model follows each request's clock first), and
+# the device takes it. Real-time mode: the timeline clock is the wall clock.
+# The clock is kept as ticks, wrapped at the port's ticks period as a
+# board's counter is: on a 32-bit port an unwrapped count would become a
+# heap object after 2**30 us and every clock read would allocate. The model
+# unwraps what the device sends; a jump of more than a quarter period is
+# told to the model at once, so it never falls half a period behind.
 # Every call of the contract (stimfw/hal_api.py: units, allocation, timing)
 # is overridden here, sim() included.
 import json
@@ -39,7 +45,10 @@ class Hal(Contract):
         self._rep = bytearray(w.REP_SIZE)
         self._chans = bytearray(64)
         self._mask = time.ticks_add(0, -1)  # ticks period - 1 (a power of two)
-        self._now = 0  # virtual us, never wrapped
+        self._now = 0  # timeline clock, ticks_us (wrapped)
+        self._ms = 0  # timeline clock, ticks_ms (wrapped)
+        self._msub = 0  # us past _ms, 0..999
+        self._unsynced = 0  # us the clock moved since the model last heard it
         self._local = time.ticks_us()  # real-time mode: wall ticks at the last sync
         self.realtime = False
         path = os.getenv(w.ENV_SOCKET)
@@ -54,18 +63,18 @@ class Hal(Contract):
     # --- model link -----------------------------------------------------------
     def _send(self, op, a0, a1, a2, plen):
         struct.pack_into(w.REQ_FMT, self._req, 0, op, plen, self._virt(), a0, a1, a2)
+        self._unsynced = 0
         self._sock.write(self._req)
 
     def _reply(self):
         rep = self._rep
         if self._sock.readinto(rep) != w.REP_SIZE:
             raise OSError("sim HAL: hardware model closed the link")
-        now = self._u(8, 8)
-        if self.realtime:
-            self._now = now
-            self._local = time.ticks_us()
-        elif now > self._now:
-            self._now = now
+        # The model's clock, as this device's ticks: never behind ours.
+        self._now = self._u(8, 8)
+        self._ms = self._u(24, 8)
+        self._msub = self._u(32, 8)
+        self._local = time.ticks_us()
         if rep[0] != w.ST_OK:
             msg = bytearray(self._u(4, 4))
             self._sock.readinto(msg)
@@ -90,17 +99,49 @@ class Hal(Contract):
         return self._u(4, 4)
 
     # --- clocks -------------------------------------------------------------
+    def _advance(self, d):
+        # Fast mode: the timeline clock moves on by d us (0 <= d < period/2).
+        # ticks_add, not + and &: the sum of two ticks can pass the largest
+        # small int on a 32-bit port (2**30 - 1), and a big int allocates.
+        self._now = time.ticks_add(self._now, d)
+        s = self._msub + d
+        if s >= 1000:
+            k = s // 1000
+            self._ms = time.ticks_add(self._ms, k)
+            s -= k * 1000
+        self._msub = s
+        self._unsynced += d
+
+    def _jump_to(self, t):
+        # Fast mode: move the clock on to ticks t, if that is ahead. The
+        # model unwraps our ticks near its own clock, so it hears of a long
+        # jump before it could fall half a ticks period behind: at most a
+        # quarter period goes unheard.
+        quarter = self._mask >> 2
+        d = time.ticks_diff(t, self._virt())
+        if d > 0 and self._unsynced and self._unsynced + d > quarter:
+            self._call(w.OP_SYNC)  # the model's reply may move us on
+            d = time.ticks_diff(t, self._now)
+        if d > 0:
+            self._advance(d)
+            if self._unsynced > quarter:
+                self._call(w.OP_SYNC)
+
     def _virt(self):
         if self.realtime:
-            return self._now + time.ticks_diff(time.ticks_us(), self._local)
-        self._now += 1
+            return time.ticks_add(self._now, time.ticks_diff(time.ticks_us(), self._local))
+        self._advance(1)
         return self._now
 
     def ticks_us(self):
-        return self._virt() & self._mask
+        return self._virt()
 
     def ticks_ms(self):
-        return (self._virt() // 1000) & self._mask
+        if self.realtime:
+            d = self._msub + time.ticks_diff(time.ticks_us(), self._local)
+            return time.ticks_add(self._ms, d // 1000)
+        self._advance(1)
+        return self._ms
 
     def ticks_diff(self, a, b):
         return time.ticks_diff(a, b)
@@ -118,18 +159,17 @@ class Hal(Contract):
         if self.console.wait(0):
             return
         if until_us is not None:
-            d = time.ticks_diff(until_us, self.ticks_us())
             if not self.realtime:
-                if d > 0:
-                    self._now += d
+                self._jump_to(until_us)
                 return
+            d = time.ticks_diff(until_us, self.ticks_us())
             ms = (d + 999) // 1000
             if ms < timeout_ms:
                 timeout_ms = ms if ms > 0 else 0
         t = time.ticks_us()
         self.console.wait(timeout_ms)
         if not self.realtime:
-            self._now += time.ticks_diff(time.ticks_us(), t)
+            self._advance(time.ticks_diff(time.ticks_us(), t))  # a few ms at most
 
     # --- watchdog -------------------------------------------------------------
     def start_watchdog(self, timeout_ms):

@@ -6,16 +6,21 @@
 # arrays without allocating.
 #
 # Request:  op u32, payload_len u32, now_us i64, a0 i64, a1 i64, a2 i64, payload
-# Reply:    status i32, payload_len u32, now_us i64, value i64, payload
-# now_us is the sender's virtual time (us since the model started, never
-# wrapped). value is a non-negative integer result. A reply with status
-# ST_ERROR carries a UTF-8 message as its payload.
+# Reply:    status i32, payload_len u32, now_us i64, value i64, now_ms i64,
+#           now_ms_us i64, payload
+# Every time on the wire is the device's: ticks, wrapped at the device's
+# ticks period (sent with OP_HELLO), so the device never holds a number
+# wider than its ticks (a heap object on a 32-bit port past 2**30). The
+# model unwraps what it receives onto its own timeline (simunit/clock.py)
+# and replies with its clock as the device's ticks_us, and as ticks_ms plus
+# the us past that ms. value is a non-negative integer result. A reply with
+# status ST_ERROR carries a UTF-8 message as its payload.
 ENV_SOCKET = "STIMBOX_SIM_MODEL"
 
 REQ_FMT = "<IIqqqq"
 REQ_SIZE = 40
-REP_FMT = "<iIqq"
-REP_SIZE = 24
+REP_FMT = "<iIqqqq"
+REP_SIZE = 40
 
 OP_HELLO = 1  # a0 = device ticks period; value = 1 when the model runs in real time
 OP_SYNC = 2  # clock sync only

@@ -47,6 +47,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
         seed=args.seed,
         realtime=args.realtime,
         micropython=args.micropython,
+        ticks_start_us=args.ticks_start_us,
     )
     fresh = not (unit.flash / "main.py").exists()
     if fresh and not args.blank:
@@ -116,6 +117,10 @@ def add_sim(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed: same seed, same unit")
     p.add_argument("--realtime", action="store_true",
                    help="pace the simulation to wall time (default: as fast as it runs)")
+    p.add_argument("--ticks-start-us", type=int, default=0, metavar="N",
+                   help="the unit's tick counter starts at N (mod its ticks period), e.g. 1073000000 "
+                   "to cross a 32-bit board's 2**30 us wrap within a minute; the model's timeline, "
+                   "scenarios and ground truth are unaffected")
     p.set_defaults(func=cmd_sim)
 
 

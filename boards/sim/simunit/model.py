@@ -71,10 +71,18 @@ class Event:
 
 
 class HardwareModel:
-    def __init__(self, scenario: str = scenarios.DEFAULT, seed: int = 0, realtime: bool = False) -> None:
+    def __init__(
+        self, scenario: str = scenarios.DEFAULT, seed: int = 0, realtime: bool = False, ticks_start_us: int = 0
+    ) -> None:
         self.lock = threading.RLock()
         self.clock = VirtualClock(realtime)
         self.ticks_period = DEFAULT_TICKS_PERIOD
+        # The device's ticks_us read ticks_start_us (mod its period) when the
+        # model's timeline reads 0; the timeline itself, scenarios and ground
+        # truth do not depend on it.
+        self.ticks_start_us = int(ticks_start_us)
+        if self.ticks_start_us < 0:
+            raise ValueError(f"ticks_start_us must be >= 0, not {ticks_start_us}")
         self.interlock = True
         self.estop = False
         self.stage = [outputstage.default_params(i) for i in range(len(board.OUTPUTS))]
@@ -117,6 +125,9 @@ class HardwareModel:
         self.pulses_while_estop = 0
         self.pulses_while_interlock_open = 0
         self.acquired_samples = 0
+        # The last acquisition windows asked for: (t0 us on the timeline,
+        # rate Hz, samples per channel, channels).
+        self.acquire_log: deque[tuple[int, int, int, tuple[int, ...]]] = deque(maxlen=4000)
         self.trains_done: set[int] = set()
 
     def _set_scenario(self, name_or_path: str) -> None:
@@ -151,12 +162,13 @@ class HardwareModel:
         with self.lock:
             return self.clock.now_us()
 
-    def observe(self, device_now_us: int) -> None:
+    def observe(self, device_ticks_us: int) -> None:
+        """A request's clock (the device's ticks): the model follows it."""
         with self.lock:
             # Before the device's clock moves this one on: a watchdog that
             # expired while the device was silent cuts output at its deadline.
             self._check_watchdog()
-            self.clock.observe(device_now_us)
+            self.clock.observe(self.unwrap(device_ticks_us))
 
     # --- watchdog -----------------------------------------------------------------
     def watchdog(self, timeout_ms: int) -> None:
@@ -208,7 +220,14 @@ class HardwareModel:
             self._materialise()
 
     def unwrap(self, ticks_us: int) -> int:
-        return unwrap(ticks_us, self.clock.now_us(), self.ticks_period)
+        """The timeline time (us, unwrapped) of a device ticks_us value near now."""
+        return unwrap(ticks_us - self.ticks_start_us, self.clock.now_us(), self.ticks_period)
+
+    def device_ticks(self, t_us: int) -> tuple[int, int, int]:
+        """Timeline time t_us as the device's clock: (ticks_us, ticks_ms, us
+        past that ms), wrapped at its ticks period."""
+        t = t_us + self.ticks_start_us
+        return t % self.ticks_period, (t // 1000) % self.ticks_period, t % 1000
 
     def boot(self, ticks_period: int) -> None:
         """The firmware (re)started: a reset puts every output in its safe state."""
@@ -425,6 +444,7 @@ class HardwareModel:
                     for c in channels]
             s = self.scenario
             self.acquired_samples += n * len(channels)
+            self.acquire_log.append((t0_us, rate_hz, n, tuple(channels)))
             return self.renderer.render(t0_us, rate_hz, n, list(channels), waves, arts, ohms,
                                         s.mains_hz, s.movement_per_min, s.cautery_per_min,
                                         self.recovery_ms)

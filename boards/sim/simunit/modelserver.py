@@ -128,7 +128,8 @@ class ModelServer:
                 if payload is None:
                     return
                 self.requests += 1
-                self.model.observe(now)
+                if op != w.OP_HELLO:  # a new boot's clock means nothing yet
+                    self.model.observe(now)
                 try:
                     value, out = self._dispatch(op, a0, a1, a2, payload)
                     status = w.ST_OK
@@ -137,7 +138,7 @@ class ModelServer:
                 except Exception as e:  # a model bug: tell the device, keep serving
                     traceback.print_exc(file=sys.stderr)
                     value, out, status = 0, ("model error: %r" % e).encode(), w.ST_ERROR
-                rep = struct.pack(w.REP_FMT, status, len(out), self.model.now_us(), value)
+                rep = struct.pack(w.REP_FMT, status, len(out), *self._clock(value))
                 conn.sendall(rep + out if len(out) < 4096 else rep)
                 if len(out) >= 4096:
                     conn.sendall(out)
@@ -147,6 +148,12 @@ class ModelServer:
             conn.close()
             if conn in self._conns:
                 self._conns.remove(conn)
+
+    def _clock(self, value: int) -> tuple[int, int, int, int]:
+        # now_us, value, now_ms, now_ms_us of a reply: the model's clock as
+        # the device's ticks.
+        us, ms, frac = self.model.device_ticks(self.model.now_us())
+        return us, value, ms, frac
 
     def _dispatch(self, op: int, a0: int, a1: int, a2: int, payload: bytes) -> tuple[int, bytes]:
         m = self.model

@@ -96,11 +96,12 @@ class SimUnit:
         seed: int = 0,
         realtime: bool = False,
         micropython: str | os.PathLike[str] | None = None,
+        ticks_start_us: int = 0,
     ) -> None:
         # The runtime and the hardware model first: a missing executable or a
         # bad scenario fails before anything runs.
         self.runtime = mp_runtime.probe(micropython)
-        self.model = HardwareModel(scenario=scenario, seed=seed, realtime=realtime)
+        self.model = HardwareModel(scenario=scenario, seed=seed, realtime=realtime, ticks_start_us=ticks_start_us)
         self.slot = registry.claim(name)
         self.name = self.slot.name
         self.flash = Path(flash) if flash else self.slot.dir / "flash"
@@ -143,6 +144,7 @@ class SimUnit:
             scenario=self.model.scenario.name,
             seed=self.model.seed,
             realtime=self.model.clock.realtime,
+            ticks_start_us=self.model.ticks_start_us,
             groundtruth=str(self.groundtruth_path),
             heap=self.heap,
             runtime=self.runtime.as_dict(),

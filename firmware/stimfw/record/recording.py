@@ -15,6 +15,12 @@
 #
 # One averaging set-up exists at a time: building the next (at VALIDATE or
 # START) drops the last run's averages, while its results dict stays.
+#
+# Memory stays bounded over a case of any length: the results of the last
+# run only, and baselines (an alarm monitor per recorded stream) for at most
+# LIMITS["baselines_max"] protocols, least recently used dropped first. A
+# protocol whose baseline was dropped sets a new one on its next complete
+# run, and that run's results say so ("baseline_run" is its own id).
 import gc
 
 from stimfw.core import arena
@@ -37,7 +43,12 @@ class Recorder:
         self.log = log
         self.procs = []  # per stream: SweepProcessor or None
         self.labels = []  # per stream: its label (SSEP site, SCS pair, modality)
-        self.monitors = {}  # (protocol hash, stream) -> AlarmMonitor with its baseline
+        # Protocol hash -> [run id that set the baseline, {stream: AlarmMonitor}],
+        # at most baselines_max of them; lru: the hashes, least recent first.
+        self.baselines = {}
+        self.lru = []
+        self.baselines_max = bd.LIMITS.get("baselines_max", 16)
+        self.baselines_dropped = 0
         self.results = {}  # run id -> results of the last recorded run
         self.run = 0
         self.hash = None
@@ -171,28 +182,50 @@ class Recorder:
         """Measure every stream's average and keep the results; a complete
         run is also checked against (or becomes) the protocol's baseline."""
         out = []
+        entry = self._baseline_entry() if complete and self.modality is not None else None
         for i, p in enumerate(self.procs):
             if p is None:
                 continue
             r = p.results()
             r["stream"] = self.labels[i]
-            r["events"] = self._alarms(i, r) if complete else []
+            r["events"] = self._alarms(entry, i, r) if entry is not None else []
             out.append(r)
         self.results = {"run": self.run, "hash": self.hash, "baseline": self.baseline,
-                        "complete": complete, "dropped_sweeps": self.dropped, "streams": out}
+                        "complete": complete, "dropped_sweeps": self.dropped, "streams": out,
+                        "baselines": len(self.lru), "baselines_dropped": self.baselines_dropped}
         return self.results
 
-    def _alarms(self, i, r):
-        if self.modality is None:
-            return []
-        key = (self.hash, i)
+    def _baseline_entry(self):
+        """This run's protocol's baselines, made the most recently used; a
+        new entry (dropping the least recently used past the bound) when the
+        protocol has none or this run is a baseline run."""
+        h = self.hash
+        e = self.baselines.get(h)
+        if e is not None:
+            self.lru.remove(h)
+            self.lru.append(h)
+            if self.baseline:
+                e[0] = self.run
+                e[1] = {}
+            return e
+        while len(self.lru) >= self.baselines_max:
+            del self.baselines[self.lru.pop(0)]
+            self.baselines_dropped += 1
+        e = [self.run, {}]
+        self.baselines[h] = e
+        self.lru.append(h)
+        return e
+
+    def _alarms(self, e, i, r):
         meas = r.get("components") or r.get("mep") or []
-        if self.baseline or key not in self.monitors:
+        mons = e[1]
+        r["baseline_run"] = e[0]
+        if i not in mons:
             mon = alarms.AlarmMonitor(self.modality)
             mon.set_baseline(meas)
-            self.monitors[key] = mon
+            mons[i] = mon
             return []
-        events = self.monitors[key].check(meas, self.hal.wall_ms())
+        events = mons[i].check(meas, self.hal.wall_ms())
         for ev in events:
             ev["run"] = self.run
             ev["stream"] = self.labels[i]
