@@ -243,7 +243,10 @@ class SimUnit:
                 self.relay.inject_to_host(b"MPY: soft reboot\r\n")
             if watchdog:
                 self.relay.inject_to_host(b"StimBox sim: watchdog reset\r\n")
-            self._spawn(raw=self._raw_mode)
+            # A soft reset from the raw REPL comes back in the raw REPL, as on
+            # a board; a hard reset (crash, watchdog, power cycle) boots
+            # normally and runs main.py.
+            self._spawn(raw=self._raw_mode and soft)
 
     def crash(self, sig: int = signal.SIGKILL) -> None:
         """Kill the firmware's process as a crash would end it (tests); the
