@@ -32,6 +32,9 @@ from stimbox.transport import CTRL_B, CTRL_C, CTRL_D, SerialTransport, Transport
 DEFAULT_TIMEOUT = 2.0
 # A rebooting unit: process restart (sim) or soft reset (board) plus imports.
 BOOT_TIMEOUT = 15.0
+# A unit that did not answer the first ping may be booting: how long to wait
+# for its boot push before taking it for a REPL.
+BOOT_GRACE_S = 2.0
 HOST_MAX_PAYLOAD = 65535
 
 
@@ -112,14 +115,33 @@ class StimBox:
         except UnitReset:
             pass  # it has just booted: it is running the firmware
         except ReplyTimeout:
-            if not take_control:
-                raise LinkError(
-                    f"{self.port}: the unit does not answer the link (not running the firmware?)"
-                ) from None
-            self.reboot_from_repl()
+            if not self._booting():
+                if not take_control:
+                    raise LinkError(
+                        f"{self.port}: the unit does not answer the link (not running the firmware?)"
+                    ) from None
+                self.reboot_from_repl()
         lim = self.request(m.MSG_INFO)
         self.rx_window = lim.get("rx_window", self.rx_window)
         self.max_request = lim.get("max_request", self.max_request)
+
+    def _booting(self) -> bool:
+        """After an unanswered ping: a unit in the middle of a reset drops
+        what was sent before its boot, so give it BOOT_GRACE_S to send its
+        boot push (or answer a second ping) before taking it for a REPL and
+        interrupting a firmware that has just started."""
+        try:
+            self.wait_boot(BOOT_GRACE_S)
+            return True
+        except LinkError:
+            pass
+        try:
+            self.ping(timeout=0.5)
+        except UnitReset:
+            pass  # its boot push came first: it has just started
+        except ReplyTimeout:
+            return False
+        return True
 
     def reboot_from_repl(self) -> None:
         """Bring a unit that sits at its REPL (raw or friendly) back into the
