@@ -43,11 +43,12 @@ def one(label: str, exe: str, heap: str | None, cfg: CaseConfig, verbose: bool,
                 rep = case.run()
             except Exception as e:
                 print(f"  FAILED after {len(case.report.runs)} runs: {type(e).__name__}: {e}")
+                for ev in case.report.events()[-8:]:
+                    print(f"    event (stored) {ev}")
                 try:
                     with StimBox.connect(unit.port) as box:
-                        for ev in box.all_records(case.stored)[-20:]:
-                            if ev["type"] == "event":
-                                print(f"    event {ev}")
+                        for ev in [r for r in box.all_records(case.stored) if r["type"] == "event"][:12]:
+                            print(f"    event {ev}")
                 except Exception as e2:  # the unit may be unreachable
                     print(f"    (no events: {type(e2).__name__}: {e2})")
                 return None
@@ -60,7 +61,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hours", type=float, default=4.0)
     ap.add_argument("--runtime", choices=("unix", "mcu32", "both"), default="both")
-    ap.add_argument("--heap-mcu32", default="192k")
+    ap.add_argument("--heap-mcu32", default="256k")
     ap.add_argument("--channels", type=int, default=16)
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
