@@ -1,0 +1,80 @@
+"""The long case (stimbox.longcase): hours of monitoring on a simulated unit,
+on each runtime: free-run EMG on 16 channels throughout, median and tibial
+SSEP every 3 min, TcMEP every 5 min over 40 distinct amplitudes, a pedicle
+screw tEMG search every 30 min, one host kill and reconnect in the middle.
+Prints the heap after the runs and its slope over the second half, the
+journal's sequence numbers, results per run, pulses delivered vs recorded,
+and wall time against the virtual time covered.
+
+    .venv/bin/python bench/bench_long_case.py [--hours 4] [--runtime unix|mcu32|both]
+        [--heap-mcu32 192k] [--verbose]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from mpy import HAVE_MCU32, MCU32, MICROPYTHON, NO_MCU32  # noqa: E402
+from simunit.supervisor import SimUnit  # noqa: E402
+from stimbox import runtime  # noqa: E402
+from stimbox.build import build_image, install_offline  # noqa: E402
+from stimbox.client import StimBox  # noqa: E402
+from stimbox.longcase import CaseConfig, CaseReport, LongCase  # noqa: E402
+
+
+def one(label: str, exe: str, heap: str | None, cfg: CaseConfig, verbose: bool,
+        ticks_start_us: int = 0) -> CaseReport | None:
+    rt = runtime.probe(exe)
+    with tempfile.TemporaryDirectory() as tmp:
+        image = build_image("sim", Path(tmp) / "image", arch=rt.mpy_arch)
+        unit = SimUnit(flash=Path(tmp) / "flash", micropython=exe, heap=heap, seed=1,
+                       ticks_start_us=ticks_start_us)
+        install_offline(image, unit.flash)
+        print(f"\n{label}: {exe}, heap {unit.heap}", flush=True)
+        with unit:
+            case = LongCase(unit, cfg, say=(lambda s: print("  " + s, flush=True)) if verbose else None)
+            try:
+                rep = case.run()
+            except Exception as e:
+                print(f"  FAILED after {len(case.report.runs)} runs: {type(e).__name__}: {e}")
+                for ev in case.report.events()[-8:]:
+                    print(f"    event (stored) {ev}")
+                try:
+                    with StimBox.connect(unit.port) as box:
+                        for ev in [r for r in box.all_records(case.stored) if r["type"] == "event"][:12]:
+                            print(f"    event {ev}")
+                except Exception as e2:  # the unit may be unreachable
+                    print(f"    (no events: {type(e2).__name__}: {e2})")
+                return None
+    for line in rep.summary().splitlines():
+        print("  " + line)
+    return rep
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--hours", type=float, default=4.0)
+    ap.add_argument("--runtime", choices=("unix", "mcu32", "both"), default="both")
+    ap.add_argument("--heap-mcu32", default="256k")
+    ap.add_argument("--channels", type=int, default=16)
+    ap.add_argument("--verbose", action="store_true")
+    args = ap.parse_args()
+    cfg = CaseConfig(duration_s=args.hours * 3600, freerun_channels=args.channels)
+    print(f"case: {args.hours} h, {cfg}")
+    if args.runtime in ("mcu32", "both"):
+        if HAVE_MCU32:
+            one("board-like (32-bit, float32, ulab)", MCU32, args.heap_mcu32, cfg, args.verbose)
+        else:
+            print(NO_MCU32)
+    if args.runtime in ("unix", "both"):
+        one("PyPI Unix port (64-bit)", MICROPYTHON, None, cfg, args.verbose)
+
+
+if __name__ == "__main__":
+    main()

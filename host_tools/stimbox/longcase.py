@@ -1,0 +1,362 @@
+"""The long case: hours of a spine operation's monitoring on a simulated
+unit, as a benchmark (bench/bench_long_case.py, 4 hours) and as a test
+(tests/test_long_case_sim.py, a shorter schedule). One implementation, any
+length.
+
+- free-run EMG on `freerun_channels`, started once and streaming throughout,
+  across every run and across the host kill;
+- median and tibial SSEP every `ssep_every_s`, TcMEP every `tcmep_every_s`
+  cycling through `tcmep_amplitudes` distinct amplitudes (recorded), a
+  pedicle-screw tEMG threshold search every `temg_every_s`;
+- one host kill in the middle: the connection closes abruptly during a run,
+  without a stop or a disarm; the unit's heartbeat watchdog ends the run; a
+  new StimBox connects and the case carries on;
+- virtual time between runs: with free-run streaming, the unit's clock is
+  left to run (the simulated unit's clock jumps to the next free-run block
+  whenever the firmware waits), so free-run EMG covers every second of the
+  case and its speed bounds the case's. The sim request advance_s is not
+  used then: a jump of the clock past the model's 30 s sample ring leaves
+  free-run asking for samples that are gone, a firmware_fault on every
+  main-loop pass. Without free-run (freerun_channels 0) advance_s moves the
+  clock.
+
+After every run the host reads the journal from the last record it stored
+(records by sequence number) and acknowledges what it stored, and samples
+info()["heap_used"]. The figures (CaseReport) let a caller check: the heap
+flat over the second half, sequence numbers gap-free across the whole case,
+a result for every run, pulses delivered (the model's count) equal to pulses
+recorded (the journal's per-pulse records), and wall time per virtual time.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from simunit.supervisor import SimUnit
+from stimfw.link import messages as m
+
+from stimbox import protocols
+from stimbox.build import board_module
+from stimbox.client import StimBox
+from stimbox.errors import DeviceError
+from stimbox.session import run_protocol
+
+BOARD = board_module("sim")
+
+TCMEP_RECORD = {"channels": [9, 13, 15], "rate_hz": 10000, "pre_ms": 5, "post_ms": 80,
+                "band": [10, 1500], "blank_us": [100, 2000], "response_ms": [15, 70],
+                "split": False}
+
+
+@dataclass
+class CaseConfig:
+    duration_s: float = 4 * 3600.0
+    ssep_every_s: float = 180.0
+    tcmep_every_s: float = 300.0
+    temg_every_s: float = 1800.0
+    tcmep_amplitudes: int = 40
+    ssep_sweeps: int = 100  # per side and run
+    freerun_channels: int = 16
+    freerun_rate_hz: int = 5000
+    freerun_block_ms: float = 50.0
+    kill_at: float = 0.5  # the host kill: the first SSEP run after this fraction
+    kill_after_pulses: int = 20
+    killed_ssep_sweeps: int = 500  # the run the host is killed in
+
+
+@dataclass
+class Run:
+    kind: str
+    at_s: float  # scheduled, virtual s from the case's start
+    run: int = 0
+    outcome: str = ""
+    killed: bool = False
+    pulses_pushed: int = 0
+    heap_used: int = 0
+    wall_s: float = 0.0
+
+
+@dataclass
+class CaseReport:
+    config: CaseConfig
+    runs: list[Run] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
+    heap: list[int] = field(default_factory=list)  # heap_used after each run
+    delivered: int = 0  # the model's pulse count over the case
+    virtual_s: float = 0.0
+    wall_s: float = 0.0
+    freerun: dict[str, Any] = field(default_factory=dict)  # the stop's summary
+    freerun_start: dict[str, Any] = field(default_factory=dict)
+    lost: int = 0  # the unit's count of unacknowledged records overwritten
+
+    # --- derived figures ----------------------------------------------------
+    @property
+    def seqs(self) -> list[int]:
+        return [int(r["seq"]) for r in self.records]
+
+    def gaps(self) -> list[tuple[int, int]]:
+        """(previous, next) sequence numbers that do not follow each other."""
+        s = self.seqs
+        return [(a, b) for a, b in zip(s, s[1:], strict=False) if b != a + 1]
+
+    @property
+    def recorded(self) -> int:
+        """Pulses in the journal's per-pulse records."""
+        return sum(len(r["amp"]) for r in self.records if r["type"] == "pulses")
+
+    def results(self) -> dict[int, dict[str, Any]]:
+        """Result records by run; one too long for its journal slot comes
+        cut (its JSON text truncated, under "cut"): its run is read from
+        the text."""
+        out: dict[int, dict[str, Any]] = {}
+        for r in self.records:
+            if r["type"] != "result":
+                continue
+            if "run" in r:
+                out[int(r["run"])] = r
+            elif (found := re.search(r'"run": ?(\d+)', str(r.get("cut", "")))) is not None:
+                out[int(found.group(1))] = r
+        return out
+
+    def cut_results(self) -> list[int]:
+        """Runs whose result record was cut to fit its journal slot."""
+        return sorted(run for run, r in self.results().items() if "cut" in r)
+
+    def runs_without_result(self) -> list[int]:
+        res = self.results()
+        return [r.run for r in self.runs if r.run not in res]
+
+    def pulse_index_errors(self) -> list[int]:
+        """Runs whose pulse records are not every index 0..n-1 once, in order."""
+        idx: dict[int, list[int]] = {}
+        for r in self.records:
+            if r["type"] == "pulses":
+                idx.setdefault(int(r["run"]), []).extend(range(r["first"], r["first"] + len(r["amp"])))
+        return [run for run, k in idx.items() if k != list(range(len(k)))]
+
+    def heap_slope(self) -> float:
+        """Least-squares slope of heap_used per run over the second half."""
+        h = self.heap[len(self.heap) // 2 :]
+        n = len(h)
+        if n < 2:
+            return 0.0
+        mx = (n - 1) / 2
+        my = sum(h) / n
+        num = sum((i - mx) * (y - my) for i, y in enumerate(h))
+        den = sum((i - mx) ** 2 for i in range(n))
+        return num / den
+
+    def heap_range(self, kinds: tuple[str, ...] = ("ssep", "ssep_tibial")) -> int:
+        """Spread of heap_used after the runs of `kinds` (the same protocols
+        repeated) in the second half of the case."""
+        h = [r.heap_used for r in self.runs[len(self.runs) // 2 :] if r.kind in kinds]
+        return max(h) - min(h) if h else 0
+
+    @property
+    def speed(self) -> float:
+        """Virtual seconds covered per wall second."""
+        return self.virtual_s / self.wall_s if self.wall_s else 0.0
+
+    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
+        return [r for r in self.records if r["type"] == "event" and (kind is None or r["kind"] == kind)]
+
+    def summary(self) -> str:
+        kinds: dict[str, int] = {}
+        for r in self.runs:
+            kinds[r.kind] = kinds.get(r.kind, 0) + 1
+        killed = [r for r in self.runs if r.killed]
+        h2 = self.heap[len(self.heap) // 2 :]
+        lines = [
+            f"virtual {self.virtual_s / 3600:.2f} h in {self.wall_s:.1f} s wall: {self.speed:.0f}x",
+            f"runs {len(self.runs)} ({', '.join(f'{k} {n}' for k, n in sorted(kinds.items()))}); "
+            f"outcomes {sorted({r.outcome for r in self.runs})}",
+            f"host kill during run {killed[0].run} ({killed[0].kind}): outcome {killed[0].outcome}"
+            if killed else "no host kill",
+            f"heap_used after run 1 / mid / last: {self.heap[0]} / {h2[0] if h2 else '-'} / "
+            f"{self.heap[-1] if self.heap else '-'} B; second-half slope {self.heap_slope():+.1f} B/run, "
+            f"range {max(h2) - min(h2) if h2 else 0} B (SSEP runs alone: {self.heap_range()} B)",
+            f"records {len(self.records)} (seq {self.seqs[0] if self.records else '-'}.."
+            f"{self.seqs[-1] if self.records else '-'}), gaps {self.gaps()}, lost {self.lost}",
+            f"runs without a result: {self.runs_without_result()}; results cut to fit a slot: "
+            f"{self.cut_results()}",
+            f"pulses delivered {self.delivered}, recorded {self.recorded}",
+            f"free-run: {self.freerun.get('blocks')} blocks of {self.freerun_start.get('block_ms')} ms "
+            f"on {len(self.freerun.get('channels', []))} channels: {self.freerun.get('covered_s', 0):.0f} s "
+            f"of the {self.freerun.get('since_start_s', 0):.0f} s since it started",
+        ]
+        return "\n".join(lines)
+
+
+def schedule(cfg: CaseConfig) -> list[Run]:
+    """Every run of the case in order of its scheduled virtual time; at
+    equal times tEMG first, then TcMEP, then the SSEPs."""
+    order = {"temg": 0, "tcmep": 1, "ssep": 2, "ssep_tibial": 3}
+    runs: list[Run] = []
+    for kind, every in (("ssep", cfg.ssep_every_s), ("ssep_tibial", cfg.ssep_every_s),
+                        ("tcmep", cfg.tcmep_every_s), ("temg", cfg.temg_every_s)):
+        t = 0.0
+        while t < cfg.duration_s:
+            runs.append(Run(kind, t))
+            t += every
+    runs.sort(key=lambda r: (r.at_s, order[r.kind]))
+    return runs
+
+
+def protocol(cfg: CaseConfig, kind: str, k: int) -> dict[str, Any]:
+    """The wire-form protocol of the case's run of `kind`; k counts that
+    kind's runs (TcMEP amplitude k mod tcmep_amplitudes)."""
+    p = protocols.load(kind, BOARD)
+    if kind.startswith("ssep"):
+        p["count"] = cfg.ssep_sweeps
+    elif kind == "tcmep":
+        p.update(amp_mv=150000 + 2000 * (k % cfg.tcmep_amplitudes), record=dict(TCMEP_RECORD))
+    return p
+
+
+class LongCase:
+    """Runs the case on a started SimUnit with the firmware installed."""
+
+    def __init__(self, unit: SimUnit, cfg: CaseConfig,
+                 say: Callable[[str], None] | None = None) -> None:
+        self.unit = unit
+        self.cfg = cfg
+        self.say = say or (lambda s: None)
+        self.report = CaseReport(cfg)
+        self.stored = 0  # the last journal seq the host stored
+        self.box: StimBox | None = None
+        self.t_freerun_us = 0
+
+    # --- the journal ----------------------------------------------------------
+    def collect(self, box: StimBox) -> None:
+        """Store every record after the last stored one, then acknowledge."""
+        page = box.records(self.stored)
+        got = list(page.records)
+        while page.more:
+            page = box.records(page.next)
+            got.extend(page.records)
+        self.report.lost = page.lost
+        if got:
+            self.report.records.extend(got)
+            self.stored = int(got[-1]["seq"])
+            box.ack(self.stored)
+
+    # --- the case -------------------------------------------------------------
+    def now_s(self, t0_us: int) -> float:
+        return (self.unit.model.now_us() - t0_us) / 1e6
+
+    def run(self) -> CaseReport:
+        cfg = self.cfg
+        rep = self.report
+        runs = schedule(cfg)
+        kill_index = next((i for i, r in enumerate(runs)
+                           if r.kind.startswith("ssep") and r.at_s >= cfg.kill_at * cfg.duration_s), None)
+        model = self.unit.model
+        box = StimBox.connect(self.unit.port)
+        self.box = box
+        try:
+            self.collect(box)
+            delivered0 = model.pulse_count
+            t0 = model.now_us()
+            w0 = time.monotonic()
+            self.t_freerun_us = model.now_us()
+            if cfg.freerun_channels:
+                rep.freerun_start = box.freerun_start(list(range(cfg.freerun_channels)),
+                                                      rate_hz=cfg.freerun_rate_hz,
+                                                      block_ms=cfg.freerun_block_ms)
+            count: dict[str, int] = {}
+            for i, r in enumerate(runs):
+                self.wait_until(box, t0, r.at_s)
+                k = count.get(r.kind, 0)
+                count[r.kind] = k + 1
+                w = time.monotonic()
+                p = protocol(cfg, r.kind, k)
+                if i == kill_index:
+                    box = self.kill_and_reconnect(box, r, p)
+                else:
+                    res = run_protocol(box, p)
+                    r.run, r.outcome, r.pulses_pushed = res.run, res.outcome, len(res.pulses)
+                box.pushes.clear()
+                self.collect(box)
+                r.heap_used = int(box.info()["heap_used"])
+                rep.heap.append(r.heap_used)
+                r.wall_s = time.monotonic() - w
+                rep.runs.append(r)
+                self.say(f"{self.now_s(t0) / 60:7.1f} min  run {r.run:3d} {r.kind:<11} {r.outcome:<14} "
+                         f"heap {r.heap_used} B  {r.wall_s:.2f} s")
+            self.wait_until(box, t0, cfg.duration_s)
+            if cfg.freerun_channels:
+                rep.freerun = self.stop_freerun(box)
+            rep.virtual_s = self.now_s(t0)
+            rep.wall_s = time.monotonic() - w0
+            self.collect(box)
+            rep.delivered = model.pulse_count - delivered0
+            return rep
+        finally:
+            if self.box is not None:
+                self.box.close()
+
+    def wait_until(self, box: StimBox, t0_us: int, at_s: float) -> None:
+        """Until the unit's clock reads at_s into the case."""
+        lead = at_s - self.now_s(t0_us)
+        if lead <= 0:
+            return
+        if not self.cfg.freerun_channels:
+            box.sim(advance_s=lead)
+            return
+        give_up = time.monotonic() + max(60.0, lead)  # at 1x it would take `lead`
+        while self.now_s(t0_us) < at_s:
+            if time.monotonic() > give_up:
+                raise TimeoutError(f"the unit's clock did not reach {at_s:.0f} s into the case")
+            box.poll(0.01)
+        box.pushes.clear()
+
+    def stop_freerun(self, box: StimBox) -> dict[str, Any]:
+        """Stop free-run; the summary, with the virtual time it covered
+        (blocks x block length) and the clock's time since it started."""
+        st = box.freerun_stop()
+        now = self.unit.model.now_us()
+        st["covered_s"] = st["blocks"] * float(self.report.freerun_start["block_ms"]) / 1000
+        st["since_start_s"] = (now - self.t_freerun_us) / 1e6
+        return st
+
+    def kill_and_reconnect(self, box: StimBox, r: Run, p: dict[str, Any]) -> StimBox:
+        """Start the run, and once `kill_after_pulses` pulses were pushed,
+        close the connection as a killed host leaves it: no stop, no
+        disarm. Then connect a new StimBox, wait until the unit has ended the
+        run (heartbeat loss) and carry on with it."""
+        r.killed = True
+        # Long enough to outlast the second the heartbeat watchdog takes
+        # at the clock's speed: the unit, not the end of the run, ends it.
+        p = dict(p, count=max(int(p.get("count", 0)), self.cfg.killed_ssep_sweeps))
+        h = box.validate(p)["hash"]
+        box.arm(h)
+        r.run = box.start()
+        seen = 0
+        give_up = time.monotonic() + 60
+        while seen < self.cfg.kill_after_pulses and time.monotonic() < give_up:
+            for q in box.poll(0.02):
+                if q.mtype == m.PUSH_PULSE and q.data.get("run") == r.run:
+                    seen += len(q.data["amp"])
+            box.heartbeat()
+        r.pulses_pushed = seen
+        box.transport.close()  # the host process dies: its port closes
+        self.say(f"host killed during run {r.run} after {seen} pulses")
+        new = StimBox.connect(self.unit.port)
+        self.box = new
+        give_up = time.monotonic() + 30
+        while True:
+            try:
+                res = new.result(r.run)
+            except DeviceError:
+                res = {}
+            if res.get("outcome") not in (None, "running") and new.status().get("session") is None:
+                break
+            if time.monotonic() > give_up:
+                raise TimeoutError(f"run {r.run} did not end after the host was killed")
+            new.poll(0.1)
+        r.outcome = str(res["outcome"])
+        return new
