@@ -206,3 +206,23 @@ def test_cli_impedance_and_emg(sim_unit: SimUnit) -> None:
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "2.000 s of free-run EMG, 200 blocks" in r.stdout and "ch  9:" in r.stdout
+
+
+def test_a_clock_jump_while_streaming_skips_to_the_present_and_says_so(box: StimBox) -> None:
+    # A stream more than a second behind (a held-up loop, or here the model's
+    # clock jumped a minute) skips to the present once and reports the gap:
+    # before, every pass asked for samples the ring no longer held, and each
+    # one faulted the unit.
+    box.freerun_start(MUSCLES, rate_hz=10000, block_ms=10, thr_uv=50)
+    box.poll(0.2)
+    box.sim(advance_s=60)
+    for _ in range(10):
+        assert box.ping()
+        box.poll(0.05)
+    s = box.freerun_stop()
+    assert box.status()["state"] == "IDLE"
+    gaps = [p.data for p in box.pushes if p.name == "emg" and "gap_ms" in p.data]
+    assert len(gaps) == 1 and 59000 <= gaps[0]["gap_ms"] <= 60000
+    assert s["gap_blocks"] == gaps[0]["gap_blocks_total"] == gaps[0]["gap_ms"] / 10
+    kinds = [e["kind"] for e in box.events()["events"]]
+    assert "firmware_fault" not in kinds

@@ -12,6 +12,11 @@ import board
 from stimfw.core import errors as err
 from stimfw.core import notices as note
 
+# A stream further behind the present than this skips to it: the amplifier's
+# ring buffer holds no more (on the simulated unit it holds 30 s; a board's
+# DMA ring far less), and catching up block by block would only ask for
+# samples that are gone.
+MAX_LAG_US = 1000000
 MAX_BLOCK_SAMPLES = 4096  # channels x samples per block (8 KB of int16)
 MAX_ELECTRODES = 64
 
@@ -75,6 +80,7 @@ class FreeRunTask:
         self.end_block = 0  # stop after this many blocks (0: until stopped)
         self.last = None  # summary of the last stream, for a stop after it ended
         self.start_us = 0
+        self.gap_blocks = 0  # blocks skipped because the stream fell behind
 
     def start(self, cfg, bd=board):
         if self.stream is not None:
@@ -119,14 +125,30 @@ class FreeRunTask:
         self.stream = Stream(hal, self.channels, rate, block, fr.buf, self.start_us)
         self.end_block = (int(duration_ms * rate // 1000) + block - 1) // block if duration_ms else 0
         self.last = None
+        self.gap_blocks = 0
         return {"channels": chans, "rate_hz": rate, "block": block, "block_ms": block * 1000 / rate,
                 "start_us": self.start_us, "duration_ms": duration_ms, "sos": rows,
                 "thr_uv": thr}
 
     def service(self):
         s = self.stream
-        if s is None or not s.due(self.hal.ticks_us()):
+        hal = self.hal
+        now = hal.ticks_us()
+        if s is None or not s.due(now):
             return False
+        behind = hal.ticks_diff(now, s.t_us)
+        if behind > MAX_LAG_US:
+            # The loop was held up (or the clock jumped) for longer than the
+            # ring holds: skip to the present, start the filters afresh and
+            # say how much is missing, once, instead of faulting every pass.
+            skip = behind // s.block_us - 1
+            s.t_us = hal.ticks_add(s.t_us, skip * s.block_us)
+            s.count += skip
+            self.gap_blocks += skip
+            self.fr.chain.reset()
+            self.push(note.PUSH_EMG, {"gap_ms": skip * s.block_us / 1000.0,
+                                      "gap_blocks_total": self.gap_blocks})
+            return True
         fr = self.fr
         fr.feed(s.take(), s.block)
         if self.end_block and s.count >= self.end_block:
@@ -166,6 +188,7 @@ class FreeRunTask:
         d["channels"] = list(self.channels)
         d["start_us"] = self.start_us
         d["blocks"] = self.stream.count
+        d["gap_blocks"] = self.gap_blocks
         d["done"] = True
         self.stream = None
         self.fr = None
