@@ -21,9 +21,13 @@ from stimbox.build import Image, install_offline
 from stimbox.longcase import CaseConfig, LongCase
 from stimbox.runtime import probe
 
-# heap_used after repeated runs of the same SSEP protocols varies by a few
-# hundred bytes; a leak of a baseline or a run's set-up per run is ~1 KB.
-TOLERANCE = 768
+# heap_used after repeated runs of the same SSEP protocols varies: the sample
+# also holds what is in flight at that moment (journal records queued for
+# their slot, free-run detections not yet pushed), a few hundred bytes when
+# the machine is idle and 928 B seen with both cores busy. A leak of a
+# baseline or a run's set-up (~1 KB a run, what the unbounded baseline table
+# leaked) over the 5 SSEP runs of the second half exceeds it.
+TOLERANCE = 2048
 
 CFG = CaseConfig(duration_s=15 * 60, ssep_sweeps=50, freerun_channels=2, freerun_rate_hz=5000,
                  freerun_block_ms=100, kill_at=0.5)
