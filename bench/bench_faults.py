@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -36,9 +35,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from images import older_build  # noqa: E402
 from mpy import HAVE_MCU32, RUNTIMES  # noqa: E402
 from simunit.supervisor import SimUnit  # noqa: E402
-from stimbox import build as b  # noqa: E402
 from stimbox import protocols  # noqa: E402
 from stimbox.build import Image, board_module, build_image, install_offline  # noqa: E402
 from stimbox.client import StimBox  # noqa: E402
@@ -363,21 +362,6 @@ def fault_small_heap(row: Row, image: Image, mp: str, tries: int, heaps: list[st
                     how = "faulted"
                 return box.status()["state"] == "IDLE", lost, gaps, f"{heap}: {how}"
         attempt(row, one)
-
-
-def older_build(tmp: Path, arch: str) -> Image:
-    """The same firmware with another version string: a different build."""
-    src = tmp / "src"
-    shutil.copytree(b.FIRMWARE_DIR, src / "firmware")
-    shutil.copytree(b.BOARDS_DIR / "sim", src / "boards" / "sim", ignore=shutil.ignore_patterns("simunit"))
-    ver = src / "firmware" / "stimfw" / "core" / "version.py"
-    ver.write_text(ver.read_text().replace('"0.1.0"', '"0.0.9-old"'))
-    orig = (b.FIRMWARE_DIR, b.BOARDS_DIR)
-    b.FIRMWARE_DIR, b.BOARDS_DIR = src / "firmware", src / "boards"
-    try:
-        return build_image("sim", tmp / "old-image", arch=arch)
-    finally:
-        b.FIRMWARE_DIR, b.BOARDS_DIR = orig
 
 
 def fault_deploy_cut(row: Row, new: Image, mp: str, tries: int, seed: int) -> None:

@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from images import older_build
 from simunit.supervisor import SimUnit
 from stimbox import deploy as dp
-from stimbox.build import Image, build_image, install_offline
+from stimbox.build import Image, install_offline
 from stimbox.client import StimBox
 
 STIMBOX = str(Path(sys.executable).with_name("stimbox"))
@@ -41,31 +42,11 @@ def test_deploy_to_a_blank_unit_finds_the_board_and_boots(blank_unit: SimUnit) -
         assert box.info()["build"] == report.build
 
 
-def _older_build(tmp_path: Path, arch: str):
-    """A second, different image: the same firmware with a changed version
-    string, built from a copy of the sources."""
-    import shutil
-
-    from stimbox import build as b
-
-    src = tmp_path / "src"
-    shutil.copytree(b.FIRMWARE_DIR, src / "firmware")
-    shutil.copytree(b.BOARDS_DIR / "sim", src / "boards" / "sim", ignore=shutil.ignore_patterns("simunit"))
-    ver = src / "firmware" / "stimfw" / "core" / "version.py"
-    ver.write_text(ver.read_text().replace('"0.1.0"', '"0.0.9-old"'))
-    orig = (b.FIRMWARE_DIR, b.BOARDS_DIR)
-    b.FIRMWARE_DIR, b.BOARDS_DIR = src / "firmware", src / "boards"
-    try:
-        return build_image("sim", tmp_path / "old-image", arch=arch)
-    finally:
-        b.FIRMWARE_DIR, b.BOARDS_DIR = orig
-
-
 def test_a_deploy_cut_after_upload_leaves_the_previous_firmware(
     tmp_path: Path, firmware_image: Image, new_unit
 ) -> None:
     new = firmware_image
-    old = _older_build(tmp_path, new.arch)
+    old = older_build(tmp_path, new.arch)
     assert old.build != new.build
     with new_unit() as unit:
         install_offline(old, unit.flash)
@@ -85,7 +66,7 @@ def test_a_broken_active_slot_falls_back_to_the_previous_one(
     tmp_path: Path, firmware_image: Image, new_unit
 ) -> None:
     new = firmware_image
-    old = _older_build(tmp_path, new.arch)
+    old = older_build(tmp_path, new.arch)
     with new_unit() as unit:
         install_offline(old, unit.flash)
         install_offline(new, unit.flash)
