@@ -33,9 +33,18 @@ CFG = CaseConfig(duration_s=15 * 60, ssep_sweeps=50, freerun_channels=2, freerun
                  freerun_block_ms=100, kill_at=0.5)
 
 
+# The case's heap. On the 32-bit runtime the unit's default (256k) does not
+# hold the case reliably: some runs fault with MemoryError when a run's
+# set-up cannot find a contiguous block (seen in CI; the 4-hour bench fails
+# after 7 runs, docs/PERFORMANCE.md), an open finding. The test gives it
+# 320k, the 64-bit default, to check what it is for: nothing lost.
+HEAP = {"unix": None, "mcu32": "320k"}
+
+
 def test_a_short_long_case(runtime: str, image_for: Callable[[str], Image]) -> None:
     period = probe(executable(runtime)).ticks_period
-    unit = SimUnit(micropython=executable(runtime), ticks_start_us=period - 60_000_000, seed=2)
+    unit = SimUnit(micropython=executable(runtime), ticks_start_us=period - 60_000_000, seed=2,
+                   heap=HEAP[runtime])
     install_offline(image_for(runtime), unit.flash)
     with unit:
         rep = LongCase(unit, CFG).run()
