@@ -18,6 +18,17 @@ DSP_DEVICE = Path(__file__).parent / "dsp_device"
 PARAMS_ENV = "STIMBOX_DSP_PARAMS"  # read by tests/dsp_device/devparams.py
 FULL_SCALE = 65536.0  # LSB, int16 range
 UV_PER_LSB = 0.125
+
+# Hot paths (tests/device/hotpath.py). On the PyPI port the fixed-point DSP backend runs, and the hot path is
+# proven under heap_lock. The board-like runtime has ulab, so there the ulab
+# backend runs: its sosfilt allocates its float32 output (4 bytes a sample)
+# and a small header and state per channel on every call, and the path may
+# allocate that and nothing more (tests/device/hotpath.py; docs/DSP.md).
+SOSFILT_OVERHEAD = 256  # bytes per channel and call beyond the output samples
+
+
+def sosfilt_bytes(channels: int, samples: int) -> int:
+    return channels * (4 * samples + SOSFILT_OVERHEAD)
 BASE_N = 16
 
 # (runtime, backend) pairs a DSP test runs on: the fixed-point backend on

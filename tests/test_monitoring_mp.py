@@ -5,18 +5,8 @@ a stimulus run. Device side: tests/device/freerun_*.py, impedance_request.py."""
 from __future__ import annotations
 
 import pytest
+from dsp_reference import sosfilt_bytes
 from mpy import BOTH, run_mp_file
-
-# On the PyPI port the fixed-point DSP backend runs, and the hot path is
-# proven under heap_lock. The board-like runtime has ulab, so there the ulab
-# backend runs: its sosfilt allocates its float32 output (4 bytes a sample)
-# and a small header and state per channel on every call, and the path may
-# allocate that and nothing more (tests/device/hotpath.py; docs/DSP.md).
-SOSFILT_OVERHEAD = 256  # bytes per channel and call beyond the output samples
-
-
-def sosfilt_bytes(channels: int, samples: int) -> int:
-    return channels * (4 * samples + SOSFILT_OVERHEAD)
 
 
 @pytest.mark.parametrize("runtime", BOTH)
