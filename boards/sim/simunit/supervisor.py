@@ -19,7 +19,7 @@ from pathlib import Path
 
 from stimbox import runtime as mp_runtime
 
-from simunit import registry, scenarios
+from simunit import registry, romflash, scenarios
 from simunit.boardfiles import wire
 from simunit.model import HardwareModel
 from simunit.modelserver import ModelServer, socket_path
@@ -112,6 +112,7 @@ class SimUnit:
         self.model_server = ModelServer(self.model, socket_path(self.slot.dir), self.groundtruth_path)
         self.heap = heap or default_heap(self.runtime)
         self.extra_env = dict(env or {})
+        self._rom_report = self.slot.dir / "rom.json"
         self.unit_pty = PtyPair()
         self.host_pty = PtyPair()
         self.port = self.host_pty.path
@@ -198,8 +199,13 @@ class SimUnit:
         termios.tcflush(self.unit_pty.slave, termios.TCIFLUSH)
         self.relay.flush_to_unit()
         self._raw_mode = raw
+        # The firmware as it is on the flash now (a deploy may have changed
+        # it), in the ROMFS partition a board would run it from.
+        image = romflash.build(self.flash, self.slot.dir / "rom.img")
+        env.update(romflash.env(self.runtime.path, self.heap, image, self._rom_report))
+        self._rom_report.unlink(missing_ok=True)
         self._proc = subprocess.Popen(
-            [self.runtime.path, "-X", "heapsize=" + self.heap, "-i", str(ROM)],
+            [self.runtime.path, "-X", "heapsize=" + romflash.process_heap(self.heap, image), "-i", str(ROM)],
             stdin=self.unit_pty.slave,
             stdout=self.unit_pty.slave,
             stderr=self.unit_pty.slave,
@@ -247,6 +253,12 @@ class SimUnit:
             # a board; a hard reset (crash, watchdog, power cycle) boots
             # normally and runs main.py.
             self._spawn(raw=self._raw_mode and soft)
+
+    def rom(self) -> dict[str, int] | None:
+        """What this boot's ROM mount took and held back (rom.py's report:
+        image, image_heap, native, held, free, board_free, residual), or
+        None when the flash had no firmware to put there."""
+        return romflash.read_report(self._rom_report)
 
     def crash(self, sig: int = signal.SIGKILL) -> None:
         """Kill the firmware's process as a crash would end it (tests); the
