@@ -27,20 +27,17 @@ from simunit.ptyrelay import PtyPair, Relay
 
 ROM = Path(__file__).with_name("rom.py")
 
-# Heap. A Raspberry Pi Pico (RP2040) leaves about 200 KB of heap to Python.
-# On the 64-bit Unix port the firmware's loaded code and objects take more
-# than on a 32-bit MCU (pointers and heap blocks are twice the size): the
-# booted firmware holds 203 KB there and 159 KB on the 32-bit
-# micropython-mcu32, so 320k here holds about what 250k does on 32 bits.
+# Heap: the board's, the firmware running from the unit's ROMFS partition
+# (simunit/romflash.py; the process's heap is larger by exactly what the
+# image takes). On the 64-bit Unix port every object is twice its 32-bit
+# size: 320k there, 112 KB free at boot.
 # Memory tests of the DSP core run at 96k (pyboard-class).
 DEFAULT_HEAP = "320k"
-# On a 32-bit runtime objects are a board's size. The firmware does not fit
-# an RP2040's 192k yet (measured on micropython-mcu32): it boots from about
-# 184k (176k: MemoryError in the sequencer's buffers at start-up) and runs
-# one 200-sweep SSEP from 192k, but at 192k back-to-back runs, plans of the
-# ssep/scs examples, 400-sweep tibial runs and SCS walks run out of heap,
-# and at 224k a 16 KB test-pattern pull still does. 256k passes every
-# simulated-unit test, and holds about what the 64-bit default does.
+# On a 32-bit runtime objects are a board's size. At an RP2040's 192k the
+# firmware boots (37 KB free, the largest free block 7 KB, measured on
+# micropython-mcu32 by bench/bench_memory.py) but a long case runs out of
+# contiguous heap after a few runs; 224k holds the long-case test, 256k
+# every simulated-unit test.
 DEFAULT_HEAP_32 = "256k"
 
 # Markers in the unit's output that say which REPL mode it is in; a soft
