@@ -143,3 +143,12 @@ def read_report(report: Path) -> dict[str, int] | None:
     except (OSError, ValueError):
         return None
 
+
+
+def board_total(heap_free: int, heap_used: int, report: dict[str, int] | None) -> int:
+    """heap_free + heap_used as a board of the unit's heap would report
+    them: without the image and what rom.py held back beyond the
+    native-code bound (a board's heap holds that code)."""
+    if report is None:
+        return heap_free + heap_used
+    return heap_free + heap_used - report["image_heap"] - report["held"] + report["native"]
