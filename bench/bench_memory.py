@@ -1,6 +1,9 @@
 """Heap figures of the whole firmware, on each runtime in one run:
 
-1. where the heap goes at boot (the DSP arena, each layer's modules, the
+0. the simulated unit as it runs (the firmware in its ROMFS partition, the
+   board's heap): free heap and largest free block at boot, and what the
+   ROM mount took and held back (simunit/romflash.py);
+1. where the heap goes at boot with the modules loaded into RAM instead (the DSP arena, each layer's modules, the
    objects App() builds), from bench/device/boot_heap.py run against the
    firmware image compiled for that runtime, with the sim HAL's model;
 2. the .mpy bytes of the modules loaded at boot: what freezing the firmware
@@ -35,7 +38,8 @@ from simunit.model import HardwareModel  # noqa: E402
 from simunit.modelserver import ModelServer, socket_path  # noqa: E402
 from simunit.supervisor import SimUnit  # noqa: E402
 from stimbox import runtime  # noqa: E402
-from stimbox.build import Image, build_image  # noqa: E402
+from stimbox.build import Image, build_image, install_offline  # noqa: E402
+from stimbox.client import StimBox  # noqa: E402
 from stimbox.demo import session  # noqa: E402
 from stimbox.errors import StimBoxError  # noqa: E402
 
@@ -50,11 +54,29 @@ def boot_heap(exe: str, image: Image, heap_kb: int) -> dict:
         with server:
             env = dict(os.environ, STIMBOX_SIM_MODEL=str(server.path))
             r = subprocess.run([exe, "-X", f"heapsize={heap_kb}k", str(BOOT_SCRIPT),
-                                str(image.slot_dir)], capture_output=True, text=True, env=env,
+                                str(image.slot_dir)], capture_output=True, env=env,
                                timeout=60)
+    # App() pushes its boot frame (binary) onto stdout before the figures.
+    out = r.stdout.decode("utf-8", "replace")
     if r.returncode:
-        raise SystemExit(f"{exe}: boot_heap.py failed:\n{r.stdout}{r.stderr}")
-    return json.loads(r.stdout.strip().splitlines()[-1])
+        raise SystemExit(f"{exe}: boot_heap.py failed:\n{out}{r.stderr.decode('utf-8', 'replace')}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def rom_boot(exe: str, heap_kb: int) -> dict:
+    """The simulated unit as it runs: the firmware in its ROMFS partition
+    (simunit/romflash.py) and the board's heap; the free heap and its
+    largest block once booted, and what the ROM mount held back."""
+    with tempfile.TemporaryDirectory() as tmp:
+        rt = runtime.probe(exe)
+        image = build_image("sim", Path(tmp) / "image", arch=rt.mpy_arch)
+        unit = SimUnit(flash=Path(tmp) / "flash", seed=1, micropython=exe, heap=f"{heap_kb}k")
+        install_offline(image, unit.flash)
+        with unit, StimBox.connect(unit.port) as box:
+            info = box.info()
+            rom = unit.rom()
+    assert rom is not None
+    return {"rom": rom, "free": info["heap_free"], "largest": info["heap_largest"]}
 
 
 def mpy_bytes(image: Image, loaded: list[str]) -> int:
@@ -104,19 +126,29 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--no-search", action="store_true", help="skip the smallest-heap search")
     args = ap.parse_args()
-    runtimes = [("PyPI Unix port (64-bit)", MICROPYTHON, 320)]
+    # (label, executable, the board heap the unit runs with, the heap the
+    # modules are loaded into RAM in for the per-layer figures)
+    runtimes = [("PyPI Unix port (64-bit)", MICROPYTHON, 320, 320)]
     if HAVE_MCU32:
-        runtimes.insert(0, ("board-like (32-bit, float32, ulab)", MCU32, RP2040_KB))
+        runtimes.insert(0, ("board-like (32-bit, float32, ulab)", MCU32, RP2040_KB, 320))
     else:
         print(f"board-like runtime absent ({MCU32}): its rows are skipped")
     with tempfile.TemporaryDirectory() as tmp:
-        for label, exe, heap_kb in runtimes:
+        for label, exe, board_kb, heap_kb in runtimes:
             rt = runtime.probe(exe)
             image = build_image("sim", Path(tmp) / label.split()[0], arch=rt.mpy_arch)
+            r = rom_boot(exe, board_kb)
+            rom = r["rom"]
+            print(f"\n{label}: {exe}")
+            print(f"  as the simulated unit runs: firmware in ROMFS, board heap {board_kb} KB")
+            print(f"    ROMFS image {rom['image']} B, in the sim's heap {rom['image_heap']} B "
+                  f"(the process heap is larger by that much; residual {rom['residual']} B)")
+            print(f"    held back for native code (bound) {rom['native']} B")
+            print(f"    free at boot {kb(r['free'])}, largest free block {kb(r['largest'])}")
             b = boot_heap(exe, image, heap_kb)
             frozen = mpy_bytes(image, b["loaded"])
-            print(f"\n{label}: {exe}")
-            print(f"  heap {heap_kb} KB; before the firmware (loader, REPL): {kb(b['before_firmware'])}")
+            print(f"  modules loaded into RAM instead (heap {heap_kb} KB), in stimfw.app's order:")
+            print(f"  before the firmware (loader, REPL): {kb(b['before_firmware'])}")
             print(f"  DSP arena (data)                    {kb(b['arena'])}")
             for layer in ("core", "hal", "dsp", "record", "stim", "amp", "link", "app"):
                 print(f"  modules: {layer:<8}                    {kb(b['modules'][layer])}")

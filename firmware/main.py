@@ -24,6 +24,17 @@ def _forget_modules():
             del sys.modules[name]
 
 
+def _slot_dir(slot):
+    # A board that carries the slot in a ROMFS partition (mounted at /rom)
+    # runs its bytecode in place from flash; otherwise it loads into RAM.
+    rom = "/rom/fw/" + slot
+    try:
+        os.stat(rom)
+        return rom
+    except OSError:
+        return FW + "/" + slot
+
+
 def _boot():
     tried = []
     for which in ("active", "previous"):
@@ -31,7 +42,7 @@ def _boot():
         if not slot or slot in tried:
             continue
         tried.append(slot)
-        path = FW + "/" + slot
+        path = _slot_dir(slot)
         sys.path.insert(0, path)
         try:
             from stimfw import app

@@ -4,6 +4,7 @@ tests/test_dsp_*.py files."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 from pathlib import Path
@@ -24,11 +25,25 @@ UV_PER_LSB = 0.125
 # backend runs: its sosfilt allocates its float32 output (4 bytes a sample)
 # and a small header and state per channel on every call, and the path may
 # allocate that and nothing more (tests/device/hotpath.py; docs/DSP.md).
-SOSFILT_OVERHEAD = 256  # bytes per channel and call beyond the output samples
+# The backend calls sosfilt on parts of at most CHUNK samples
+# (stimfw/dsp/ulab.py), each call with its overhead.
+SOSFILT_OVERHEAD = 256  # bytes per call beyond the output samples
+
+
+def _ulab_chunk() -> int:
+    tree = ast.parse((FIRMWARE / "stimfw" / "dsp" / "ulab.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["CHUNK"]:
+            return int(ast.literal_eval(node.value))
+    raise LookupError("stimfw/dsp/ulab.py declares no CHUNK")
+
+
+CHUNK = _ulab_chunk()
 
 
 def sosfilt_bytes(channels: int, samples: int) -> int:
-    return channels * (4 * samples + SOSFILT_OVERHEAD)
+    calls = -(-samples // CHUNK)
+    return channels * (4 * samples + calls * SOSFILT_OVERHEAD)
 BASE_N = 16
 
 # (runtime, backend) pairs a DSP test runs on: the fixed-point backend on

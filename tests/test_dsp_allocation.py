@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from dsp_reference import BACKENDS, run_device
+from dsp_reference import BACKENDS, run_device, sosfilt_bytes
 from mpy import HAVE_MCU32, NO_MCU32
 from stimbox import filters as host_filters
 
@@ -42,8 +42,8 @@ def test_real_ulab_behaviours_the_backend_relies_on(tmp_path) -> None:
 # stream's 4096-sample buffer
 FR_CH, FR_BLOCK = 8, 500
 # what the ulab backend may allocate per feed(): per channel, sosfilt's
-# output (500 float32), zf, the (y, zf) tuple and shape vectors
-ULAB_FEED_BYTES = FR_CH * (4 * FR_BLOCK + 256)
+# output (500 float32), zf, the (y, zf) tuple and shape vectors per call
+ULAB_FEED_BYTES = sosfilt_bytes(FR_CH, FR_BLOCK)
 
 
 @pytest.mark.parametrize("runtime,backend", BACKENDS)

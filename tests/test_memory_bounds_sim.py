@@ -7,11 +7,12 @@ was dropped says so on its next run."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from simunit.supervisor import SimUnit
 from stimbox import protocols
-from stimbox.build import board_module
+from stimbox.build import Image, board_module, install_offline
 from stimbox.client import StimBox
 from stimbox.session import RunResult, run_protocol
 
@@ -66,3 +67,22 @@ def test_sixty_protocols_keep_the_heap_flat(sim_unit: SimUnit, box: StimBox) -> 
     first = run(box, protocol(0))
     assert all(s["baseline_run"] == first.run for s in first.recording["streams"])
     assert first.recording["baselines"] == BASELINES_MAX
+
+
+def test_the_unit_runs_the_firmware_from_rom_at_the_board_heap(
+        firmware_image: Image, new_unit: Callable[..., SimUnit], runtime: str) -> None:
+    # The heap the unit is given is the board's: the ROMFS image sits in the
+    # process's heap beyond it, and what is free after the mount is exactly
+    # the board heap's free heap less the native-code bound.
+    heap = "192k" if runtime == "mcu32" else "320k"
+    unit = new_unit(heap=heap)
+    install_offline(firmware_image, unit.flash)
+    with unit, StimBox.connect(unit.port) as b:
+        info = b.info()
+        rom = unit.rom()
+    assert rom is not None and rom["residual"] == 0, rom
+    assert rom["free"] + rom["native"] == rom["board_free"]
+    assert rom["image"] == (unit.slot.dir / "rom.img").stat().st_size
+    assert rom["native"] > 0  # the DSP's viper code
+    assert info["firmware"]["slot"] == "/rom/fw/" + firmware_image.slot and info["firmware"]["build_ok"]
+    assert 0 < info["heap_largest"] <= info["heap_free"]

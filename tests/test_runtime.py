@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from mpy import MICROPYTHON, executable
+from simunit import romflash
 from simunit.supervisor import DEFAULT_HEAP, DEFAULT_HEAP_32, SimUnit
 from stimbox import runtime as rt
 from stimbox.build import board_arch, board_module, build_image
@@ -125,7 +126,9 @@ def test_cli_sim_on_a_runtime_and_info_reports_it(runtime: str, tmp_path: Path) 
     # The registry entry says which runtime the unit runs on, and its heap.
     heap = DEFAULT_HEAP_32 if want["bits"] == 32 else DEFAULT_HEAP
     assert entry["runtime"] == rt.probe(exe).as_dict() and entry["heap"] == heap
-    assert int(heap[:-1]) * 1000 < info["heap_free"] + info["heap_used"] <= int(heap[:-1]) * 1024
+    (report,) = tmp_path.glob("*/rom.json")
+    total = romflash.board_total(info["heap_free"], info["heap_used"], romflash.read_report(report))
+    assert int(heap[:-1]) * 1000 < total <= int(heap[:-1]) * 1024
     backend, reason = _expected_dsp(runtime)
     assert info["dsp_backend"] == backend and reason in info["dsp_backend_reason"]
     bits = f"{want['bits']}-bit, {want['float']}"

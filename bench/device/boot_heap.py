@@ -57,4 +57,5 @@ out["app_objects"] = gc.mem_alloc() - m
 out["used_at_boot"] = gc.mem_alloc()
 out["free_at_boot"] = gc.mem_free()
 out["loaded"] = sorted(k for k in sys.modules if k.startswith("stimfw") or k in ("board", "hal"))
+print()  # after the boot frame App() pushed
 print(json.dumps(out))

@@ -51,6 +51,17 @@ from stimfw.stim.pulselog import PulseLog  # noqa: E402
 from stimfw.stim.safety import Supervisor  # noqa: E402
 from stimfw.stim.sequencer import Sequencer  # noqa: E402
 
+# What requests and runs import where they use it loads here too, at boot,
+# while the heap is still in few pieces: a module imported mid-case (its
+# objects, and the next doubling of the qstr table, several KB in one block)
+# can find no room left in a heap that free-run and runs have fragmented
+# (seen: a tEMG run's results failing to load the measurements).
+for _name in ("stimfw.amp.requests", "stimfw.amp.freerun", "stimfw.amp.impedance",
+              "stimfw.dsp.design", "stimfw.record.acquisition", "stimfw.record.measure",
+              "stimfw.stim.stepping"):
+    __import__(_name)
+del _name
+
 IDLE_WAIT_MS = 2
 
 

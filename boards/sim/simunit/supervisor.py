@@ -19,7 +19,7 @@ from pathlib import Path
 
 from stimbox import runtime as mp_runtime
 
-from simunit import registry, scenarios
+from simunit import registry, romflash, scenarios
 from simunit.boardfiles import wire
 from simunit.model import HardwareModel
 from simunit.modelserver import ModelServer, socket_path
@@ -27,20 +27,17 @@ from simunit.ptyrelay import PtyPair, Relay
 
 ROM = Path(__file__).with_name("rom.py")
 
-# Heap. A Raspberry Pi Pico (RP2040) leaves about 200 KB of heap to Python.
-# On the 64-bit Unix port the firmware's loaded code and objects take more
-# than on a 32-bit MCU (pointers and heap blocks are twice the size): the
-# booted firmware holds 203 KB there and 159 KB on the 32-bit
-# micropython-mcu32, so 320k here holds about what 250k does on 32 bits.
+# Heap: the board's, the firmware running from the unit's ROMFS partition
+# (simunit/romflash.py; the process's heap is larger by exactly what the
+# image takes). On the 64-bit Unix port every object is twice its 32-bit
+# size: 320k there, 112 KB free at boot.
 # Memory tests of the DSP core run at 96k (pyboard-class).
 DEFAULT_HEAP = "320k"
-# On a 32-bit runtime objects are a board's size. The firmware does not fit
-# an RP2040's 192k yet (measured on micropython-mcu32): it boots from about
-# 184k (176k: MemoryError in the sequencer's buffers at start-up) and runs
-# one 200-sweep SSEP from 192k, but at 192k back-to-back runs, plans of the
-# ssep/scs examples, 400-sweep tibial runs and SCS walks run out of heap,
-# and at 224k a 16 KB test-pattern pull still does. 256k passes every
-# simulated-unit test, and holds about what the 64-bit default does.
+# On a 32-bit runtime objects are a board's size. At an RP2040's 192k the
+# firmware boots (37 KB free, the largest free block 7 KB, measured on
+# micropython-mcu32 by bench/bench_memory.py) but a long case runs out of
+# contiguous heap after a few runs; 224k holds the long-case test, 256k
+# every simulated-unit test.
 DEFAULT_HEAP_32 = "256k"
 
 # Markers in the unit's output that say which REPL mode it is in; a soft
@@ -112,6 +109,7 @@ class SimUnit:
         self.model_server = ModelServer(self.model, socket_path(self.slot.dir), self.groundtruth_path)
         self.heap = heap or default_heap(self.runtime)
         self.extra_env = dict(env or {})
+        self._rom_report = self.slot.dir / "rom.json"
         self.unit_pty = PtyPair()
         self.host_pty = PtyPair()
         self.port = self.host_pty.path
@@ -198,8 +196,13 @@ class SimUnit:
         termios.tcflush(self.unit_pty.slave, termios.TCIFLUSH)
         self.relay.flush_to_unit()
         self._raw_mode = raw
+        # The firmware as it is on the flash now (a deploy may have changed
+        # it), in the ROMFS partition a board would run it from.
+        image = romflash.build(self.flash, self.slot.dir / "rom.img")
+        env.update(romflash.env(self.runtime.path, self.heap, image, self._rom_report))
+        self._rom_report.unlink(missing_ok=True)
         self._proc = subprocess.Popen(
-            [self.runtime.path, "-X", "heapsize=" + self.heap, "-i", str(ROM)],
+            [self.runtime.path, "-X", "heapsize=" + romflash.process_heap(self.heap, image), "-i", str(ROM)],
             stdin=self.unit_pty.slave,
             stdout=self.unit_pty.slave,
             stderr=self.unit_pty.slave,
@@ -247,6 +250,12 @@ class SimUnit:
             # a board; a hard reset (crash, watchdog, power cycle) boots
             # normally and runs main.py.
             self._spawn(raw=self._raw_mode and soft)
+
+    def rom(self) -> dict[str, int] | None:
+        """What this boot's ROM mount took and held back (rom.py's report:
+        image, image_heap, native, held, free, board_free, residual), or
+        None when the flash had no firmware to put there."""
+        return romflash.read_report(self._rom_report)
 
     def crash(self, sig: int = signal.SIGKILL) -> None:
         """Kill the firmware's process as a crash would end it (tests); the

@@ -9,6 +9,11 @@ _CHUNK = 256  # bytes of zeros appended per step
 
 def zeros(typecode, n):
     """A zeroed array of n items of typecode."""
+    size = 8 // len(array(typecode, bytes(8)))
+    if n * size <= _CHUNK:
+        # Small: made directly. A chunk made (and dropped) for each small
+        # array would leave a hole beside every one of them.
+        return array(typecode, bytes(n * size))
     z = array(typecode, bytes(_CHUNK))
     k = len(z)
     a = array(typecode)

@@ -14,17 +14,18 @@
 # Per channel and sweep (process):
 #   1. rail count and baseline (viper, fixed.py), then buf[i] = clamp16(buf[i]
 #      - base) in place (viper);
-#   2. y = sosfilt(sos, raw): raw is an int16 ndarray view of buf, made once
-#      per buffer; sosfilt converts it to float itself, so no float work
-#      array is needed, and sos is a tuple of tuples (iterating a 2-D ndarray
-#      would make a row view per section);
+#   2. y = sosfilt(sos, raw): raw is an int16 ndarray view of buf (in parts
+#      of CHUNK samples, the state carried), made once per buffer; sosfilt
+#      converts it to float itself, so no float work array is needed, and sos
+#      is a tuple of tuples (iterating a 2-D ndarray would make a row view
+#      per section);
 #   3. buf[i] = round(y[i]) clamped to int16, largest |output| (viper, reading
 #      y's float32 bits through the buffer protocol, integer arithmetic only).
 #
 # Allocation: sosfilt has no out= argument; every call allocates its output
-# (n floats), the final-state array zf and their headers and shape vectors:
-# 4n + 192 bytes per channel and sweep on a 32-bit build (measured), freed
-# at the next collection; with zi= (free-run) also the (y, zf) tuple.
+# (up to CHUNK floats), the final-state array zf, the (y, zf) tuple and
+# their headers and shape vectors: 4k + about 200 bytes per part of k
+# samples on a 32-bit build, freed at the next collection.
 # Nothing else in process(), accumulate() or FreeRunChain.process()
 # allocates. ulab's arithmetic would not help: every ndarray binary
 # operator, in-place ones included, allocates shape/stride scratch (m_new0),
@@ -40,6 +41,12 @@ from stimfw.dsp import fixed
 
 NAME = "ulab"
 MAX_SWEEPS_PER_SPLIT = fixed.MAX_SWEEPS_PER_SPLIT
+# Samples per sosfilt call: a sweep or block is filtered in parts this long
+# with the state carried from part to part (the same arithmetic as one
+# call), so the output sosfilt allocates is at most 4 * CHUNK bytes at a
+# time. A whole channel's (3.4 KB for a TcMEP sweep) needed a contiguous
+# block that a long case's fragmented heap could lack.
+CHUNK = 128
 _sosfilt = scipy.signal.sosfilt
 
 
@@ -47,6 +54,29 @@ def _rows(sos_rows):
     """SOS rows as a tuple of 6-float tuples: what sosfilt iterates without
     allocating."""
     return tuple(tuple(float(v) for v in row) for row in sos_rows)
+
+
+def _parts(raw, first, n, stride):
+    """Views of samples first, first + stride, ... (n of them) of raw, at
+    most CHUNK samples each, made once per buffer."""
+    return tuple(raw[first + i * stride : first + min(i + CHUNK, n) * stride : stride]
+                 for i in range(0, n, CHUNK))
+
+
+def _filter(sos, parts, zi, dst, first, stride):
+    """Filter the parts in turn from state zi, the output rounded into dst
+    from index first (every stride-th item); returns (largest |output|,
+    final state)."""
+    peak = 0
+    i = first
+    for x in parts:
+        y, zi = _sosfilt(sos, x, zi=zi)
+        k = len(y)
+        p = f32_to_i16(dst, i, stride, y, k)
+        if p > peak:
+            peak = p
+        i += k * stride
+    return peak, zi
 
 
 @micropython.viper
@@ -96,8 +126,9 @@ class SweepChain(fixed.SweepSums):
 
     def __init__(self, n_ch, n, sos_rows):
         self.sos = _rows(sos_rows)
-        self._src = None  # the buffer self._raw views
-        self._raw = None
+        self._zero = np.zeros((len(self.sos), 2), dtype=np.float)  # sosfilt leaves zi as it is
+        self._src = None  # the buffer self._parts view
+        self._parts = None
         fixed.SweepSums.__init__(self, n_ch, n)
 
     def process(self, buf):
@@ -105,11 +136,11 @@ class SweepChain(fixed.SweepSums):
         fixed.SweepChain.process."""
         n = self.n
         if buf is not self._src:
-            self._raw = np.frombuffer(buf, dtype=np.int16, count=n)
+            self._parts = _parts(np.frombuffer(buf, dtype=np.int16, count=n), 0, n, 1)
             self._src = buf
         sat = fixed.saturated(buf, n)
         clamp_sub(buf, n, fixed.baseline(buf, n))
-        self.peak = f32_to_i16(buf, 0, 1, _sosfilt(self.sos, self._raw), n)
+        self.peak = _filter(self.sos, self._parts, self._zero, buf, 0, 1)[0]
         return sat
 
 
@@ -124,9 +155,9 @@ class FreeRunChain:
         self.zi = [None] * n_ch
         self.reset()
         self.peaks = array("i", bytearray(4 * n_ch))
-        self._src = None  # the buffer and block length self._views are for
+        self._src = None  # the buffer and block length self._parts are for
         self._n = 0
-        self._views = None
+        self._parts = None
 
     def reset(self):
         for c in range(self.n_ch):
@@ -138,11 +169,10 @@ class FreeRunChain:
         n_ch = self.n_ch
         if buf is not self._src or n != self._n:
             raw = np.frombuffer(buf, dtype=np.int16, count=n * n_ch)
-            self._views = [raw[c::n_ch] for c in range(n_ch)]
+            self._parts = [_parts(raw, c, n, n_ch) for c in range(n_ch)]
             self._src = buf
             self._n = n
-        views = self._views
+        parts = self._parts
         zi = self.zi
         for c in range(n_ch):
-            y, zi[c] = _sosfilt(self.sos, views[c], zi=zi[c])
-            self.peaks[c] = f32_to_i16(buf, c, n_ch, y, n)
+            self.peaks[c], zi[c] = _filter(self.sos, parts[c], zi[c], buf, c, n_ch)

@@ -7,6 +7,7 @@
 # host goes out one chunk per main-loop pass so that a long transfer never
 # delays the safety checks by more than one chunk.
 import gc
+import io
 import json
 import struct
 
@@ -18,6 +19,8 @@ RX_WINDOW = 512  # bytes on the wire, host -> device, per frame
 MAX_REQUEST_PAYLOAD = 480  # fits RX_WINDOW unstuffed; host also checks stuffed size
 BULK_CHUNK = 1024  # payload bytes per DATA frame
 MAX_STAGED = 4096  # largest JSON request, staged over several frames
+
+_FLAG = bytes((lc.FLAG,))
 
 # Bytes read from the console per main-loop pass: bounds the time one pass can
 # spend on link input.
@@ -51,6 +54,28 @@ class _OutBuffer:
             self.n = 0
 
 
+class _JsonFrame(io.IOBase):
+    """The stream json.dump() writes one frame's payload to, twice: first
+    only counting its bytes (the header carries the length), then stuffing
+    each piece straight out with a running CRC. No reply, however large
+    (a run's result with its recording, a page of the journal), is ever
+    built whole in RAM: only json's small pieces, one at a time."""
+
+    def __init__(self, out):
+        self.out = out
+        self.n = 0
+        self.crc = 0
+        self.sending = False
+
+    def write(self, b):
+        if self.sending:
+            self.crc = lc.crc32(b, self.crc)
+            lc.stuff_into(self.out.write, b)
+        else:
+            self.n += len(b)
+        return len(b)
+
+
 class _Transfer:
     __slots__ = ("req_id", "mtype", "name", "data", "offset", "crc")
 
@@ -76,6 +101,8 @@ class Link:
         self._dhdr = bytearray(m.DATA_HEADER_SIZE)
         # Worst case for a bulk frame: every byte stuffed.
         self._out = _OutBuffer(2 * (BULK_CHUNK + m.DATA_HEADER_SIZE + lc.OVERHEAD) + 2, console.write)
+        self._json = _JsonFrame(self._out)
+        self._crc = bytearray(4)
 
     # --- handlers -----------------------------------------------------------
     def handle(self, mtype, fn, raw=False):
@@ -178,17 +205,19 @@ class Link:
 
     # --- output -------------------------------------------------------------
     def ok(self, req_id, mtype, reply, raw=False):
-        payload = reply if raw else json.dumps(reply).encode()
-        self._send(lc.KIND_OK, mtype, req_id, payload)
+        if raw:
+            self._send(lc.KIND_OK, mtype, req_id, reply)
+        else:
+            self._send_json(lc.KIND_OK, mtype, req_id, reply)
 
     def error(self, req_id, mtype, code, message, detail=None):
         d = {"code": code, "name": m.ERR_NAMES.get(code, "?"), "message": message}
         if detail is not None:
             d["detail"] = detail
-        self._send(lc.KIND_ERROR, mtype, req_id, json.dumps(d).encode())
+        self._send_json(lc.KIND_ERROR, mtype, req_id, d)
 
     def push(self, mtype, obj):
-        self._send(lc.KIND_PUSH, mtype, 0, json.dumps(obj).encode())
+        self._send_json(lc.KIND_PUSH, mtype, 0, obj)
 
     def push_raw(self, mtype, payload):
         self._send(lc.KIND_PUSH, mtype, 0, payload)
@@ -197,6 +226,30 @@ class Link:
         out = self._out
         lc.write_frame(out.write, kind, mtype, req_id, payload, prefix, start, end)
         out.flush()
+
+    def _send_json(self, kind, mtype, req_id, obj):
+        """One frame whose payload is obj as JSON, the same bytes as
+        write_frame(json.dumps(obj)) would send, streamed (_JsonFrame)."""
+        js = self._json
+        js.sending = False
+        js.n = 0
+        json.dump(obj, js)
+        hdr = lc.frame_header(kind, mtype, req_id, js.n)
+        out = self._out
+        out.write(_FLAG)
+        lc.stuff_into(out.write, hdr)
+        js.crc = lc.crc32(hdr)
+        js.sending = True
+        try:
+            json.dump(obj, js)
+        finally:
+            js.sending = False
+            # A frame cut short still ends with a flag: the host drops it
+            # (its length or CRC disagrees) and reads the next one.
+            struct.pack_into("<I", self._crc, 0, js.crc & 0xFFFFFFFF)
+            lc.stuff_into(out.write, self._crc)
+            out.write(_FLAG)
+            out.flush()
 
     # --- bulk ---------------------------------------------------------------
     def start_transfer(self, req_id, mtype, name, data):

@@ -359,42 +359,42 @@ def anode_side(bd, s):
 
 
 # --- canonical form and hash -------------------------------------------------
-def _canon(v, out):
+def _canon(v, emit):
     # Sorted keys, no spaces, integers and plain names only: the same bytes on
     # MicroPython and CPython (neither json.dumps sorts on MicroPython).
     if isinstance(v, dict):
-        out.append("{")
+        emit("{")
         first = True
         for k in sorted(v):
             if not first:
-                out.append(",")
+                emit(",")
             first = False
-            out.append('"%s":' % k)
-            _canon(v[k], out)
-        out.append("}")
+            emit('"%s":' % k)
+            _canon(v[k], emit)
+        emit("}")
     elif isinstance(v, list):
-        out.append("[")
+        emit("[")
         for i, x in enumerate(v):
             if i:
-                out.append(",")
-            _canon(x, out)
-        out.append("]")
+                emit(",")
+            _canon(x, emit)
+        emit("]")
     elif v is None:
-        out.append("null")
+        emit("null")
     elif isinstance(v, bool):
-        out.append("true" if v else "false")
+        emit("true" if v else "false")
     elif isinstance(v, int):
-        out.append("%d" % v)
+        emit("%d" % v)
     elif isinstance(v, float):
         # Only limits carry floats (Shannon k); specs never do.
-        out.append(repr(v))
+        emit(repr(v))
     else:
-        out.append('"%s"' % v)
+        emit('"%s"' % v)
 
 
 def canonical(spec):
     out = []
-    _canon(spec, out)
+    _canon(spec, out.append)
     return "".join(out)
 
 
@@ -403,5 +403,7 @@ def spec_hash(spec, profile):
     must carry, so a protocol validated under other limits never arms."""
     h = hashlib.sha256(profile.encode())
     h.update(b"\n")
-    h.update(canonical(spec).encode())
+    # Hashed piece by piece: the canonical text of a large protocol, whole,
+    # would need one block of several KB.
+    _canon(spec, lambda piece: h.update(piece.encode()))
     return binascii.hexlify(h.digest()).decode()

@@ -27,6 +27,23 @@ def identity(bd):
     }
 
 
+def largest_free_block(free):
+    """Bytes of the largest block the heap can give now (to 64 B), found
+    by trying: how fragmented the free heap is, which gc.mem_free() does
+    not say."""
+    lo, hi = 0, free
+    while hi - lo > 64:
+        mid = (lo + hi) // 2
+        try:
+            b = bytearray(mid)
+        except MemoryError:
+            hi = mid
+            continue
+        del b
+        lo = mid
+    return lo
+
+
 class SystemRequests:
     def __init__(self, link, hal, bd, uptime_ms, objects):
         self.link = link
@@ -63,6 +80,7 @@ class SystemRequests:
         gc.collect()
         d["heap_free"] = gc.mem_free()
         d["heap_used"] = gc.mem_alloc()
+        d["heap_largest"] = largest_free_block(d["heap_free"])
         return d
 
     def echo(self, payload, rid):
