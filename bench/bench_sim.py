@@ -43,12 +43,13 @@ h = Hal()
 gc.collect()
 print("heap_hal", gc.mem_alloc() - before)
 print("heap_total", gc.mem_alloc())
+from stimfw.core.buffers import zeros
 from stimfw.stim.timeline import Timeline
 tl = Timeline(4)
 tl.add(0, 1, 30000, 200, 0, 0, 0, 1, 2)
 
 # SSEP: 2 channels, 100 ms sweeps at 5 kHz, 4.7 Hz
-buf = array.array("h", bytes(2 * 2 * 500))
+buf = zeros("h", 2 * 500)
 v0 = h.ticks_us(); w0 = time.ticks_us()
 start = h.ticks_add(v0, 1000)
 for k in range({SWEEPS}):
@@ -61,7 +62,9 @@ for k in range({SWEEPS}):
 print("ssep", h.ticks_diff(h.ticks_us(), v0), time.ticks_diff(time.ticks_us(), w0))
 
 # Free-run EMG: 16 channels at 10 kHz, 100 ms reads
-buf = array.array("h", bytes(2 * 16 * 1000))
+buf = None
+gc.collect()
+buf = zeros("h", 16 * 1000)
 chans = bytes(range(16))
 v0 = h.ticks_us(); w0 = time.ticks_us()
 t = v0
