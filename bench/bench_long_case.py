@@ -7,7 +7,7 @@ journal's sequence numbers, results per run, pulses delivered vs recorded,
 and wall time against the virtual time covered.
 
     .venv/bin/python bench/bench_long_case.py [--hours 4] [--runtime unix|mcu32|both]
-        [--heap-mcu32 192k] [--verbose]
+        [--heap-mcu32 192k] [--heap-unix 320k] [--verbose]
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ def main() -> None:
     ap.add_argument("--hours", type=float, default=4.0)
     ap.add_argument("--runtime", choices=("unix", "mcu32", "both"), default="both")
     ap.add_argument("--heap-mcu32", default="256k")
+    ap.add_argument("--heap-unix", default=None, help="default: the unit's (320k)")
     ap.add_argument("--channels", type=int, default=16)
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
@@ -73,7 +74,7 @@ def main() -> None:
         else:
             print(NO_MCU32)
     if args.runtime in ("unix", "both"):
-        one("PyPI Unix port (64-bit)", MICROPYTHON, None, cfg, args.verbose)
+        one("PyPI Unix port (64-bit)", MICROPYTHON, args.heap_unix, cfg, args.verbose)
 
 
 if __name__ == "__main__":
