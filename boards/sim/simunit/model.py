@@ -135,6 +135,7 @@ class HardwareModel:
         # rate Hz, samples per channel, channels).
         self.acquire_log: deque[tuple[int, int, int, tuple[int, ...]]] = deque(maxlen=4000)
         self.trains_done: set[int] = set()
+        self._open_trains: set[int] = set()  # the last timeline's trains not yet turned into MEPs
 
     def _set_scenario(self, name_or_path: str) -> None:
         self.scenario = scenarios.load(name_or_path)
@@ -295,6 +296,7 @@ class HardwareModel:
                     p.group = self.group_count
                     last_tc = p
             self.timeline = sorted(rows, key=lambda p: p.index)
+            self._open_trains = {p.group for p in rows if p.group >= 0}
             self.pending = rows
             self.aborted = False
             self.timeline_end_us = max(
@@ -380,6 +382,8 @@ class HardwareModel:
 
     def _finish_trains(self, force: bool) -> None:
         """Turn delivered transcranial trains into MEPs once the train is complete."""
+        if not self._open_trains:  # every request comes here: most timelines have none
+            return
         pending_groups = {p.group for p in self.pending if p.group >= 0}
         done: dict[int, list] = {}
         for p in self.timeline:
@@ -389,6 +393,7 @@ class HardwareModel:
             if g in self.trains_done:
                 continue
             self.trains_done.add(g)
+            self._open_trains.discard(g)
             ps.sort(key=lambda p: p.t_actual_us)
             n = len(ps)
             isi = (ps[-1].t_actual_us - ps[0].t_actual_us) / (n - 1) if n > 1 else 0.0
