@@ -61,6 +61,7 @@ _pools: dict[int, np.ndarray] = {}
 _white: list[np.ndarray] = []
 _win: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 _ALL = list(range(NCH))
+_HARMONIC = np.array([[h] for h, _ in MAINS_HARMONICS], dtype=np.float64)  # (3, 1)
 
 
 @dataclass(frozen=True)
@@ -145,20 +146,50 @@ class _Draw:
     white: np.ndarray  # offset of the block's first hop in the white table
 
 
+class _Hop:
+    """One hop of background: shaped (uV) and unit white, per channel."""
+
+    def __init__(self, h: int) -> None:
+        self.data = np.empty((2, NCH, h), np.float32)
+        self.filled = [False] * NCH
+
+
+def _read(row: np.ndarray, start: int, sign: np.float32, out: np.ndarray) -> None:
+    """out = sign * row[start:start + len(out)], row read circularly."""
+    n, m = len(row), len(out)
+    a = start % n
+    if a + m <= n:
+        np.multiply(row[a : a + m], sign, out=out)
+    else:
+        np.multiply(row[a:], sign, out=out[: n - a])
+        np.multiply(row[: m - (n - a)], sign, out=out[n - a :])
+
+
+def _first_at(t0: float, period: float, n: int, x: float) -> int:
+    """The first i < n with t0 + i * period >= x (n if none): np.searchsorted
+    on the window's sample times, computed as render() computes them."""
+    i = min(max(math.ceil((x - t0) / period), 0), n)
+    while i > 0 and t0 + (i - 1) * period >= x:
+        i -= 1
+    while i < n and t0 + i * period < x:
+        i += 1
+    return i
+
+
 class Renderer:
     def __init__(self, seed: int) -> None:
         self.seed = seed
         self._draws: OrderedDict[tuple[int, int], _Draw] = OrderedDict()
-        self._hops: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        self._hops: OrderedDict[tuple[int, int], _Hop] = OrderedDict()
         self._slots: dict[tuple[int, int], list[tuple[str, dict[str, float]]]] = {}
         rng = np.random.default_rng([seed, 3])
         self._mains_phase = rng.uniform(0, 2 * np.pi, (NCH, 3))
         self._mains_drift = float(rng.normal(0.0, 0.01))
-        # sin(x + phase) = sin x cos phase + cos x sin phase: per harmonic,
-        # the weights of sin x and cos x on each channel.
+        # sin(h x + phase) = sin(h x) cos(phase) + cos(h x) sin(phase): each
+        # channel's weights of sin(h x), then of cos(h x), h = 1, 3, 5.
         rel = np.array([a for _, a in MAINS_HARMONICS])
-        self._mains_sin = (rel * np.cos(self._mains_phase)).T.astype(np.float32)  # (3, NCH)
-        self._mains_cos = (rel * np.sin(self._mains_phase)).T.astype(np.float32)
+        self._mains_w = np.concatenate([(rel * np.cos(self._mains_phase)).T,
+                                        (rel * np.sin(self._mains_phase)).T])  # (6, NCH)
 
     # --- background ------------------------------------------------------------
     def _draw(self, rate: int, k: int) -> _Draw:
@@ -174,41 +205,43 @@ class Renderer:
                 self._draws.popitem(last=False)
         return d
 
-    def _hop(self, rate: int, k: int) -> np.ndarray:
+    def _hop(self, rate: int, k: int, chans: list[int]) -> np.ndarray:
         """(2, NCH, H) float32 for samples k*H .. (k+1)*H - 1 (H = rate // 2):
-        shaped background (uV) and unit white noise."""
+        shaped background (uV) and unit white noise, filled for chans (a
+        channel is drawn the first time it is asked for)."""
         key = (rate, k)
         hop = self._hops.get(key)
-        if hop is not None:
+        if hop is None:
+            hop = _Hop(rate // 2)
+            self._hops[key] = hop
+            if len(self._hops) > 8:
+                self._hops.popitem(last=False)
+        else:
             self._hops.move_to_end(key)
-            return hop
+        missing = [c for c in chans if not hop.filled[c]]
+        if missing:
+            self._fill(rate, k, hop, missing)
+        return hop.data
+
+    def _fill(self, rate: int, k: int, hop: _Hop, chans: list[int]) -> None:
+        # The hop is the second half of block k - 1, fading out, plus the
+        # first half of block k, fading in.
         h = rate // 2
         p = pool(rate)
         wt = white()
-        hop = np.empty((2, NCH, h), np.float32)
-        tail = np.empty((NCH, h), np.float32)
-        # This hop is the second half of block k - 1 and the first of block k.
-        for dst, d, start in ((tail, self._draw(rate, k - 1), h), (hop[0], self._draw(rate, k), 0)):
-            for c in range(NCH):
-                row = p[_KIND[c], d.block[c]]
-                a = (int(d.shift[c]) + start) % rate
-                b = a + h
-                if b <= rate:
-                    np.multiply(row[a:b], d.sign[c], out=dst[c])
-                else:
-                    np.multiply(row[a:], d.sign[c], out=dst[c, : rate - a])
-                    np.multiply(row[: b - rate], d.sign[c], out=dst[c, rate - a :])
         fall, rise = _windows(rate)
-        tail *= fall
-        hop[0] *= rise
-        hop[0] += tail
-        w = self._draw(rate, k).white
-        for c in range(NCH):
-            hop[1, c] = wt[w[c] : w[c] + h]
-        self._hops[key] = hop
-        if len(self._hops) > 8:
-            self._hops.popitem(last=False)
-        return hop
+        prev, cur = self._draw(rate, k - 1), self._draw(rate, k)
+        tmp = np.empty(h, np.float32)
+        for c in chans:
+            dst = hop.data[0, c]
+            _read(p[_KIND[c], prev.block[c]], int(prev.shift[c]) + h, prev.sign[c], dst)
+            dst *= fall
+            _read(p[_KIND[c], cur.block[c]], int(cur.shift[c]), cur.sign[c], tmp)
+            tmp *= rise
+            dst += tmp
+            o = int(cur.white[c])
+            hop.data[1, c] = wt[o : o + h]
+            hop.filled[c] = True
 
     def _background(self, rate: int, g: np.ndarray, chans: list[int], gain: np.ndarray,
                     noise_sd: np.ndarray) -> np.ndarray:
@@ -227,7 +260,7 @@ class Renderer:
             a, b = (0, n) if k0 == k1 else (int(i) for i in np.searchsorted(g, [k * h, (k + 1) * h]))
             if a == b:
                 continue
-            hop = self._hop(rate, k)
+            hop = self._hop(rate, k, chans)
             if cols is not None:
                 hop = hop[:, cols]
             if step:
@@ -292,13 +325,12 @@ class Renderer:
         period = 1e6 / rate
         t = t0_us + np.arange(n) * period  # us
         g = np.rint(t / period).astype(np.int64)
-        z = np.asarray(contact_ohms, dtype=np.float64)
+        tl, th = t0_us + 0.0, t0_us + (n - 1) * period
+        z = np.asarray(contact_ohms, dtype=np.float64)[:, None]
         gain = 1.0 / (1.0 + (z / LEADOFF_OHMS) ** 2)
         noise_sd = np.sqrt(AMP_NOISE_UV**2 + (NOISE_UV_PER_KOHM * z / 1000.0) ** 2)
-        y = self._background(rate, g, chans, gain.astype(np.float32)[:, None],
-                             noise_sd.astype(np.float32)[:, None])
+        y = self._background(rate, g, chans, gain, noise_sd)
         # Evoked waves: attenuated by a poor contact like any signal.
-        tl, th = t[0], t[-1]
         ci = {c: i for i, c in enumerate(chans)}
         for w in waves:
             row = ci.get(w.channel)
@@ -306,24 +338,16 @@ class Renderer:
                 continue
             a = max(0, int((w.t_us - 5 * w.sigma_us - t0_us) / period))
             b = min(n, int((w.t_us + 5 * w.sigma_us - t0_us) / period) + 2)
-            y[row, a:b] += gain[row] * w.amp_uv * np.exp(-0.5 * ((t[a:b] - w.t_us) / w.sigma_us) ** 2)
-        # Mains pickup grows with the contact impedance. Per channel it is
-        # sum_h rel_h * sin(h x + phase_h), x = 2 pi hz t: the sines and
-        # cosines of 3x and 5x follow from those of x (multiple-angle
-        # formulas), and each channel weighs them by its phases.
+            y[row, a:b] += gain[row, 0] * w.amp_uv * np.exp(-0.5 * ((t[a:b] - w.t_us) / w.sigma_us) ** 2)
+        # Mains pickup grows with the contact impedance: per channel,
+        # sum over h of rel_h sin(h x + phase), x = 2 pi hz t, as the
+        # channel's weights of sin(h x) and cos(h x), summed in a fixed order.
         ts = t * 1e-6
-        x = 2 * np.pi * (mains_hz + self._mains_drift) * ts
-        s1 = np.sin(x).astype(np.float32)
-        c1 = np.cos(x).astype(np.float32)
-        s2, c2 = s1 * s1, c1 * c1
-        s3, c3 = s1 * (3 - 4 * s2), c1 * (4 * c2 - 3)
-        s5, c5 = s1 * ((16 * s2 - 20) * s2 + 5), c1 * ((16 * c2 - 20) * c2 + 5)
-        m = (MAINS_A * 1e6 * z).astype(np.float32)[:, None]
-        sel = slice(None) if chans == _ALL else np.asarray(chans)
-        ws, wc = m * self._mains_sin[:, sel, None], m * self._mains_cos[:, sel, None]
-        for i, (sh, ch) in enumerate(((s1, c1), (s3, c3), (s5, c5))):
-            y += ws[i] * sh
-            y += wc[i] * ch
+        hx = (2 * np.pi * (mains_hz + self._mains_drift) * ts) * _HARMONIC
+        basis = np.concatenate([np.sin(hx), np.cos(hx)])  # (6, n)
+        weights = self._mains_w if chans == _ALL else self._mains_w[:, chans]
+        weights = weights * (MAINS_A * 1e6 * z[:, 0])  # (6, len(chans)), uV
+        y += (weights[:, :, None] * basis[:, None, :]).sum(axis=0)
         # Movement (one body region) and cautery (everything, saturating).
         regions = ("scalp", "neck", "arm_L", "arm_R", "leg_L", "leg_R")
         for kind, e in self.bursts(ts[0], ts[-1], movement, cautery):
@@ -349,7 +373,8 @@ class Renderer:
         for art in artifacts:
             if art.t_end_us + 12 * tau < tl or art.t_start_us > th:
                 continue
-            i_start, i_end = (int(i) for i in np.searchsorted(t, [art.t_start_us, art.t_end_us]))
+            i_start = _first_at(t0_us, period, n, art.t_start_us)
+            i_end = _first_at(t0_us, period, n, art.t_end_us)
             for row, c in enumerate(chans):
                 amp = artifact_uv_per_ma(art.region, CHANNELS[c].region) * art.peak_ma
                 if amp == 0:
@@ -357,17 +382,18 @@ class Renderer:
                 sgn = 1.0 if amp > 0 else -1.0
                 if abs(amp) > FULL_SCALE_UV:
                     t_free = art.t_end_us + tau * math.log(abs(amp) / FULL_SCALE_UV)
-                    pins.append((row, i_start, int(np.searchsorted(t, t_free)), sgn * FULL_SCALE_UV))
+                    pins.append((row, i_start, _first_at(t0_us, period, n, t_free), sgn * FULL_SCALE_UV))
                     start_tail, a_tail = t_free, sgn * FULL_SCALE_UV
                 else:
                     y[row, i_start:i_end] += amp
                     start_tail, a_tail = art.t_end_us, amp * max(art.balance, 0.1)
-                i_tail = int(np.searchsorted(t, start_tail))
+                i_tail = _first_at(t0_us, period, n, start_tail)
                 if i_tail < n:
                     y[row, i_tail:] += a_tail * np.exp(-(t[i_tail:] - start_tail) / tau)
         for row, a, b, v in pins:  # the overload wins over everything, the latest pin last
             y[row, a:b] = v
         y /= board.AMP_UV_PER_LSB
         np.rint(y, out=y)
-        np.clip(y, -32768, 32767, out=y)
+        np.minimum(y, 32767, out=y)
+        np.maximum(y, -32768, out=y)
         return np.ascontiguousarray(y.T, dtype="<i2")
