@@ -170,3 +170,18 @@ def test_sweeps_far_apart_rarely_repeat_each_other() -> None:
         high += int((np.abs(cc[far]) > 0.8).sum())
         pairs += int(far.sum())
     assert high / pairs < 1 / 20_000, (high, pairs)
+
+
+def test_sample_ranges_are_those_a_search_of_the_sample_times_finds() -> None:
+    """Artifact ranges are computed, not searched: the same index as
+    np.searchsorted on the window's sample times, on and off the grid."""
+    rng = np.random.default_rng(0)
+    for rate in (5000, 10000, 20000):
+        period = 1e6 / rate
+        for _ in range(100):
+            t0 = int(rng.integers(0, 1 << 40))
+            n = int(rng.integers(1, 2000))
+            t = t0 + np.arange(n) * period
+            on_grid = t0 + int(rng.integers(-5, n + 5)) * period
+            for x in (on_grid, on_grid + 1e-3, on_grid - 1e-3, t0 + rng.uniform(-1e4, n * period + 1e4)):
+                assert signals._first_at(t0, period, n, x) == np.searchsorted(t, x)
