@@ -50,8 +50,8 @@ def _recv_into(conn: socket.socket, buf: bytearray) -> bool:
 
 
 def _send(conn: socket.socket, head: bytes, payload: bytes | memoryview) -> None:
-    """The reply header and its payload in one system call where the
-    socket takes both at once (it does, for the largest sample block)."""
+    """The reply header and its payload in one system call, without joining
+    them (a blocking send takes all of it unless a signal cuts it short)."""
     if not len(payload):
         conn.sendall(head)
         return
