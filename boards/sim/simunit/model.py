@@ -331,6 +331,9 @@ class HardwareModel:
         now = self.clock.now_us()
         while self.pending and self.pending[0].t_us <= now:
             self._deliver(self.pending.pop(0))
+            # A train's MEP before any later pulse's response: their random
+            # draws must not depend on how far one request moved the clock.
+            self._finish_trains(force=False)
         self._finish_trains(force=False)
         horizon = now - RING_US - HORIZON_US
         while self.events and self.events[0].t_us < horizon:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simunit.boardfiles import board
-from simunit.montage import CHANNELS, artifact_uv_per_ma
+from simunit.montage import ARTIFACT_MAX_UV_PER_MA, CHANNELS, artifact_uv_per_ma
 from simunit.physiology import Wave
 
 NCH = board.AMP_CHANNELS
@@ -46,6 +46,7 @@ MAINS_HARMONICS = ((1, 1.0), (3, 0.3), (5, 0.12))  # (multiple, relative amplitu
 LEADOFF_OHMS = 100e3  # contact impedance at which half the signal is lost
 SLOT_S = 10.0
 HORIZON_US = 150_000  # longest effect of one stimulus on the recording
+TAIL_TAUS = 16  # an artifact's recovery ends here: full scale * e**-16 = 0.0005 uV
 
 # The background pool: POOL_BLOCKS 1 s blocks per channel kind and rate (32
 # s of each kind: 2.6 MB at 5 kHz, 10 MB at 20 kHz), and WHITE_LEN samples
@@ -336,8 +337,8 @@ class Renderer:
             row = ci.get(w.channel)
             if row is None or w.t_us + 5 * w.sigma_us < tl or w.t_us - 5 * w.sigma_us > th:
                 continue
-            a = max(0, int((w.t_us - 5 * w.sigma_us - t0_us) / period))
-            b = min(n, int((w.t_us + 5 * w.sigma_us - t0_us) / period) + 2)
+            a = _first_at(t0_us, period, n, w.t_us - 5 * w.sigma_us)
+            b = _first_at(t0_us, period, n, w.t_us + 5 * w.sigma_us)
             y[row, a:b] += gain[row, 0] * w.amp_uv * np.exp(-0.5 * ((t[a:b] - w.t_us) / w.sigma_us) ** 2)
         # Mains pickup grows with the contact impedance: per channel,
         # sum over h of rel_h sin(h x + phase), x = 2 pi hz t, as the
@@ -366,12 +367,16 @@ class Renderer:
                     buzz += np.sin(2 * np.pi * (317.0 + 293.7 * j) * ts + e["phase"] * (j + 1))
                 y += e["uv"] * env * buzz / 3.5
         # Stimulus artifact: pinned at full scale while the amplifier is
-        # overloaded, then an exponential recovery. t ascends, so each part
-        # of an artifact is a range of samples.
+        # overloaded, then an exponential recovery that ends TAIL_TAUS time
+        # constants on. t ascends, so each part of an artifact is a range of
+        # samples, and each range depends on the sample times alone, never
+        # on where a window starts: the same samples however a run is read.
         tau = recovery_ms * 1000.0
         pins: list[tuple[int, int, int, float]] = []
         for art in artifacts:
-            if art.t_end_us + 12 * tau < tl or art.t_start_us > th:
+            most = ARTIFACT_MAX_UV_PER_MA * abs(art.peak_ma)
+            t_last = art.t_end_us + tau * (math.log(most / FULL_SCALE_UV) if most > FULL_SCALE_UV else 0.0)
+            if t_last + TAIL_TAUS * tau < tl or art.t_start_us > th:
                 continue
             i_start = _first_at(t0_us, period, n, art.t_start_us)
             i_end = _first_at(t0_us, period, n, art.t_end_us)
@@ -388,8 +393,9 @@ class Renderer:
                     y[row, i_start:i_end] += amp
                     start_tail, a_tail = art.t_end_us, amp * max(art.balance, 0.1)
                 i_tail = _first_at(t0_us, period, n, start_tail)
-                if i_tail < n:
-                    y[row, i_tail:] += a_tail * np.exp(-(t[i_tail:] - start_tail) / tau)
+                i_gone = _first_at(t0_us, period, n, start_tail + TAIL_TAUS * tau)
+                if i_tail < i_gone:
+                    y[row, i_tail:i_gone] += a_tail * np.exp(-(t[i_tail:i_gone] - start_tail) / tau)
         for row, a, b, v in pins:  # the overload wins over everything, the latest pin last
             y[row, a:b] = v
         y /= board.AMP_UV_PER_LSB
