@@ -4,15 +4,17 @@ SSEP every 3 min, TcMEP every 5 min over 40 distinct amplitudes, a pedicle
 screw tEMG search every 30 min, one host kill and reconnect in the middle.
 Prints the heap after the runs and its slope over the second half, the
 journal's sequence numbers, results per run, pulses delivered vs recorded,
-and wall time against the virtual time covered.
+wall time against the virtual time covered, and the CPU time of the
+firmware's process and of the simulator's.
 
     .venv/bin/python bench/bench_long_case.py [--hours 4] [--runtime unix|mcu32|both]
-        [--heap-mcu32 192k] [--verbose]
+        [--heap-mcu32 192k] [--heap-unix 320k] [--verbose]
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import sys
 import tempfile
 from pathlib import Path
@@ -37,6 +39,10 @@ def one(label: str, exe: str, heap: str | None, cfg: CaseConfig, verbose: bool,
                        ticks_start_us=ticks_start_us)
         install_offline(image, unit.flash)
         print(f"\n{label}: {exe}, heap {unit.heap}", flush=True)
+        # CPU time, which other work on the machine changes far less than
+        # wall time: the firmware's process (a child, counted once it has
+        # ended) and this one (model, its server, the host).
+        own0, child0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
         with unit:
             case = LongCase(unit, cfg, say=(lambda s: print("  " + s, flush=True)) if verbose else None)
             try:
@@ -52,8 +58,13 @@ def one(label: str, exe: str, heap: str | None, cfg: CaseConfig, verbose: bool,
                 except Exception as e2:  # the unit may be unreachable
                     print(f"    (no events: {type(e2).__name__}: {e2})")
                 return None
+    own1, child1 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    fw = child1.ru_utime + child1.ru_stime - child0.ru_utime - child0.ru_stime
+    sim = own1.ru_utime + own1.ru_stime - own0.ru_utime - own0.ru_stime
     for line in rep.summary().splitlines():
         print("  " + line)
+    print(f"  CPU: firmware process {fw:.1f} s, simulator process (model, host) {sim:.1f} s, "
+          f"from the unit's start to its stop")
     return rep
 
 
@@ -62,6 +73,7 @@ def main() -> None:
     ap.add_argument("--hours", type=float, default=4.0)
     ap.add_argument("--runtime", choices=("unix", "mcu32", "both"), default="both")
     ap.add_argument("--heap-mcu32", default="224k", help="the board heap (the firmware runs from ROMFS)")
+    ap.add_argument("--heap-unix", default=None, help="default: the unit's (320k)")
     ap.add_argument("--channels", type=int, default=16)
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
@@ -73,7 +85,7 @@ def main() -> None:
         else:
             print(NO_MCU32)
     if args.runtime in ("unix", "both"):
-        one("PyPI Unix port (64-bit)", MICROPYTHON, None, cfg, args.verbose)
+        one("PyPI Unix port (64-bit)", MICROPYTHON, args.heap_unix, cfg, args.verbose)
 
 
 if __name__ == "__main__":

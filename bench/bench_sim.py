@@ -3,16 +3,23 @@ firmware-side code under MicroPython calling the sim HAL, which talks to the
 hardware model over its socket.
 
 Prints simulated seconds per wall second (the reference is real time, 1.0)
-for a 2-channel SSEP at 4.7 Hz (300 sweeps of 100 ms at 5 kHz) and for
-16-channel free-run EMG at 10 kHz (100 ms reads), the same workloads with the
-model called directly under CPython (no socket, no MicroPython), and the heap
-the sim HAL takes on the device after Hal() (MCU-sized heap, 96k).
+for a 2-channel SSEP at 4.7 Hz (300 sweeps of 100 ms at 5 kHz), for
+16-channel free-run EMG at 10 kHz (100 ms reads), and for free-run EMG as
+the long case streams it (16 channels at 5 kHz in 50 ms blocks, each block
+filtered and scanned by the firmware's FreeRun: stimfw.amp.freerun), the
+same reads with the model called directly under CPython (no socket, no
+MicroPython), the firmware's FreeRun alone on the device (no HAL, no
+model: the most the long case's free-run can go on that runtime), and the
+heap the sim HAL takes on the device after Hal() (MCU-sized heap, 96k).
+Each runtime's figures come from one run of each workload; run it again to
+see the spread (the machine's other work only ever slows a figure down).
 
-    .venv/bin/python bench/bench_sim.py
+    .venv/bin/python bench/bench_sim.py [--runtime unix|mcu32|both]
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -23,19 +30,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from mpy import BOARD_SIM, FIRMWARE, MICROPYTHON  # noqa: E402
+from mpy import BOARD_SIM, FIRMWARE, HAVE_MCU32, MCU32, MICROPYTHON, NO_MCU32  # noqa: E402
 from simunit.model import HardwareModel  # noqa: E402
 from simunit.modelserver import ModelServer  # noqa: E402
 
 SWEEPS = 300
 SSEP_PERIOD_US = 212766  # 4.7 Hz
 EMG_SECONDS = 30
+CASE_SECONDS = 60  # the long case's free-run: 16 ch at 5 kHz in 50 ms blocks
+CASE_BLOCKS = CASE_SECONDS * 20
 
 DEVICE = f"""
 import sys
 sys.path.insert(0, {str(FIRMWARE)!r})
 sys.path.insert(0, {str(BOARD_SIM)!r})
-import array, gc, time
+import gc, time
 gc.collect()
 before = gc.mem_alloc()
 from hal import Hal
@@ -43,12 +52,13 @@ h = Hal()
 gc.collect()
 print("heap_hal", gc.mem_alloc() - before)
 print("heap_total", gc.mem_alloc())
+from stimfw.core.buffers import zeros
 from stimfw.stim.timeline import Timeline
 tl = Timeline(4)
 tl.add(0, 1, 30000, 200, 0, 0, 0, 1, 2)
 
 # SSEP: 2 channels, 100 ms sweeps at 5 kHz, 4.7 Hz
-buf = array.array("h", bytes(2 * 2 * 500))
+buf = zeros("h", 2 * 500)
 v0 = h.ticks_us(); w0 = time.ticks_us()
 start = h.ticks_add(v0, 1000)
 for k in range({SWEEPS}):
@@ -61,7 +71,9 @@ for k in range({SWEEPS}):
 print("ssep", h.ticks_diff(h.ticks_us(), v0), time.ticks_diff(time.ticks_us(), w0))
 
 # Free-run EMG: 16 channels at 10 kHz, 100 ms reads
-buf = array.array("h", bytes(2 * 16 * 1000))
+buf = None
+gc.collect()
+buf = zeros("h", 16 * 1000)
 chans = bytes(range(16))
 v0 = h.ticks_us(); w0 = time.ticks_us()
 t = v0
@@ -69,17 +81,46 @@ for k in range({EMG_SECONDS * 10}):
     h.acquire(t, 10000, chans, buf)
     t = h.ticks_add(t, 100000)
 print("emg", h.ticks_diff(h.ticks_us(), v0), time.ticks_diff(time.ticks_us(), w0))
+
+# The long case's free-run: 16 channels at 5 kHz in 50 ms blocks, each
+# filtered and scanned by FreeRun (the unit's default band, no notch).
+buf = None
+gc.collect()
+from stimfw.amp.freerun import FreeRun
+from stimfw.dsp import filters
+fr = FreeRun(16, 5000, 250, filters.from_config({{"rate_hz": 5000, "band": [20, 2000], "notch": 0}}))
+gc.collect()
+v0 = h.ticks_us(); w0 = time.ticks_us()
+t = v0
+for k in range({CASE_BLOCKS}):
+    h.acquire(t, 5000, chans, fr.buf)
+    fr.feed(fr.buf, 250)
+    t = h.ticks_add(t, 50000)
+print("case", h.ticks_diff(h.ticks_us(), v0), time.ticks_diff(time.ticks_us(), w0))
+print("spikes", sum(fr.spikes))
+# FreeRun alone, each time on a copy of the last block read (quiet EMG, as
+# most of the case): the copy is not timed.
+h.acquire(t, 5000, chans, fr.buf)
+src = zeros("h", len(fr.buf))
+src[:] = fr.buf
+us = 0
+for k in range({CASE_BLOCKS}):
+    fr.buf[:] = src
+    w0 = time.ticks_us()
+    fr.feed(fr.buf, 250)
+    us += time.ticks_diff(time.ticks_us(), w0)
+print("feed", {CASE_SECONDS} * 1000000, us)
 """
 
 
-def through_hal() -> dict[str, list[int]]:
+def through_hal(exe: str) -> dict[str, list[int]]:
     with tempfile.TemporaryDirectory() as d:
         server = ModelServer(HardwareModel(seed=1), Path(d) / "model.sock")
         with server:
             env = dict(os.environ, STIMBOX_SIM_MODEL=str(server.path))
             r, w = os.pipe()  # a quiet console: no host input waiting
             try:
-                p = subprocess.run([MICROPYTHON, "-X", "heapsize=96k", "-c", DEVICE], stdin=r,
+                p = subprocess.run([exe, "-X", "heapsize=96k", "-c", DEVICE], stdin=r,
                                    capture_output=True, text=True, env=env, timeout=600)
             finally:
                 os.close(r)
@@ -93,6 +134,8 @@ def model_only() -> dict[str, float]:
     cols = {"t_us": [0], "output": [1], "amp": [30000], "w1_us": [200], "gap_us": [0], "w2_us": [0],
             "amp2": [0], "anodes": [1], "cathodes": [2]}
     m = HardwareModel(seed=1)
+    m.acquire(0, 5000, 1, [0])  # the background pool, drawn once per process
+    m.acquire(0, 10000, 1, [0])
     w0 = time.perf_counter()
     v0 = m.now_us()
     start = v0 + 1000
@@ -102,21 +145,29 @@ def model_only() -> dict[str, float]:
         start += SSEP_PERIOD_US
         m.advance((start - 10000 - m.now_us()) / 1e6)
     ssep = (m.now_us() - v0) / 1e6 / (time.perf_counter() - w0)
-    w0 = time.perf_counter()
-    t = v0 = m.now_us()
-    for _ in range(EMG_SECONDS * 10):
-        m.acquire(t, 10000, 1000, list(range(16)))
-        t += 100000
-    emg = (m.now_us() - v0) / 1e6 / (time.perf_counter() - w0)
-    return {"ssep": ssep, "emg": emg}
+    out = {"ssep": ssep}
+    for key, rate, n, reads in (("emg", 10000, 1000, EMG_SECONDS * 10), ("case", 5000, 250, CASE_BLOCKS)):
+        w0 = time.perf_counter()
+        t = v0 = m.now_us()
+        for _ in range(reads):
+            m.acquire(t, rate, n, list(range(16)))
+            t += n * 1_000_000 // rate
+        out[key] = (m.now_us() - v0) / 1e6 / (time.perf_counter() - w0)
+    return out
 
 
-def main() -> None:
-    hal = through_hal()
+LABELS = {
+    "ssep": f"SSEP 2 ch, 4.7 Hz, {SWEEPS} sweeps of 100 ms at 5 kHz",
+    "emg": f"free-run EMG 16 ch at 10 kHz, {EMG_SECONDS} s in 100 ms reads",
+    "case": f"long-case free-run 16 ch at 5 kHz, {CASE_SECONDS} s in 50 ms blocks, each through FreeRun",
+}
+
+
+def report(name: str, exe: str) -> None:
+    hal = through_hal(exe)
     ref = model_only()
-    print("Simulated unit (fast mode), reference: real time = 1.0 simulated s per wall s")
-    for key, label in (("ssep", f"SSEP 2 ch, 4.7 Hz, {SWEEPS} sweeps of 100 ms at 5 kHz"),
-                       ("emg", f"free-run EMG 16 ch at 10 kHz, {EMG_SECONDS} s in 100 ms reads")):
+    print(f"{name} ({exe}), fast mode; reference: real time = 1.0 simulated s per wall s")
+    for key, label in LABELS.items():
         virt_us, wall_us = hal[key]
         ratio = virt_us / wall_us
         print(f"  {label}:")
@@ -124,8 +175,25 @@ def main() -> None:
               f"{wall_us / 1e6:6.3f} s wall = {ratio:6.1f}x real time")
         print(f"    model alone (CPython, no socket):  {ref[key]:6.1f}x real time "
               f"(HAL path at {ratio / ref[key]:.2f} of it)")
+    print(f"    spikes FreeRun detected in the {CASE_SECONDS} s: {hal['spikes'][0]}")
+    virt_us, wall_us = hal["feed"]
+    print(f"    FreeRun alone on the device (no HAL): {virt_us / wall_us:6.1f}x real time "
+          f"({wall_us / CASE_BLOCKS:.0f} us per 16 x 250-sample block)")
     print(f"  device heap taken by the sim HAL after Hal(): {hal['heap_hal'][0]} bytes "
           f"(all firmware-side allocations so far: {hal['heap_total'][0]} bytes of a 96k heap)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runtime", choices=("unix", "mcu32", "both"), default="both")
+    args = ap.parse_args()
+    if args.runtime in ("unix", "both"):
+        report("PyPI Unix port", MICROPYTHON)
+    if args.runtime in ("mcu32", "both"):
+        if HAVE_MCU32:
+            report("micropython-mcu32", MCU32)
+        else:
+            print(NO_MCU32)
 
 
 if __name__ == "__main__":

@@ -22,14 +22,19 @@ from stimfw.link import messages as m
 STIMBOX = str(Path(sys.executable).with_name("stimbox"))
 BOARD = board_module("sim")
 
-HOST = """
+# Sweeps per side of the killed host's run: 5000 pulses, the most a run may
+# have, over 8 virtual minutes, so that the unit's heartbeat watchdog (1 s of
+# wall time) ends it however fast the simulated clock runs here (300 sweeps a
+# side were all but done within that second once free-run got faster).
+KILLED_SWEEPS = 2500
+HOST = f"""
 import sys
 from stimbox import protocols
 from stimbox.build import board_module
 from stimbox.client import StimBox
 from stimbox.session import run_protocol
 p = protocols.load("ssep", board_module("sim"))
-p["count"] = 300
+p["count"] = {KILLED_SWEEPS}
 with StimBox.connect(sys.argv[1]) as box:
     run_protocol(box, p)
 """
@@ -69,7 +74,7 @@ def test_a_host_process_killed_mid_run_loses_no_pulse(sim_unit: SimUnit) -> None
         wait_idle(box)
         records = box.all_records(0)
     delivered = sim_unit.model.pulse_count
-    assert 30 <= delivered < 300  # killed mid-run; the unit ended the run
+    assert 30 <= delivered < 2 * KILLED_SWEEPS  # killed mid-run; the unit ended the run
     # Every pulse the hardware delivered is in the journal, once, in order.
     assert pulse_indices(records, 1) == list(range(delivered))
     (result,) = [r for r in records if r["type"] == "result"]

@@ -116,7 +116,11 @@ def test_averaged_ssep_through_the_hal(sim_model: ModelServer, runtime: str) -> 
     t = np.arange(400) * 0.2 - 10
     win = (t > 16) & (t < 23)
     n20 = t[win][np.argmin(acc[win, 0])]
-    assert 18.5 <= n20 <= 20.5 and acc[win, 0].min() < -1.0
+    # The trough's depth against its flanks: 100 unfiltered sweeps still
+    # carry the cortex's slow (1/f) background, which shifts the whole
+    # window by about 0.8 uV either way.
+    flanks = ((t > 12) & (t < 16)) | ((t > 23) & (t < 27))
+    assert 18.5 <= n20 <= 20.5 and acc[win, 0].min() - acc[flanks, 0].mean() < -1.0
     assert sim_model.model.pulse_count == 100
     # The model's clock: the end of the last acquired window (the device's
     # idle jump after it is only seen with its next request).

@@ -34,6 +34,7 @@ from stimfw.link.console import StdioConsole
 from stimfw.stim.timeline import COLUMNS
 
 FEED_EVERY_MS = 50
+MAX_CHANNELS = 64  # channels in one acquisition request
 
 
 class Hal(Contract):
@@ -41,9 +42,10 @@ class Hal(Contract):
 
     def __init__(self):
         self.console = StdioConsole()
-        self._req = bytearray(w.REQ_SIZE)
+        # A request's header, and room after it for an acquisition's
+        # channel list: both go out in one write, so the model is woken once.
+        self._req = bytearray(w.REQ_SIZE + MAX_CHANNELS)
         self._rep = bytearray(w.REP_SIZE)
-        self._chans = bytearray(64)
         self._mask = time.ticks_add(0, -1)  # ticks period - 1 (a power of two)
         self._now = 0  # timeline clock, ticks_us (wrapped)
         self._ms = 0  # timeline clock, ticks_ms (wrapped)
@@ -61,10 +63,11 @@ class Hal(Contract):
         self.realtime = self._call(w.OP_HELLO, self._mask + 1) == 1
 
     # --- model link -----------------------------------------------------------
-    def _send(self, op, a0, a1, a2, plen):
+    def _send(self, op, a0, a1, a2, plen, inline=0):
+        # inline: bytes of payload already placed after the header
         struct.pack_into(w.REQ_FMT, self._req, 0, op, plen, self._virt(), a0, a1, a2)
         self._unsynced = 0
-        self._sock.write(self._req)
+        self._sock.write(self._req, w.REQ_SIZE + inline)
 
     def _reply(self):
         rep = self._rep
@@ -245,16 +248,15 @@ class Hal(Contract):
         """Amplifier samples from t0_us, interleaved by sample, into buf.
         Allocates nothing."""
         nch = len(channels)
-        chans = self._chans
-        if nch == 0 or nch > len(chans):
-            raise ValueError("acquire: 1..%d channels" % len(chans))
+        if nch == 0 or nch > MAX_CHANNELS:
+            raise ValueError("acquire: 1..%d channels" % MAX_CHANNELS)
+        req = self._req
         i = 0
         while i < nch:
-            chans[i] = channels[i]
+            req[w.REQ_SIZE + i] = channels[i]
             i += 1
         ns = len(buf) // nch
-        self._send(w.OP_ACQUIRE, t0_us, rate_hz, ns, nch)
-        self._sock.write(chans, nch)
+        self._send(w.OP_ACQUIRE, t0_us, rate_hz, ns, nch, nch)
         n = self._reply()
         self._sock.readinto(buf, 2 * n * nch)
         return n

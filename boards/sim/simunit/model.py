@@ -12,6 +12,8 @@ went out while either was active, for tests to check.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import threading
 import time
 from collections import deque
@@ -40,6 +42,10 @@ DEFAULT_LOADS = {
     "PR": loads.randles(2000.0, 20_000.0, 0.05e-6),  # ball-tip probe against the return
     "SCS": loads.resistor(800.0),  # lead contact to tissue
 }
+
+
+def _event_time(ev: Event) -> float:
+    return ev.t_us
 
 
 class ModelError(ValueError):
@@ -129,6 +135,7 @@ class HardwareModel:
         # rate Hz, samples per channel, channels).
         self.acquire_log: deque[tuple[int, int, int, tuple[int, ...]]] = deque(maxlen=4000)
         self.trains_done: set[int] = set()
+        self._open_trains: set[int] = set()  # the last timeline's trains not yet turned into MEPs
 
     def _set_scenario(self, name_or_path: str) -> None:
         self.scenario = scenarios.load(name_or_path)
@@ -152,6 +159,26 @@ class HardwareModel:
             return self.electrode_override[electrode]
         base = self.electrode_base[electrode]
         return self.scenario.electrode_ohms(electrode, base, self.scenario_time_s(t_us))
+
+    def contact_ohms(self, channels: list[int], t_us: float) -> list[float]:
+        """Per channel, its active plus its reference electrode's impedance at
+        t_us: electrode_ohms() for every channel of an acquisition, without
+        asking the scenario about electrodes none of its effects change."""
+        ts = self.scenario_time_s(t_us)
+        changing = self.scenario.impedance_electrodes()
+        override = self.electrode_override
+        base = self.electrode_base
+        out = []
+        for c in channels:
+            ch = CHANNELS[c]
+            z = 0.0
+            for e in (ch.active, ch.ref):
+                v = override.get(e)
+                if v is None:
+                    v = self.scenario.electrode_ohms(e, base[e], ts) if e in changing else base[e]
+                z += v
+            out.append(z)
+        return out
 
     def _mods(self, t_us: float):
         ts = self.scenario_time_s(t_us)
@@ -269,6 +296,7 @@ class HardwareModel:
                     p.group = self.group_count
                     last_tc = p
             self.timeline = sorted(rows, key=lambda p: p.index)
+            self._open_trains = {p.group for p in rows if p.group >= 0}
             self.pending = rows
             self.aborted = False
             self.timeline_end_us = max(
@@ -303,6 +331,9 @@ class HardwareModel:
         now = self.clock.now_us()
         while self.pending and self.pending[0].t_us <= now:
             self._deliver(self.pending.pop(0))
+            # A train's MEP before any later pulse's response: their random
+            # draws must not depend on how far one request moved the clock.
+            self._finish_trains(force=False)
         self._finish_trains(force=False)
         horizon = now - RING_US - HORIZON_US
         while self.events and self.events[0].t_us < horizon:
@@ -354,6 +385,8 @@ class HardwareModel:
 
     def _finish_trains(self, force: bool) -> None:
         """Turn delivered transcranial trains into MEPs once the train is complete."""
+        if not self._open_trains:  # every request comes here: most timelines have none
+            return
         pending_groups = {p.group for p in self.pending if p.group >= 0}
         done: dict[int, list] = {}
         for p in self.timeline:
@@ -363,6 +396,7 @@ class HardwareModel:
             if g in self.trains_done:
                 continue
             self.trains_done.add(g)
+            self._open_trains.discard(g)
             ps.sort(key=lambda p: p.t_actual_us)
             n = len(ps)
             isi = (ps[-1].t_actual_us - ps[0].t_actual_us) / (n - 1) if n > 1 else 0.0
@@ -420,7 +454,7 @@ class HardwareModel:
         with self.lock:
             if rate_hz not in board.AMP_RATES_HZ:
                 raise ModelError(f"rate {rate_hz} Hz not supported; rates: {board.AMP_RATES_HZ}")
-            if not channels or any(not 0 <= c < len(CHANNELS) for c in channels):
+            if not channels or min(channels) < 0 or max(channels) >= len(CHANNELS):
                 raise ModelError(f"channels must be 0..{len(CHANNELS) - 1}, got {list(channels)}")
             if n <= 0:
                 raise ModelError("buffer holds no samples")
@@ -430,18 +464,15 @@ class HardwareModel:
             now = self.clock.now_us()
             if t0_us < now - RING_US:
                 raise ModelError(f"samples from {t0_us} us are gone: the ring buffer holds {RING_US // 1000000} s")
-            lo = t0_us - HORIZON_US
             waves: list[Wave] = []
             arts: list[Artifact] = []
-            for ev in self.events:
-                if ev.t_us < lo:
-                    continue
+            first = bisect.bisect_left(self.events, float(t0_us - HORIZON_US), key=_event_time)
+            for ev in itertools.islice(self.events, first, None):
                 if ev.t_us > t_end:
                     break
                 waves += ev.waves
                 arts += ev.artifacts
-            ohms = [self.electrode_ohms(CHANNELS[c].active, t0_us) + self.electrode_ohms(CHANNELS[c].ref, t0_us)
-                    for c in channels]
+            ohms = self.contact_ohms(channels, t0_us)
             s = self.scenario
             self.acquired_samples += n * len(channels)
             self.acquire_log.append((t0_us, rate_hz, n, tuple(channels)))

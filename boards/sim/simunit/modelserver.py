@@ -25,16 +25,41 @@ from simunit.model import HardwareModel, ModelError
 TRUTH_EVERY_S = 1.0
 
 
+_REQ = struct.Struct(w.REQ_FMT)
+_REP = struct.Struct(w.REP_FMT)
+
+
 def _recv_exact(conn: socket.socket, n: int) -> bytes | None:
     buf = bytearray(n)
+    return bytes(buf) if _recv_into(conn, buf) else None
+
+
+def _recv_into(conn: socket.socket, buf: bytearray) -> bool:
+    """Fill buf; False when the peer closed the link first."""
+    n = len(buf)
+    got = conn.recv_into(buf, n, socket.MSG_WAITALL)
+    if got == n:
+        return True
     view = memoryview(buf)
-    got = 0
     while got < n:
         k = conn.recv_into(view[got:], n - got)
         if k == 0:
-            return None
+            return False
         got += k
-    return bytes(buf)
+    return True
+
+
+def _send(conn: socket.socket, head: bytes, payload: bytes | memoryview) -> None:
+    """The reply header and its payload in one system call, without joining
+    them (a blocking send takes all of it unless a signal cuts it short)."""
+    if not len(payload):
+        conn.sendall(head)
+        return
+    sent = conn.sendmsg([head, payload])
+    total = len(head) + len(payload)
+    if sent < total:
+        rest = (bytes(head) + bytes(payload))[sent:]
+        conn.sendall(rest)
 
 
 class ModelServer:
@@ -118,12 +143,13 @@ class ModelServer:
                     pass
 
     def _serve(self, conn: socket.socket) -> None:
+        hdr = bytearray(w.REQ_SIZE)
+        out: bytes | memoryview
         try:
             while not self._stopping.is_set():
-                hdr = _recv_exact(conn, w.REQ_SIZE)
-                if hdr is None:
+                if not _recv_into(conn, hdr):
                     return
-                op, plen, now, a0, a1, a2 = struct.unpack(w.REQ_FMT, hdr)
+                op, plen, now, a0, a1, a2 = _REQ.unpack(hdr)
                 payload = _recv_exact(conn, plen) if plen else b""
                 if payload is None:
                     return
@@ -138,10 +164,7 @@ class ModelServer:
                 except Exception as e:  # a model bug: tell the device, keep serving
                     traceback.print_exc(file=sys.stderr)
                     value, out, status = 0, ("model error: %r" % e).encode(), w.ST_ERROR
-                rep = struct.pack(w.REP_FMT, status, len(out), *self._clock(value))
-                conn.sendall(rep + out if len(out) < 4096 else rep)
-                if len(out) >= 4096:
-                    conn.sendall(out)
+                _send(conn, _REP.pack(status, len(out), *self._clock(value)), out)
         except OSError:
             return
         finally:
@@ -155,7 +178,7 @@ class ModelServer:
         us, ms, frac = self.model.device_ticks(self.model.now_us())
         return us, value, ms, frac
 
-    def _dispatch(self, op: int, a0: int, a1: int, a2: int, payload: bytes) -> tuple[int, bytes]:
+    def _dispatch(self, op: int, a0: int, a1: int, a2: int, payload: bytes) -> tuple[int, bytes | memoryview]:
         m = self.model
         if op == w.OP_HELLO:
             m.boot(a0)
@@ -178,7 +201,7 @@ class ModelServer:
             return (1 if m.fire_done() else 0), b""
         if op == w.OP_MONITOR:
             trace = m.monitor(a0, a1)
-            return len(trace) // 2, trace.tobytes()
+            return len(trace) // 2, np.ascontiguousarray(trace).data.cast("B")
         if op == w.OP_ACQUIRE:
             chans = list(payload)
             with m.lock:
@@ -189,7 +212,7 @@ class ModelServer:
                 if wait > 0:
                     time.sleep(wait)
             data = m.acquire(t0, a1, a2, chans)
-            return a2, data.tobytes()
+            return a2, data.data.cast("B")
         if op == w.OP_IMPEDANCE:
             return m.impedance(payload.decode()), b""
         if op == w.OP_WATCHDOG:

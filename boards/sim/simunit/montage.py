@@ -68,9 +68,12 @@ _NEAR = {
 }
 
 
+ARTIFACT_MAX_UV_PER_MA = 150.0  # in the stimulated region
+
+
 def artifact_uv_per_ma(site_region: str, channel_region: str) -> float:
     if site_region == channel_region:
-        return 150.0
+        return ARTIFACT_MAX_UV_PER_MA
     if (site_region, channel_region) in _NEAR or (channel_region, site_region) in _NEAR:
         return 30.0
     return 5.0

@@ -111,6 +111,7 @@ class Scenario:
     screws: dict[str, dict[str, object]] = field(default_factory=lambda: dict(DEFAULT_SCREWS))
     effects: tuple[Effect, ...] = ()
     _cache: dict[str, tuple[Effect, ...]] = field(default_factory=dict, repr=False)
+    _imp_cache: frozenset[str] | None = field(default=None, repr=False)
 
     def _effects_for(self, name: str) -> tuple[Effect, ...]:
         hit = self._cache.get(name)
@@ -128,6 +129,14 @@ class Scenario:
                 lat *= 1.0 + (e.latency - 1.0) * p
                 thr *= 1.0 + (e.threshold - 1.0) * p
         return a, lat, thr
+
+    def impedance_electrodes(self) -> frozenset[str]:
+        """The electrodes whose impedance some effect changes."""
+        hit = self._imp_cache
+        if hit is None:
+            hit = frozenset(e.electrode for e in self.effects if e.electrode and e.impedance_ohm is not None)
+            self._imp_cache = hit
+        return hit
 
     def electrode_ohms(self, electrode: str, base: float, t_s: float) -> float:
         z = base

@@ -4,22 +4,33 @@ the stimulus artifact with amplifier saturation and recovery, and the evoked
 waves from physiology.py, rendered into int16 at board.AMP_UV_PER_LSB.
 
 Everything is a pure function of (seed, absolute time, delivered pulses), so
-the same samples come back however a run is chunked into acquisitions:
-background noise is built from independent 1 s blocks, each seeded by its
-index, overlap-added with power-complementary sine windows; bursts are drawn
-per 10 s slot from the slot's own seed.
+the same samples come back however a run is chunked into acquisitions.
+
+Background: independent 1 s blocks with the kind's spectrum, each scaled to
+the kind's r.m.s., overlap-added with power-complementary sine windows (hop
+0.5 s). Drawing each block afresh (a complex Gaussian spectrum and an
+inverse FFT per channel and block) was most of the cost of free-run EMG, so
+the blocks come from a pool drawn once per rate (POOL_BLOCKS per kind, the
+same draw and scaling): each channel's block k is a pool block picked by
+(seed, rate, k, channel), circularly shifted and sign-flipped by the same
+draw. A circular shift of a block of circular noise is another draw of it,
+and the random sign makes two uses of one pool block uncorrelated on
+average, so sweeps still average down as 1/sqrt(n). Amplifier noise is
+white: each channel's 0.5 s hop is read from one long table at an offset
+drawn the same way. Bursts are drawn per 10 s slot from the slot's own seed.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
 from simunit.boardfiles import board
-from simunit.montage import CHANNELS, artifact_uv_per_ma
+from simunit.montage import ARTIFACT_MAX_UV_PER_MA, CHANNELS, artifact_uv_per_ma
 from simunit.physiology import Wave
 
 NCH = board.AMP_CHANNELS
@@ -31,9 +42,27 @@ BACKGROUND_UV = {"cortex": 8.0, "cervical": 3.0, "peripheral": 1.2, "muscle": 2.
 AMP_NOISE_UV = 0.4  # amplifier input noise, white
 NOISE_UV_PER_KOHM = 0.05  # extra wideband noise from a poor contact
 MAINS_A = 1e-9  # displacement current: mains uV = ohms * 1e-9 A * 1e6
+MAINS_HARMONICS = ((1, 1.0), (3, 0.3), (5, 0.12))  # (multiple, relative amplitude)
 LEADOFF_OHMS = 100e3  # contact impedance at which half the signal is lost
 SLOT_S = 10.0
 HORIZON_US = 150_000  # longest effect of one stimulus on the recording
+TAIL_TAUS = 16  # an artifact's recovery ends here: full scale * e**-16 = 0.0005 uV
+
+# The background pool: POOL_BLOCKS 1 s blocks per channel kind and rate (32
+# s of each kind: 2.6 MB at 5 kHz, 10 MB at 20 kHz), and WHITE_LEN samples
+# of white noise for every rate. Both are the same for every seed, so one
+# process draws them once.
+POOL_BLOCKS = 32
+WHITE_LEN = 1 << 20
+_POOL_SEED = 0x51B0
+KINDS = tuple(BACKGROUND_UV)
+_KIND = np.array([KINDS.index(c.kind) for c in CHANNELS])
+_pool_lock = threading.Lock()
+_pools: dict[int, np.ndarray] = {}
+_white: list[np.ndarray] = []
+_win: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+_ALL = list(range(NCH))
+_HARMONIC = np.array([[h] for h, _ in MAINS_HARMONICS], dtype=np.float64)  # (3, 1)
 
 
 @dataclass(frozen=True)
@@ -58,58 +87,191 @@ def _shape(kind: str, f: np.ndarray) -> np.ndarray:
     return s
 
 
+def pool(rate: int) -> np.ndarray:
+    """(len(KINDS), POOL_BLOCKS, rate) float32: 1 s background blocks, each
+    a complex Gaussian spectrum shaped by its kind, inverse transformed and
+    scaled to the kind's r.m.s."""
+    p = _pools.get(rate)
+    if p is not None:
+        return p
+    with _pool_lock:
+        p = _pools.get(rate)
+        if p is None:
+            n = rate
+            f = np.fft.rfftfreq(n, 1.0 / rate)
+            p = np.empty((len(KINDS), POOL_BLOCKS, n), np.float32)
+            for i, kind in enumerate(KINDS):
+                rng = np.random.default_rng([_POOL_SEED, rate, i])
+                spec = rng.standard_normal((POOL_BLOCKS, len(f))) + 1j * rng.standard_normal((POOL_BLOCKS, len(f)))
+                # Every frequency's power, averaged over the pool, is what
+                # a fresh draw gives on average (2): the pool's few blocks
+                # add no bias to band powers (below 4 Hz a block has 3 lines).
+                spec *= np.sqrt(2 / np.mean(np.abs(spec) ** 2, axis=0))
+                s = _shape(kind, f)
+                s[0] = 0
+                x = np.fft.irfft(spec * s, n)
+                x *= BACKGROUND_UV[kind] / np.sqrt(np.mean(x**2, axis=1, keepdims=True))
+                p[i] = x
+            _pools[rate] = p
+    return p
+
+
+def white() -> np.ndarray:
+    """WHITE_LEN float32 samples of unit white Gaussian noise."""
+    if not _white:
+        with _pool_lock:
+            if not _white:
+                _white.append(np.random.default_rng([_POOL_SEED, 0]).standard_normal(WHITE_LEN, np.float32))
+    return _white[0]
+
+
+def _windows(rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """(H,) float32 each: the falling half of the sine window (a block's
+    second hop) and the rising half (its first); their squares sum to 1."""
+    w = _win.get(rate)
+    if w is None:
+        h = rate // 2
+        j = np.arange(h)
+        w = (np.sin(np.pi * (j + h) / (2 * h)).astype(np.float32),
+             np.sin(np.pi * j / (2 * h)).astype(np.float32))
+        _win[rate] = w
+    return w
+
+
+@dataclass(frozen=True)
+class _Draw:
+    """One background block's choices for every channel."""
+    block: np.ndarray  # pool block per channel
+    shift: np.ndarray  # circular shift, samples
+    sign: np.ndarray  # +1 or -1, float32
+    white: np.ndarray  # offset of the block's first hop in the white table
+
+
+class _Hop:
+    """One hop of background: shaped (uV) and unit white, per channel."""
+
+    def __init__(self, h: int) -> None:
+        self.data = np.empty((2, NCH, h), np.float32)
+        self.filled = [False] * NCH
+
+
+def _read(row: np.ndarray, start: int, sign: np.float32, out: np.ndarray) -> None:
+    """out = sign * row[start:start + len(out)], row read circularly."""
+    n, m = len(row), len(out)
+    a = start % n
+    if a + m <= n:
+        np.multiply(row[a : a + m], sign, out=out)
+    else:
+        np.multiply(row[a:], sign, out=out[: n - a])
+        np.multiply(row[: m - (n - a)], sign, out=out[n - a :])
+
+
+def _first_at(t0: float, period: float, n: int, x: float) -> int:
+    """The first i < n with t0 + i * period >= x (n if none): np.searchsorted
+    on the window's sample times, computed as render() computes them."""
+    i = min(max(math.ceil((x - t0) / period), 0), n)
+    while i > 0 and t0 + (i - 1) * period >= x:
+        i -= 1
+    while i < n and t0 + i * period < x:
+        i += 1
+    return i
+
+
 class Renderer:
     def __init__(self, seed: int) -> None:
         self.seed = seed
-        self._blocks: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        self._draws: OrderedDict[tuple[int, int], _Draw] = OrderedDict()
+        self._hops: OrderedDict[tuple[int, int], _Hop] = OrderedDict()
         self._slots: dict[tuple[int, int], list[tuple[str, dict[str, float]]]] = {}
         rng = np.random.default_rng([seed, 3])
         self._mains_phase = rng.uniform(0, 2 * np.pi, (NCH, 3))
         self._mains_drift = float(rng.normal(0.0, 0.01))
-        self._kinds = [c.kind for c in CHANNELS]
+        # sin(h x + phase) = sin(h x) cos(phase) + cos(h x) sin(phase): each
+        # channel's weights of sin(h x), then of cos(h x), h = 1, 3, 5.
+        rel = np.array([a for _, a in MAINS_HARMONICS])
+        self._mains_w = np.concatenate([(rel * np.cos(self._mains_phase)).T,
+                                        (rel * np.sin(self._mains_phase)).T])  # (6, NCH)
 
     # --- background ------------------------------------------------------------
-    def _block(self, rate: int, k: int) -> np.ndarray:
-        """(2, NCH, 2H) float32: shaped background and unit white noise."""
+    def _draw(self, rate: int, k: int) -> _Draw:
         key = (rate, k)
-        b = self._blocks.get(key)
-        if b is not None:
-            self._blocks.move_to_end(key)
-            return b
-        n = rate  # 1 s blocks, hop H = n // 2
-        rng = np.random.default_rng([self.seed, 1, rate, k + (1 << 40)])
-        f = np.fft.rfftfreq(n, 1.0 / rate)
-        spec = rng.standard_normal((NCH, len(f))) + 1j * rng.standard_normal((NCH, len(f)))
-        shaped = np.empty((NCH, n))
-        for kind in set(self._kinds):
-            rows = [i for i, kd in enumerate(self._kinds) if kd == kind]
-            s = _shape(kind, f)
-            s[0] = 0
-            x = np.fft.irfft(spec[rows] * s, n)
-            x *= BACKGROUND_UV[kind] / np.sqrt(np.mean(x**2, axis=1, keepdims=True))
-            shaped[rows] = x
-        white = rng.standard_normal((NCH, n))
-        b = np.stack([shaped, white]).astype(np.float32)
-        self._blocks[key] = b
-        if len(self._blocks) > 16:
-            self._blocks.popitem(last=False)
-        return b
+        d = self._draws.get(key)
+        if d is None:
+            rng = np.random.default_rng([self.seed, 1, rate, k + (1 << 40)])
+            d = _Draw(rng.integers(0, POOL_BLOCKS, NCH), rng.integers(0, rate, NCH),
+                      (rng.integers(0, 2, NCH) * 2 - 1).astype(np.float32),
+                      rng.integers(0, WHITE_LEN - rate // 2 + 1, NCH))
+            self._draws[key] = d
+            if len(self._draws) > 8:
+                self._draws.popitem(last=False)
+        return d
 
-    def _background(self, rate: int, g: np.ndarray, chans: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    def _hop(self, rate: int, k: int, chans: list[int]) -> np.ndarray:
+        """(2, NCH, H) float32 for samples k*H .. (k+1)*H - 1 (H = rate // 2):
+        shaped background (uV) and unit white noise, filled for chans (a
+        channel is drawn the first time it is asked for)."""
+        key = (rate, k)
+        hop = self._hops.get(key)
+        if hop is None:
+            hop = _Hop(rate // 2)
+            self._hops[key] = hop
+            if len(self._hops) > 8:
+                self._hops.popitem(last=False)
+        else:
+            self._hops.move_to_end(key)
+        missing = [c for c in chans if not hop.filled[c]]
+        if missing:
+            self._fill(rate, k, hop, missing)
+        return hop.data
+
+    def _fill(self, rate: int, k: int, hop: _Hop, chans: list[int]) -> None:
+        # The hop is the second half of block k - 1, fading out, plus the
+        # first half of block k, fading in.
         h = rate // 2
-        shaped = np.zeros((len(chans), len(g)), np.float32)
-        white = np.zeros_like(shaped)
-        k1 = g // h
-        for k in np.unique(k1):
-            sel = k1 == k
-            gi = g[sel]
-            for kb in (k - 1, k):
-                j = gi - kb * h
-                w = np.sin(np.pi * j / (2 * h)).astype(np.float32)
-                b = self._block(rate, int(kb))
-                shaped[:, sel] += w * b[0][chans][:, j]
-                white[:, sel] += w * b[1][chans][:, j]
-        return shaped, white
+        p = pool(rate)
+        wt = white()
+        fall, rise = _windows(rate)
+        prev, cur = self._draw(rate, k - 1), self._draw(rate, k)
+        tmp = np.empty(h, np.float32)
+        for c in chans:
+            dst = hop.data[0, c]
+            _read(p[_KIND[c], prev.block[c]], int(prev.shift[c]) + h, prev.sign[c], dst)
+            dst *= fall
+            _read(p[_KIND[c], cur.block[c]], int(cur.shift[c]), cur.sign[c], tmp)
+            tmp *= rise
+            dst += tmp
+            o = int(cur.white[c])
+            hop.data[1, c] = wt[o : o + h]
+            hop.filled[c] = True
+
+    def _background(self, rate: int, g: np.ndarray, chans: list[int], gain: np.ndarray,
+                    noise_sd: np.ndarray) -> np.ndarray:
+        """(len(chans), len(g)) float32, uV: shaped background * gain + white
+        * noise_sd (both (len(chans), 1)) at grid samples g (ascending)."""
+        h = rate // 2
+        n = len(g)
+        y = np.empty((len(chans), n), np.float32)
+        cols = None if chans == _ALL else np.asarray(chans)
+        # Consecutive samples (the rule) are a slice of each hop; a window
+        # whose start lies exactly half a sample off the grid repeats grid
+        # samples (rint rounds half to even) and takes them one by one.
+        step = n < 2 or (int(g[-1]) - int(g[0]) == n - 1 and int(g[1]) - int(g[0]) == 1)
+        k0, k1 = int(g[0]) // h, int(g[-1]) // h
+        for k in range(k0, k1 + 1):
+            a, b = (0, n) if k0 == k1 else (int(i) for i in np.searchsorted(g, [k * h, (k + 1) * h]))
+            if a == b:
+                continue
+            hop = self._hop(rate, k, chans)
+            if cols is not None:
+                hop = hop[:, cols]
+            if step:
+                r0 = int(g[a]) - k * h
+                part = hop[:, :, r0 : r0 + b - a]
+            else:
+                part = hop[:, :, g[a:b] - k * h]
+            np.multiply(part[0], gain, out=y[:, a:b])
+            y[:, a:b] += part[1] * noise_sd
+        return y
 
     # --- bursts ----------------------------------------------------------------
     def _slot_events(self, slot: int, movement: float, cautery: float) -> list[tuple[str, dict[str, float]]]:
@@ -164,30 +326,29 @@ class Renderer:
         period = 1e6 / rate
         t = t0_us + np.arange(n) * period  # us
         g = np.rint(t / period).astype(np.int64)
-        shaped, white = self._background(rate, g, chans)
-        z = np.asarray(contact_ohms)[:, None]
+        tl, th = t0_us + 0.0, t0_us + (n - 1) * period
+        z = np.asarray(contact_ohms, dtype=np.float64)[:, None]
         gain = 1.0 / (1.0 + (z / LEADOFF_OHMS) ** 2)
         noise_sd = np.sqrt(AMP_NOISE_UV**2 + (NOISE_UV_PER_KOHM * z / 1000.0) ** 2)
-        y = (shaped * gain + white * noise_sd).astype(np.float64)
+        y = self._background(rate, g, chans, gain, noise_sd)
         # Evoked waves: attenuated by a poor contact like any signal.
-        tl, th = t[0], t[-1]
         ci = {c: i for i, c in enumerate(chans)}
         for w in waves:
             row = ci.get(w.channel)
             if row is None or w.t_us + 5 * w.sigma_us < tl or w.t_us - 5 * w.sigma_us > th:
                 continue
-            a = max(0, int((w.t_us - 5 * w.sigma_us - t0_us) / period))
-            b = min(n, int((w.t_us + 5 * w.sigma_us - t0_us) / period) + 2)
+            a = _first_at(t0_us, period, n, w.t_us - 5 * w.sigma_us)
+            b = _first_at(t0_us, period, n, w.t_us + 5 * w.sigma_us)
             y[row, a:b] += gain[row, 0] * w.amp_uv * np.exp(-0.5 * ((t[a:b] - w.t_us) / w.sigma_us) ** 2)
-        # Mains pickup grows with the contact impedance.
+        # Mains pickup grows with the contact impedance: per channel,
+        # sum over h of rel_h sin(h x + phase), x = 2 pi hz t, as the
+        # channel's weights of sin(h x) and cos(h x), summed in a fixed order.
         ts = t * 1e-6
-        hz = mains_hz + self._mains_drift
-        for row, c in enumerate(chans):
-            m = MAINS_A * contact_ohms[row] * 1e6
-            ph = self._mains_phase[c]
-            y[row] += m * (np.sin(2 * np.pi * hz * ts + ph[0])
-                           + 0.3 * np.sin(2 * np.pi * 3 * hz * ts + ph[1])
-                           + 0.12 * np.sin(2 * np.pi * 5 * hz * ts + ph[2]))
+        hx = (2 * np.pi * (mains_hz + self._mains_drift) * ts) * _HARMONIC
+        basis = np.concatenate([np.sin(hx), np.cos(hx)])  # (6, n)
+        weights = self._mains_w if chans == _ALL else self._mains_w[:, chans]
+        weights = weights * (MAINS_A * 1e6 * z[:, 0])  # (6, len(chans)), uV
+        y += (weights[:, :, None] * basis[:, None, :]).sum(axis=0)
         # Movement (one body region) and cautery (everything, saturating).
         regions = ("scalp", "neck", "arm_L", "arm_R", "leg_L", "leg_R")
         for kind, e in self.bursts(ts[0], ts[-1], movement, cautery):
@@ -206,31 +367,39 @@ class Renderer:
                     buzz += np.sin(2 * np.pi * (317.0 + 293.7 * j) * ts + e["phase"] * (j + 1))
                 y += e["uv"] * env * buzz / 3.5
         # Stimulus artifact: pinned at full scale while the amplifier is
-        # overloaded, then an exponential recovery.
+        # overloaded, then an exponential recovery that ends TAIL_TAUS time
+        # constants on. t ascends, so each part of an artifact is a range of
+        # samples, and each range depends on the sample times alone, never
+        # on where a window starts: the same samples however a run is read.
         tau = recovery_ms * 1000.0
-        pinned = np.zeros(y.shape, dtype=bool)
-        pin_val = np.zeros(y.shape)
+        pins: list[tuple[int, int, int, float]] = []
         for art in artifacts:
-            if art.t_end_us + 12 * tau < tl or art.t_start_us > th:
+            most = ARTIFACT_MAX_UV_PER_MA * abs(art.peak_ma)
+            t_last = art.t_end_us + tau * (math.log(most / FULL_SCALE_UV) if most > FULL_SCALE_UV else 0.0)
+            if t_last + TAIL_TAUS * tau < tl or art.t_start_us > th:
                 continue
+            i_start = _first_at(t0_us, period, n, art.t_start_us)
+            i_end = _first_at(t0_us, period, n, art.t_end_us)
             for row, c in enumerate(chans):
                 amp = artifact_uv_per_ma(art.region, CHANNELS[c].region) * art.peak_ma
                 if amp == 0:
                     continue
                 sgn = 1.0 if amp > 0 else -1.0
-                on = (t >= art.t_start_us) & (t < art.t_end_us)
                 if abs(amp) > FULL_SCALE_UV:
                     t_free = art.t_end_us + tau * math.log(abs(amp) / FULL_SCALE_UV)
-                    blk = (t >= art.t_start_us) & (t < t_free)
-                    pinned[row] |= blk
-                    pin_val[row][blk] = sgn * FULL_SCALE_UV
+                    pins.append((row, i_start, _first_at(t0_us, period, n, t_free), sgn * FULL_SCALE_UV))
                     start_tail, a_tail = t_free, sgn * FULL_SCALE_UV
                 else:
-                    y[row][on] += amp
+                    y[row, i_start:i_end] += amp
                     start_tail, a_tail = art.t_end_us, amp * max(art.balance, 0.1)
-                tail = t >= start_tail
-                if tail.any():
-                    y[row][tail] += a_tail * np.exp(-(t[tail] - start_tail) / tau)
-        y = np.where(pinned, pin_val, y)
-        q = np.clip(np.rint(y / board.AMP_UV_PER_LSB), -32768, 32767).astype("<i2")
-        return q.T.copy()
+                i_tail = _first_at(t0_us, period, n, start_tail)
+                i_gone = _first_at(t0_us, period, n, start_tail + TAIL_TAUS * tau)
+                if i_tail < i_gone:
+                    y[row, i_tail:i_gone] += a_tail * np.exp(-(t[i_tail:i_gone] - start_tail) / tau)
+        for row, a, b, v in pins:  # the overload wins over everything, the latest pin last
+            y[row, a:b] = v
+        y /= board.AMP_UV_PER_LSB
+        np.rint(y, out=y)
+        np.minimum(y, 32767, out=y)
+        np.maximum(y, -32768, out=y)
+        return np.ascontiguousarray(y.T, dtype="<i2")
