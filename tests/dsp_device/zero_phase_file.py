@@ -1,0 +1,51 @@
+# The zero-phase measurement (stimfw.dsp.zerophase) over sweeps from a file
+# (parameters: devparams): "src" holds (sweep, channel, sample) int16, taken
+# through SweepProcessor.take(). Prints as JSON lines results(), then for
+# each component its first sample lo and the zero-phase A+B average and
+# plus-minus average (A-B)/2 from lo on, in uV, as results() measured them.
+import json
+
+import devparams
+from stimfw.dsp.zerophase import Backward
+from stimfw.record import measure
+from stimfw.record.averager import SweepProcessor
+
+P = devparams.load()
+
+
+class Amp:
+    AMP_RATES_HZ = tuple(P["amp"]["AMP_RATES_HZ"])
+    AMP_CHANNELS = P["amp"]["AMP_CHANNELS"]
+    AMP_UV_PER_LSB = P["amp"]["AMP_UV_PER_LSB"]
+
+
+class FileHal:
+    def __init__(self, path, n_ch, n):
+        self.f = open(path, "rb")
+        self.n_ch = n_ch
+        self.n = n
+        self.k = 0
+
+    def ticks_add(self, a, b):
+        return a + b
+
+    def acquire(self, t0_us, rate_hz, channels, buf):
+        self.f.seek(2 * self.n * (self.k * self.n_ch + channels[0]))
+        self.f.readinto(buf)
+
+
+cfg = P["cfg"]
+p = SweepProcessor(cfg, Amp, devparams.backend(P["backend"]))
+hal = FileHal(P["src"], len(cfg["channels"]), p.n)
+for k in range(P["sweeps"]):
+    hal.k = k
+    p.take(hal, 1000000, (0,))
+print(json.dumps(p.results()))
+back = Backward(p.sos, p.buf, p.n)
+for spec in cfg["components"]:
+    ci = p.channels.index(spec["ch"])
+    lo = max(measure.index(min(w[0] for w in spec["win_ms"]), p.rate_hz, p.pre), 0)
+    w = back.run(p.wave(2, ci), lo)
+    print(json.dumps([lo, [w[i] for i in range(lo, p.n)]]))
+    d = back.run(p.wave(0, ci), lo, p.wave(1, ci))
+    print(json.dumps([lo, [d[i] for i in range(lo, p.n)]]))
