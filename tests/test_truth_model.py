@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from scipy import signal
 from simunit.boardfiles import board
+from simunit.groundtruth import wave
 from simunit.model import HardwareModel, ModelError
 from test_sim_model import average, pulse, timeline
 
@@ -51,7 +52,7 @@ def test_truth_average_is_what_the_recorded_average_converges_to(tmp_path: Path)
     rec[PRE - 1:PRE + 3] = rec[PRE - 2]  # blank the 0.2 ms pulse
     t = m.truth_average(_request(since, m.now_us()))
     assert t["trials"] == 300 and t["n"] == len(rec) == 500 and t["pre"] == PRE
-    truth = np.array(t["wave_uv"])
+    truth = wave(t)
     sos = signal.butter(2, [30, 1000], btype="bandpass", fs=RATE, output="sos")
     # the same band on both; past the stimulus artifact's blanking window
     got = signal.sosfiltfilt(sos, rec)[PRE + 25:]
@@ -65,7 +66,7 @@ def test_truth_average_is_what_the_recorded_average_converges_to(tmp_path: Path)
     assert np.sqrt(np.mean((got - shifted) ** 2)) > 2 * np.sqrt(np.mean(resid**2))
     # the request's band is applied by scipy's sosfiltfilt
     f = m.truth_average(_request(since, m.now_us(), sos.tolist()))
-    assert f["filtered"] and np.allclose(f["wave_uv"], signal.sosfiltfilt(sos, truth), atol=1e-5)
+    assert f["filtered"] and np.allclose(wave(f), signal.sosfiltfilt(sos, truth), atol=1e-5)
 
 
 def test_truth_average_carries_the_trials_variability(tmp_path: Path) -> None:

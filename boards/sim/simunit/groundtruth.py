@@ -9,6 +9,7 @@ the trials actually delivered, passed through the same band."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from pathlib import Path
@@ -86,7 +87,8 @@ def truth_average(m: HardwareModel, req: dict[str, Any]) -> dict[str, Any]:
     is the firmware's (stimfw.record.averager): pre = int(pre_ms * rate /
     1000) samples before the trigger, n = pre + int(post_ms * rate / 1000).
 
-    Reply: trials, pre, n, rate_hz, wave_uv (the filtered average), and per
+    Reply: trials, pre, n, rate_hz, wave_f32 (the filtered average, uV,
+    little-endian float32 in base64; wave() decodes it), and per
     component the mean over the trials of its true latency and amplitude
     (the model's, at the component's centre, before any filter)."""
     output = str(req["output"])
@@ -127,8 +129,16 @@ def truth_average(m: HardwareModel, req: dict[str, Any]) -> dict[str, Any]:
     return {
         "trials": k, "output": output, "channel": ch, "rate_hz": rate, "pre": pre, "n": n,
         "filtered": bool(sos),
-        "wave_uv": [round(float(v), 6) for v in avg],
+        # float32 bytes in base64: a third of the JSON numbers' size, which
+        # matters on the sim request path, where the firmware holds the
+        # reply in its heap
+        "wave_f32": base64.b64encode(avg.astype("<f4").tobytes()).decode(),
         "components": {name: {"latency_ms": round(float(np.mean([a for a, _ in v])), 4),
                               "amplitude_uV": round(float(np.mean([b for _, b in v])), 4)}
                        for name, v in comps.items()},
     }
+
+
+def wave(reply: dict[str, Any]) -> np.ndarray:
+    """The average of a truth_average reply, in uV."""
+    return np.frombuffer(base64.b64decode(reply["wave_f32"]), dtype="<f4").astype(float)
