@@ -146,8 +146,10 @@ def averaged(back, ab, a, b, rate_hz, pre, spec):
     (a dsp.zerophase.Backward) filters the forward-filtered average ab
     backward. With the splits a and b (a None when one is empty), the
     residual noise: the r.m.s. of the zero-phase plus-minus average (A-B)/2
-    over the span of the component's windows, and whether the amplitude is
-    at least RELIABLE_RATIO times it. Each backward pass starts at the
+    from the component's first window to the sweep's end (the noise of an
+    average is the same all through it, and the windows alone hold too few
+    cycles of its low frequencies for a steady estimate), and whether the
+    amplitude is at least RELIABLE_RATIO times it. Each backward pass starts at the
     sweep's end and runs only as far as the measurement reads, so the
     stimulus artifact before the windows does not set the block-floating
     scale; a single peak's baseline comes from a pass of its own over the
@@ -160,11 +162,11 @@ def averaged(back, ab, a, b, rate_hz, pre, spec):
     r["reliable"] = None
     if a is not None:
         d = back.run(a, lo, b)
-        i1 = _clip(index(max(w[1] for w in wins), rate_hz, pre) + 1, len(d) + 1)
+        n = len(d)
         s = 0.0
-        for i in range(lo, i1):
+        for i in range(lo, n):
             s += d[i] * d[i]
-        noise = math.sqrt(s / max(i1 - lo, 1))
+        noise = math.sqrt(s / max(n - lo, 1))
         r["noise_uv"] = noise
         r["reliable"] = r["amp_uv"] is not None and r["amp_uv"] >= RELIABLE_RATIO * noise
     return r
