@@ -13,12 +13,6 @@ from stimfw.record.averager import SweepProcessor
 P = devparams.load()
 
 
-class Amp:
-    AMP_RATES_HZ = tuple(P["amp"]["AMP_RATES_HZ"])
-    AMP_CHANNELS = P["amp"]["AMP_CHANNELS"]
-    AMP_UV_PER_LSB = P["amp"]["AMP_UV_PER_LSB"]
-
-
 class FileHal:
     def __init__(self, path, n_ch, n):
         self.f = open(path, "rb")
@@ -35,7 +29,7 @@ class FileHal:
 
 
 cfg = P["cfg"]
-p = SweepProcessor(cfg, Amp, devparams.backend(P["backend"]))
+p = SweepProcessor(cfg, devparams.Amp(P["amp"]), devparams.backend(P["backend"]))
 hal = FileHal(P["src"], len(cfg["channels"]), p.n)
 for k in range(P["sweeps"]):
     hal.k = k
