@@ -18,6 +18,7 @@ over the reliable components alone.
 
     .venv/bin/python bench/bench_truth.py [--seeds 5] [--count 200]
         [--runtime unix|mcu32|both] [--scenario NAME ...] [--no-x10]
+        [--blank-after-us N]
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def _larger(scen: str, folder: Path) -> str:
 
 
 def run_all(exe: str, scenarios: list[str], seeds: int, count: int,
-            x10: bool = False) -> dict[str, list[Compared]]:
+            x10: bool = False, blank_after_us: int | None = None) -> dict[str, list[Compared]]:
     out: dict[str, list[Compared]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         image = build_image("sim", Path(tmp) / "image", arch=probe(exe).mpy_arch)
@@ -89,6 +90,9 @@ def run_all(exe: str, scenarios: list[str], seeds: int, count: int,
                     for name in ("ssep", "ssep_tibial"):
                         p = protocols.load(name, BOARD)
                         p["count"] = count
+                        if blank_after_us is not None:
+                            for site in p["sites"]:
+                                site["record"]["blank_us"][1] = blank_after_us
                         result, cs = compare_run(box, p, unit.model.truth_average)
                         if result.outcome != "complete":
                             raise SystemExit(f"{scen} seed {SEED0 + k} {name}: {result.outcome}")
@@ -162,9 +166,10 @@ def noise_line(results: dict[str, list[Compared]]) -> str:
         cs = [c for v in results.values() for c in v if c.name == name and c.unit["noise_uv"]]
         noise = statistics.median(c.unit["noise_uv"] for c in cs)
         amp = statistics.median(c.truth["amp_uv"] for c in cs)
+        signed = statistics.median(e for c in cs if (e := c.amp_error()) is not None)
         parts.append(f"{name}: residual noise {noise:.2f} uV r.m.s. (median), truth amplitude "
                      f"{min(c.truth['amp_uv'] for c in cs):.2f}-{max(c.truth['amp_uv'] for c in cs):.2f} uV "
-                     f"(median {amp:.2f})")
+                     f"(median {amp:.2f}), amplitude error signed median {signed:+.1%}")
     return "; ".join(parts)
 
 
@@ -174,6 +179,8 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=200, help="sweeps per side")
     ap.add_argument("--runtime", choices=("unix", "mcu32", "both"), default="both")
     ap.add_argument("--scenario", nargs="*", default=list(SCENARIOS), choices=list(SCENARIOS))
+    ap.add_argument("--blank-after-us", type=int, default=None,
+                    help="blank this long after each pulse instead of the protocols' 1500 us")
     ap.add_argument("--no-x10", dest="x10", action="store_false",
                     help="skip the runs with cortical SSEPs ten times their size")
     a = ap.parse_args()
@@ -184,8 +191,10 @@ def main() -> None:
             continue
         for x10 in (False, True) if a.x10 else (False,):
             t0 = time.monotonic()
-            res = run_all(RUNTIMES[rt], a.scenario, a.seeds, a.count, x10)
+            res = run_all(RUNTIMES[rt], a.scenario, a.seeds, a.count, x10, a.blank_after_us)
             what = "cortical SSEPs x10 (noise a tenth)" if x10 else "the scenarios as they are"
+            if a.blank_after_us is not None:
+                what += f", blanking {a.blank_after_us} us after each pulse"
             print(f"\n### {rt}, {what}: {a.seeds} seeds x {len(a.scenario)} scenarios, "
                   f"{a.count} sweeps a side ({time.monotonic() - t0:.0f} s)\n")
             print("\n".join(table(res)))

@@ -13,10 +13,13 @@
 import math
 
 # A component counts as reliable when its amplitude is at least this many
-# times the residual noise of the average (r.m.s. of the plus-minus average
-# (A-B)/2 over the component's windows, in the same band): below it, noise
-# alone moves the amplitude by more than ~15% (two peaks, each off by about
-# one r.m.s.) and may move a broad peak by a sample or more.
+# times the residual noise of the average (the r.m.s. of the plus-minus
+# average (A-B)/2 in the same band): noise then moves a peak-to-peak by
+# about 10% r.m.s. (two peaks, each off by about one r.m.s.), a fifth of
+# the 50% amplitude alarm criterion. The plus-minus average holds what
+# differs from sweep to sweep only: a stimulus artifact's residue, the same
+# in A and B, is not in it (docs/PERFORMANCE.md, Measurement against the
+# truth).
 RELIABLE_RATIO = 10.0
 
 
