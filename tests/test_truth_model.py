@@ -80,6 +80,9 @@ def test_truth_average_carries_the_trials_variability(tmp_path: Path) -> None:
     # reply's true latency is their mean, not the nominal 19.5 ms
     assert np.std(lat) > 0.1
     assert t["components"]["N20"]["latency_ms"] == pytest.approx(np.mean(lat), abs=1e-3)
+    # a part of the average, as the sim request path fetches it
+    part = m.truth_average(dict(_request(since, m.now_us()), first=100, count=50))
+    assert part["first"] == 100 and np.array_equal(wave(part), wave(t)[100:150])
     # only that run's trials of that output
     assert m.truth_average(_request(m.now_us() + 1, m.now_us() + 2))["trials"] == 0
     assert m.truth_average(dict(_request(since, m.now_us()), output="P2"))["trials"] == 0

@@ -35,11 +35,11 @@ for k in range(P["sweeps"]):
     hal.k = k
     p.take(hal, 1000000, (0,))
 print(json.dumps(p.results()))
-back = Backward(p.sos, p.buf, p.n)
+back = Backward(p.sos, p.chain, p.buf, p.n, p.uv_per_lsb)
 for spec in cfg["components"]:
     ci = p.channels.index(spec["ch"])
     lo = max(measure.index(min(w[0] for w in spec["win_ms"]), p.rate_hz, p.pre), 0)
-    w = back.run(p.wave(2, ci), lo)
+    w = back.run(ci, lo)
     print(json.dumps([lo, [w[i] for i in range(lo, p.n)]]))
-    d = back.run(p.wave(0, ci), lo, p.wave(1, ci))
+    d = back.run(ci, lo, True)
     print(json.dumps([lo, [d[i] for i in range(lo, p.n)]]))

@@ -83,12 +83,14 @@ def truth_average(m: HardwareModel, req: dict[str, Any]) -> dict[str, Any]:
     band the unit declared, when given.
 
     req: output, channel, since_us, until_us, rate_hz, pre_ms, post_ms and
-    optionally sos (rows [b0, b1, b2, 1, a1, a2]). The sweep's sample grid
+    optionally sos (rows [b0, b1, b2, 1, a1, a2]) and first, count: the
+    samples of the average the reply carries (default all). The sweep's sample grid
     is the firmware's (stimfw.record.averager): pre = int(pre_ms * rate /
     1000) samples before the trigger, n = pre + int(post_ms * rate / 1000).
 
-    Reply: trials, pre, n, rate_hz, wave_f32 (the filtered average, uV,
-    little-endian float32 in base64; wave() decodes it), and per
+    Reply: trials, pre, n, rate_hz, first, wave_f32 (those samples of the
+    filtered average, uV, little-endian float32 in base64; wave() decodes
+    it), and per
     component the mean over the trials of its true latency and amplitude
     (the model's, at the component's centre, before any filter)."""
     output = str(req["output"])
@@ -126,13 +128,18 @@ def truth_average(m: HardwareModel, req: dict[str, Any]) -> dict[str, Any]:
         from scipy import signal  # the test extra: only this request needs it
 
         avg = signal.sosfiltfilt(np.asarray(sos, dtype=float), avg)
+    first = int(req.get("first", 0))
+    count = int(req.get("count", n))
+    if not 0 <= first <= n or count < 0:
+        raise ValueError(f"samples {first}..{first + count} of {n}")
+    part = avg[first:first + count]
     return {
         "trials": k, "output": output, "channel": ch, "rate_hz": rate, "pre": pre, "n": n,
-        "filtered": bool(sos),
+        "filtered": bool(sos), "first": first,
         # float32 bytes in base64: a third of the JSON numbers' size, which
         # matters on the sim request path, where the firmware holds the
         # reply in its heap
-        "wave_f32": base64.b64encode(avg.astype("<f4").tobytes()).decode(),
+        "wave_f32": base64.b64encode(part.astype("<f4").tobytes()).decode(),
         "components": {name: {"latency_ms": round(float(np.mean([a for a, _ in v])), 4),
                               "amplitude_uV": round(float(np.mean([b for _, b in v])), 4)}
                        for name, v in comps.items()},

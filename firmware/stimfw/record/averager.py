@@ -187,12 +187,11 @@ class SweepProcessor:
         d["pre"] = self.pre
         d["n"] = self.n
         comps = []
-        back = Backward(self.sos, self.buf, self.n) if self.components else None
+        back = Backward(self.sos, self.chain, self.buf, self.n, self.uv_per_lsb) if self.components else None
         for spec in self.components:
             ci = self.channels.index(spec.get("ch", self.channels[0]))
             both = self.chain.sweeps(0, ci) and self.chain.sweeps(1, ci)
-            r = measure.averaged(back, self.wave(2, ci), self.wave(0, ci) if both else None,
-                                 self.wave(1, ci), self.rate_hz, self.pre, spec)
+            r = measure.averaged(back, ci, both, self.rate_hz, self.pre, spec)
             r["ch"] = self.channels[ci]
             r["sweeps"] = self.chain.sweeps(2, ci)
             comps.append(r)

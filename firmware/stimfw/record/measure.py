@@ -144,32 +144,27 @@ def _absent(r, why):
     return r
 
 
-def averaged(back, ab, a, b, rate_hz, pre, spec):
-    """A component of an average measured on its zero-phase version: back
-    (a dsp.zerophase.Backward) filters the forward-filtered average ab
-    backward. With the splits a and b (a None when one is empty), the
-    residual noise: the r.m.s. of the zero-phase plus-minus average (A-B)/2
-    from the component's first window to the sweep's end (the noise of an
-    average is the same all through it, and the windows alone hold too few
-    cycles of its low frequencies for a steady estimate), and whether the
-    amplitude is at least RELIABLE_RATIO times it. Each backward pass starts at the
+def averaged(back, c, both, rate_hz, pre, spec):
+    """A component of channel c's average measured on its zero-phase
+    version: back (a dsp.zerophase.Backward) filters the forward-filtered
+    average backward. With both splits (both true), the residual noise: the
+    r.m.s. of the zero-phase plus-minus average (A-B)/2 from the
+    component's first window to the sweep's end (the noise of an average is
+    the same all through it, and the windows alone hold too few cycles of
+    its low frequencies for a steady estimate), and whether the amplitude is
+    at least RELIABLE_RATIO times it. Each backward pass starts at the
     sweep's end and runs only as far as the measurement reads, so the
     stimulus artifact before the windows does not set the block-floating
     scale; a single peak's baseline comes from a pass of its own over the
     whole sweep."""
     wins = spec["win_ms"]
     lo = max(index(min(w[0] for w in wins), rate_hz, pre), 0)
-    base = baseline(back.run(ab, 0), pre) if len(wins) < 2 else None
-    r = component(back.run(ab, lo), rate_hz, pre, spec, base)
+    base = baseline(back.run(c, 0), pre) if len(wins) < 2 else None
+    r = component(back.run(c, lo), rate_hz, pre, spec, base)
     r["noise_uv"] = None
     r["reliable"] = None
-    if a is not None:
-        d = back.run(a, lo, b)
-        n = len(d)
-        s = 0.0
-        for i in range(lo, n):
-            s += d[i] * d[i]
-        noise = math.sqrt(s / max(n - lo, 1))
+    if both:
+        noise = back.run(c, lo, True).rms()
         r["noise_uv"] = noise
         r["reliable"] = r["amp_uv"] is not None and r["amp_uv"] >= RELIABLE_RATIO * noise
     return r
