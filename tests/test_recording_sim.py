@@ -58,9 +58,11 @@ def test_tibial_ssep_averages_show_p37(sim_unit: SimUnit, box: StimBox) -> None:
     truth = sim_unit.model.ground_truth()["ssep"]
     for stream, side in (("l_tibial", "tibial_L"), ("r_tibial", "tibial_R")):
         (p37,) = streams(r)[stream]["components"]
-        # The 30 Hz high-pass (causal, as on any online system) moves the
-        # broad P37 peak 1-2 ms earlier; sweep noise adds about 0.5 ms.
-        assert -3.0 <= p37["lat_ms"] - truth[side]["P37"]["latency_ms"] <= 1.0
+        # Measured on the zero-phase band, the P37 peak sits ~0.1 ms before
+        # the model's component centre; the residual noise of 400 sweeps
+        # moves this broad peak by up to ~0.5 ms (the causal band alone
+        # moved it 1-2 ms earlier). Like-for-like figures: test_truth_sim.py.
+        assert abs(p37["lat_ms"] - truth[side]["P37"]["latency_ms"]) <= 1.0
 
 
 def _ischaemia_alarms(unit: SimUnit, box: StimBox, name: str) -> tuple[list, dict]:

@@ -23,3 +23,13 @@ def backend(name):
 
         m = b.impl
     return m
+
+
+class Amp:
+    """The amplifier declarations SweepProcessor reads from a board, as the
+    run's parameters give them (the simulated board's, from the host)."""
+
+    def __init__(self, d):
+        self.AMP_RATES_HZ = tuple(d["AMP_RATES_HZ"])
+        self.AMP_CHANNELS = d["AMP_CHANNELS"]
+        self.AMP_UV_PER_LSB = d["AMP_UV_PER_LSB"]

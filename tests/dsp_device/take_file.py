@@ -10,12 +10,6 @@ from stimfw.record.averager import SweepProcessor
 P = devparams.load()
 
 
-class Amp:
-    AMP_RATES_HZ = tuple(P["amp"]["AMP_RATES_HZ"])
-    AMP_CHANNELS = P["amp"]["AMP_CHANNELS"]
-    AMP_UV_PER_LSB = P["amp"]["AMP_UV_PER_LSB"]
-
-
 class FileHal:
     """acquire() serves sweep k's channel from the file, and checks that
     take() asks for one channel at a time from the trigger less pre."""
@@ -40,7 +34,7 @@ class FileHal:
 
 cfg = P["cfg"]
 n_ch = len(cfg["channels"])
-p = SweepProcessor(cfg, Amp, devparams.backend(P["backend"]))
+p = SweepProcessor(cfg, devparams.Amp(P["amp"]), devparams.backend(P["backend"]))
 hal = FileHal(P["src"], n_ch, p.n, p.pre_us, P["t0"], P["period"])
 due = []
 pp = []

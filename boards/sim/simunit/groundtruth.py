@@ -1,17 +1,25 @@
 """What the simulated unit really did and what the physiology really was,
 for tests and phantom validation to compare measurements against: served by
 the sim request {"groundtruth": true}, SimUnit.model.ground_truth(), and the
-JSON file written beside the unit's flash folder."""
+JSON file written beside the unit's flash folder.
+
+truth_average() is the like-for-like reference for an average the unit
+measured: the noise-free average of what a channel saw over the sweeps of
+the trials actually delivered, passed through the same band."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from simunit import montage
 from simunit.boardfiles import board
+from simunit.signals import HORIZON_US, LEADOFF_OHMS
 
 if TYPE_CHECKING:
     from simunit.model import HardwareModel
@@ -62,3 +70,82 @@ def write(m: HardwareModel, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=1, default=float))
     os.replace(tmp, path)
+
+
+def truth_average(m: HardwareModel, req: dict[str, Any]) -> dict[str, Any]:
+    """The noise-free expected average of one channel over the trials of one
+    output delivered between since_us and until_us (the model's timeline):
+    each trial's own responses (its latencies and amplitudes, trial-to-trial
+    variability included) and any other response reaching the channel inside
+    its sweep, attenuated by the electrodes' contact as the recording is,
+    on the sweep's sample grid from the trial's actual pulse time; then
+    filtered forward and backward through sos (scipy.signal.sosfiltfilt), the
+    band the unit declared, when given.
+
+    req: output, channel, since_us, until_us, rate_hz, pre_ms, post_ms and
+    optionally sos (rows [b0, b1, b2, 1, a1, a2]) and first, count: the
+    samples of the average the reply carries (default all). The sweep's sample grid
+    is the firmware's (stimfw.record.averager): pre = int(pre_ms * rate /
+    1000) samples before the trigger, n = pre + int(post_ms * rate / 1000).
+
+    Reply: trials, pre, n, rate_hz, first, wave_f32 (those samples of the
+    filtered average, uV, little-endian float32 in base64; wave() decodes
+    it), and per
+    component the mean over the trials of its true latency and amplitude
+    (the model's, at the component's centre, before any filter)."""
+    output = str(req["output"])
+    ch = int(req["channel"])
+    if not 0 <= ch < len(montage.CHANNELS):
+        raise ValueError(f"no channel {ch}")
+    rate = int(req["rate_hz"])
+    pre = int(float(req["pre_ms"]) * rate / 1000)
+    n = pre + int(float(req["post_ms"]) * rate / 1000)
+    if not 0 < n <= 100_000:
+        raise ValueError(f"{n} samples")
+    pre_us = pre * 1_000_000 // rate
+    since, until = int(req["since_us"]), int(req["until_us"])
+    trials = [t for t in m.trials if t[1] == output and since <= t[0] <= until]
+    lo = since - pre_us - HORIZON_US
+    hi = until + n * 1e6 / rate + HORIZON_US
+    waves = [w for t in m.trials if lo <= t[0] <= hi for w in t[2] if w.channel == ch]
+    c = montage.CHANNELS[ch]
+    total = np.zeros(n)
+    comps: dict[str, list[tuple[float, float]]] = {}
+    for t_us, _out, _waves, truth in trials:
+        t = t_us - pre_us + np.arange(n) * (1e6 / rate)
+        z = m.electrode_ohms(c.active, t[0]) + m.electrode_ohms(c.ref, t[0])
+        gain = 1.0 / (1.0 + (z / LEADOFF_OHMS) ** 2)
+        for w in waves:
+            if t[0] - 6 * w.sigma_us <= w.t_us <= t[-1] + 6 * w.sigma_us:
+                total += gain * w.amp_uv * np.exp(-0.5 * ((t - w.t_us) / w.sigma_us) ** 2)
+        for name, v in truth.items():
+            if isinstance(v, dict) and "latency_ms" in v:
+                comps.setdefault(name, []).append((float(v["latency_ms"]), float(v["amplitude_uV"])))
+    k = len(trials)
+    avg = total / k if k else total
+    sos = req.get("sos")
+    if sos and k:
+        from scipy import signal  # the test extra: only this request needs it
+
+        avg = signal.sosfiltfilt(np.asarray(sos, dtype=float), avg)
+    first = int(req.get("first", 0))
+    count = int(req.get("count", n))
+    if not 0 <= first <= n or count < 0:
+        raise ValueError(f"samples {first}..{first + count} of {n}")
+    part = avg[first:first + count]
+    return {
+        "trials": k, "output": output, "channel": ch, "rate_hz": rate, "pre": pre, "n": n,
+        "filtered": bool(sos), "first": first,
+        # float32 bytes in base64: a third of the JSON numbers' size, which
+        # matters on the sim request path, where the firmware holds the
+        # reply in its heap
+        "wave_f32": base64.b64encode(part.astype("<f4").tobytes()).decode(),
+        "components": {name: {"latency_ms": round(float(np.mean([a for a, _ in v])), 4),
+                              "amplitude_uV": round(float(np.mean([b for _, b in v])), 4)}
+                       for name, v in comps.items()},
+    }
+
+
+def wave(reply: dict[str, Any]) -> np.ndarray:
+    """The average of a truth_average reply, in uV."""
+    return np.frombuffer(base64.b64decode(reply["wave_f32"]), dtype="<f4").astype(float)

@@ -30,6 +30,7 @@ from simunit.physiology import Physiology, Wave
 from simunit.signals import HORIZON_US, Artifact, Renderer
 
 RING_US = 30_000_000  # the amplifier's ring buffer holds the last 30 s
+TRIALS_KEPT = 10_000  # trials kept for truth averages: two of the largest protocol
 TRAIN_GAP_US = 12_000  # transcranial pulses closer than this form one train
 DEFAULT_TICKS_PERIOD = 1 << 62  # the 64-bit Unix port's time.ticks_* period
 
@@ -125,6 +126,10 @@ class HardwareModel:
         self.events: deque[Event] = deque()
         self.pulse_log: deque[dict[str, Any]] = deque(maxlen=500)
         self.response_log: deque[dict[str, Any]] = deque(maxlen=200)
+        # Every stimulus that evoked something: (time us, output, its waves,
+        # its truth), for truth averages over a whole run (the event queue
+        # keeps only what the amplifiers' ring still holds).
+        self.trials: deque[tuple[float, str, list[Wave], dict[str, Any]]] = deque(maxlen=TRIALS_KEPT)
         self.pulse_count = 0
         self.event_count = 0
         self.group_count = 0
@@ -377,6 +382,7 @@ class HardwareModel:
             waves, truth = self.physiology.scs(cath, q, p.w1, p.t_actual_us, rng, mods)
             truth = {"cathodes": ["E%d" % i for i in cath], "responses": truth}
         del anodes
+        self.trials.append((p.t_actual_us, name, waves, truth))
         self._add_event(Event(p.t_actual_us, waves, [art]), {"t_us": p.t_actual_us, "output": name, "truth": truth})
 
     def _event_rng(self) -> np.random.Generator:
@@ -407,6 +413,7 @@ class HardwareModel:
             anodes = [names[i] for i in range(len(names)) if anodes_mask >> i & 1]
             t_last = ps[-1].t_actual_us
             waves, truth = self.physiology.mep(q, first.w1, n, isi, anodes, t_last, self._event_rng(), self._mods(t_last))
+            self.trials.append((t_last, "TC", waves, truth))
             self._add_event(Event(t_last, waves, []), {
                 "t_us": t_last, "output": "TC", "pulses": n, "isi_us": round(isi, 1),
                 "anodes": anodes, "charge_uC_per_pulse": round(q, 4), "truth": truth,
@@ -496,7 +503,7 @@ class HardwareModel:
 
     # --- sim-only control -------------------------------------------------------------
     SIM_KEYS = ("seed", "scenario", "interlock", "estop", "load", "stage", "probe", "electrode",
-                "recovery_ms", "advance_s", "groundtruth", "stall_ms")
+                "recovery_ms", "advance_s", "groundtruth", "truth_average", "stall_ms")
 
     def sim(self, req: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
@@ -559,6 +566,8 @@ class HardwareModel:
                 out["stall_ms"] = int(req["stall_ms"])
             if req.get("groundtruth"):
                 out["groundtruth"] = self.ground_truth()
+            if "truth_average" in req:
+                out["truth_average"] = self.truth_average(dict(req["truth_average"]))
             out["now_us"] = self.clock.now_us()
             return out
 
@@ -566,3 +575,13 @@ class HardwareModel:
         with self.lock:
             self._materialise()
             return groundtruth.snapshot(self)
+
+    def truth_average(self, req: dict[str, Any]) -> dict[str, Any]:
+        """The noise-free expected average of a run's trials on one channel,
+        through the declared band (groundtruth.truth_average)."""
+        with self.lock:
+            self._materialise()
+            try:
+                return groundtruth.truth_average(self, req)
+            except (KeyError, TypeError, ValueError) as e:
+                raise ModelError(f"truth_average: {e!r}") from None

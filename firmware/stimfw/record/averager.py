@@ -175,6 +175,10 @@ class SweepProcessor:
         return d
 
     def results(self, snr_win_ms=None):
+        """Counts, SNR per channel, and the components measured on the
+        zero-phase average (dsp/zerophase.py; the sweep buffer is its work
+        space, so call it once the sweeps are in)."""
+        from stimfw.dsp.zerophase import Backward
         from stimfw.record import measure
 
         d = self.progress()
@@ -183,9 +187,11 @@ class SweepProcessor:
         d["pre"] = self.pre
         d["n"] = self.n
         comps = []
+        back = Backward(self.sos, self.chain, self.buf, self.n, self.uv_per_lsb) if self.components else None
         for spec in self.components:
             ci = self.channels.index(spec.get("ch", self.channels[0]))
-            r = measure.component(self.wave(2, ci), self.rate_hz, self.pre, spec)
+            both = self.chain.sweeps(0, ci) and self.chain.sweeps(1, ci)
+            r = measure.averaged(back, ci, both, self.rate_hz, self.pre, spec)
             r["ch"] = self.channels[ci]
             r["sweeps"] = self.chain.sweeps(2, ci)
             comps.append(r)

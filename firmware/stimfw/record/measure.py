@@ -6,7 +6,21 @@
 # peak, P = positive peak, number = nominal latency. "N20/P25" measures both
 # peaks and their peak-to-peak amplitude; "N13" alone measures one peak
 # against the pre-trigger baseline.
+#
+# A peak is the sample extremum refined by the parabola through it and its
+# two neighbours (latency and value between samples: at 5 kHz a sample is
+# 0.2 ms, twice the latency resolution an SSEP trend needs).
 import math
+
+# A component counts as reliable when its amplitude is at least this many
+# times the residual noise of the average (the r.m.s. of the plus-minus
+# average (A-B)/2 in the same band): noise then moves a peak-to-peak by
+# about 10% r.m.s. (two peaks, each off by about one r.m.s.), a fifth of
+# the 50% amplitude alarm criterion. The plus-minus average holds what
+# differs from sweep to sweep only: a stimulus artifact's residue, the same
+# in A and B, is not in it (docs/PERFORMANCE.md, Measurement against the
+# truth).
+RELIABLE_RATIO = 10.0
 
 
 def index(ms, rate_hz, pre):
@@ -59,6 +73,20 @@ def peak(w, i0, i1, positive):
     return None if best is None else (best, bv)
 
 
+def vertex(w, i):
+    """(fractional index, value) of the vertex of the parabola through
+    w[i-1], w[i], w[i+1], with w[i] an extremum of the three: within half
+    a sample of i."""
+    a = w[i - 1]
+    b = w[i]
+    c = w[i + 1]
+    den = a - 2 * b + c
+    if den == 0:
+        return i, b
+    d = 0.5 * (a - c) / den
+    return i + d, b - 0.25 * (a - c) * d
+
+
 def baseline(w, pre):
     if pre <= 0:
         return 0.0
@@ -68,8 +96,13 @@ def baseline(w, pre):
     return s / pre
 
 
-def component(w, rate_hz, pre, spec):
-    """spec: {"name": "N20/P25", "ch": 0, "win_ms": [[15, 25], [20, 35]]}."""
+def component(w, rate_hz, pre, spec, base=None):
+    """spec: {"name": "N20/P25", "ch": 0, "win_ms": [[15, 25], [20, 35]]}.
+    Each named peak is an interior extremum of its polarity inside its
+    window; a pair's P lies above its N and its second peak after its first;
+    a single peak lies on its side of the pre-trigger baseline (base, when
+    given, else the mean of w before the trigger). Otherwise the component
+    is absent, with the reason."""
     names = spec["name"].split("/")
     wins = spec["win_ms"]
     if len(wins) != len(names):
@@ -82,17 +115,58 @@ def component(w, rate_hz, pre, spec):
         pos = name[:1].upper() == "P"
         p = peak(w, index(win[0], rate_hz, pre), index(win[1], rate_hz, pre) + 1, pos)
         if p is None:
-            r["lat_ms"] = None
-            r["amp_uv"] = None
-            r["absent"] = "no %s peak inside %s..%s ms" % (name, win[0], win[1])
-            return r
-        peaks.append((latency_ms(p[0], rate_hz, pre), p[1]))
-    r["lat_ms"] = peaks[0][0]
+            return _absent(r, "no %s peak inside %s..%s ms" % (name, win[0], win[1]))
+        x, v = vertex(w, p[0])
+        peaks.append((latency_ms(x, rate_hz, pre), v, pos))
     if len(peaks) == 2:
-        r["lat2_ms"] = peaks[1][0]
-        r["amp_uv"] = abs(peaks[1][1] - peaks[0][1])
-    else:
-        r["amp_uv"] = abs(peaks[0][1] - baseline(w, pre))
+        (l1, v1, p1), (l2, v2, p2) = peaks
+        if l2 <= l1:
+            return _absent(r, "%s not after %s" % (names[1], names[0]))
+        if p1 != p2 and (v1 - v2 if p1 else v2 - v1) <= 0:
+            return _absent(r, "%s not above %s" % (names[0] if p1 else names[1], names[1] if p1 else names[0]))
+        r["lat_ms"] = l1
+        r["lat2_ms"] = l2
+        r["amp_uv"] = abs(v2 - v1)
+        return r
+    lat, v, pos = peaks[0]
+    d = v - (baseline(w, pre) if base is None else base)
+    if (d if pos else -d) <= 0:
+        return _absent(r, "%s not %s the baseline" % (names[0], "above" if pos else "below"))
+    r["lat_ms"] = lat
+    r["amp_uv"] = abs(d)
+    return r
+
+
+def _absent(r, why):
+    r["lat_ms"] = None
+    r["amp_uv"] = None
+    r["absent"] = why
+    return r
+
+
+def averaged(back, c, both, rate_hz, pre, spec):
+    """A component of channel c's average measured on its zero-phase
+    version: back (a dsp.zerophase.Backward) filters the forward-filtered
+    average backward. With both splits (both true), the residual noise: the
+    r.m.s. of the zero-phase plus-minus average (A-B)/2 from the
+    component's first window to the sweep's end (the noise of an average is
+    the same all through it, and the windows alone hold too few cycles of
+    its low frequencies for a steady estimate), and whether the amplitude is
+    at least RELIABLE_RATIO times it. Each backward pass starts at the
+    sweep's end and runs only as far as the measurement reads, so the
+    stimulus artifact before the windows does not set the block-floating
+    scale; a single peak's baseline comes from a pass of its own over the
+    whole sweep."""
+    wins = spec["win_ms"]
+    lo = max(index(min(w[0] for w in wins), rate_hz, pre), 0)
+    base = baseline(back.run(c, 0), pre) if len(wins) < 2 else None
+    r = component(back.run(c, lo), rate_hz, pre, spec, base)
+    r["noise_uv"] = None
+    r["reliable"] = None
+    if both:
+        noise = back.run(c, lo, True).rms()
+        r["noise_uv"] = noise
+        r["reliable"] = r["amp_uv"] is not None and r["amp_uv"] >= RELIABLE_RATIO * noise
     return r
 
 
