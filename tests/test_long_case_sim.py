@@ -37,8 +37,14 @@ CFG = CaseConfig(duration_s=15 * 60, ssep_sweeps=50, freerun_channels=2, freerun
 # hold the case reliably: some runs fault with MemoryError when a run's
 # set-up cannot find a contiguous block (seen in CI; the 4-hour bench fails
 # after 7 runs, docs/PERFORMANCE.md), an open finding. The test gives it
-# 320k, the 64-bit default, to check what it is for: nothing lost.
-HEAP = {"unix": None, "mcu32": "320k"}
+# 320k, the 64-bit default, to check what it is for: nothing lost. The
+# 64-bit port gets the same room for its larger objects (boot heap 203 KB
+# against 159 KB): at its default 320k the case sits one qstr pool short of
+# running out. The pool of interned names grows in steps (14 KB at once on
+# 64 bits, half that on 32); the zero-phase measurement's 20 new names made
+# that step fall in the first SSEP run, and 2 runs out of 3 then failed a
+# 2 KB RESULT reply (docs/PERFORMANCE.md, Long case).
+HEAP = {"unix": "400k", "mcu32": "320k"}
 
 
 def test_a_short_long_case(runtime: str, image_for: Callable[[str], Image]) -> None:
