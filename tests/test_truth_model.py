@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import signal
 from simunit.boardfiles import board
-from simunit.groundtruth import wave
+from simunit.groundtruth import through, wave
 from simunit.model import HardwareModel, ModelError
 from test_sim_model import average, pulse, timeline
 
@@ -37,9 +37,9 @@ amplitude = 10.0
 """
 
 
-def _request(since: int, until: int, sos: object = None) -> dict:
+def _request(since: int, until: int) -> dict:
     return {"output": "P1", "channel": 1, "since_us": since, "until_us": until,
-            "rate_hz": RATE, "pre_ms": 10, "post_ms": 90, "sos": sos}
+            "rate_hz": RATE, "pre_ms": 10, "post_ms": 90}
 
 
 def test_truth_average_is_what_the_recorded_average_converges_to(tmp_path: Path) -> None:
@@ -64,9 +64,11 @@ def test_truth_average_is_what_the_recorded_average_converges_to(tmp_path: Path)
     assert np.sqrt(np.mean(resid**2)) < 0.3
     shifted = signal.sosfiltfilt(sos, np.roll(truth, 1))[PRE + 25:]
     assert np.sqrt(np.mean((got - shifted) ** 2)) > 2 * np.sqrt(np.mean(resid**2))
-    # the request's band is applied by scipy's sosfiltfilt
-    f = m.truth_average(_request(since, m.now_us(), sos.tolist()))
-    assert f["filtered"] and np.allclose(wave(f), signal.sosfiltfilt(sos, truth), atol=1e-5)
+    # a band, applied by scipy's sosfiltfilt to the whole average
+    f = through(t, sos.tolist())
+    assert np.allclose(wave(f), signal.sosfiltfilt(sos, truth), atol=1e-5)
+    with pytest.raises(ValueError, match="whole"):
+        through(m.truth_average(dict(_request(since, m.now_us()), first=10)), sos.tolist())
 
 
 def test_truth_average_carries_the_trials_variability(tmp_path: Path) -> None:

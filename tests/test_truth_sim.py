@@ -130,14 +130,12 @@ def test_ssep_components_match_the_truth_average(firmware_image, new_unit, tmp_p
             r, cs = truth.compare_run(box, p, ask)
             assert r.outcome == "complete"
             compared += cs
-        # through the unit, in chunks, the same average as in process (on the
-        # 32-bit runtime the request's rows pass through the firmware's
-        # float32: 1e-7 of the values)
+        # through the unit, in chunks, the same average as in process
         site = truth.ssep_sites(p)[0]
         req = truth.request(site, 2, 0, unit.model.now_us())
         by_sim, direct = truth.sim_truth(box)(req), unit.model.truth_average(req)
         assert by_sim["trials"] == direct["trials"] == COUNT
-        assert np.allclose(wave(by_sim), wave(direct), rtol=1e-5, atol=1e-5)
+        assert np.array_equal(wave(by_sim), wave(direct))
         assert len(wave(by_sim)) == direct["n"] == 500
     assert sorted(c.site for c in compared) == ["l_median", "l_tibial", "r_median", "r_tibial"]
     for c in compared:

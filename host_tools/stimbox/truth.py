@@ -1,6 +1,7 @@
 """What a simulated unit's averages should have measured: the model's
-noise-free average of the trials a run delivered, through the band the run
-declared (the sim request "truth_average", docs/SIMULATOR.md), measured with
+noise-free average of the trials a run delivered (the sim request
+"truth_average", docs/SIMULATOR.md), through the band the run declared
+(scipy, here on the host: simunit.groundtruth.through), measured with
 the unit's own measurement code (stimfw.record.measure) so that a unit's
 component and the truth's are compared like with like."""
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from simunit.groundtruth import wave
+from simunit.groundtruth import through, wave
 from stimfw.dsp import filters as device_filters
 from stimfw.record import measure
 
@@ -43,15 +44,18 @@ def ssep_sites(protocol: dict[str, Any]) -> list[Site]:
 def request(site: Site, channel: int, since_us: int, until_us: int) -> dict[str, Any]:
     """The truth_average request for one channel of a site over the trials
     delivered between since_us and until_us (the model's timeline, as the
-    sim replies' now_us), filtered by the rows the unit runs for that
-    record table (designed by the firmware's own code when it names a
-    band)."""
+    sim replies' now_us), on that record table's sample grid."""
     r = site.record
     return {
         "output": site.output, "channel": channel, "since_us": since_us, "until_us": until_us,
         "rate_hz": r["rate_hz"], "pre_ms": r.get("pre_ms", 0), "post_ms": r["post_ms"],
-        "sos": device_filters.from_config(r),
     }
+
+
+def band(site: Site) -> list[list[float]]:
+    """The rows the unit runs for a record table (designed by the
+    firmware's own code when it names a band)."""
+    return device_filters.from_config(site.record)
 
 
 def component(truth: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
@@ -127,7 +131,7 @@ def compare_run(box: StimBox, protocol: dict[str, Any], truth: Callable[[dict[st
         if stream is None:
             continue
         for got, spec in zip(stream["components"], site.record.get("components", []), strict=True):
-            t = truth(request(site, int(spec["ch"]), since, until))
+            t = through(truth(request(site, int(spec["ch"]), since, until)), band(site))
             c = None
             if causal:
                 wave = box.average(site.label, "ab", int(spec["ch"]))

@@ -78,21 +78,19 @@ def truth_average(m: HardwareModel, req: dict[str, Any]) -> dict[str, Any]:
     each trial's own responses (its latencies and amplitudes, trial-to-trial
     variability included) and any other response reaching the channel inside
     its sweep, attenuated by the electrodes' contact as the recording is,
-    on the sweep's sample grid from the trial's actual pulse time; then
-    filtered forward and backward through sos (scipy.signal.sosfiltfilt), the
-    band the unit declared, when given.
+    on the sweep's sample grid from the trial's actual pulse time. Not
+    filtered: through() applies a band, outside the model (see there).
 
     req: output, channel, since_us, until_us, rate_hz, pre_ms, post_ms and
-    optionally sos (rows [b0, b1, b2, 1, a1, a2]) and first, count: the
-    samples of the average the reply carries (default all). The sweep's sample grid
-    is the firmware's (stimfw.record.averager): pre = int(pre_ms * rate /
-    1000) samples before the trigger, n = pre + int(post_ms * rate / 1000).
+    optionally first, count: the samples of the average the reply carries
+    (default all). The sweep's sample grid is the firmware's
+    (stimfw.record.averager): pre = int(pre_ms * rate / 1000) samples before
+    the trigger, n = pre + int(post_ms * rate / 1000).
 
     Reply: trials, pre, n, rate_hz, first, wave_f32 (those samples of the
-    filtered average, uV, little-endian float32 in base64; wave() decodes
-    it), and per
-    component the mean over the trials of its true latency and amplitude
-    (the model's, at the component's centre, before any filter)."""
+    average, uV, little-endian float32 in base64; wave() decodes it), and
+    per component the mean over the trials of its true latency and
+    amplitude (the model's, at the component's centre, before any filter)."""
     output = str(req["output"])
     ch = int(req["channel"])
     if not 0 <= ch < len(montage.CHANNELS):
@@ -123,11 +121,6 @@ def truth_average(m: HardwareModel, req: dict[str, Any]) -> dict[str, Any]:
                 comps.setdefault(name, []).append((float(v["latency_ms"]), float(v["amplitude_uV"])))
     k = len(trials)
     avg = total / k if k else total
-    sos = req.get("sos")
-    if sos and k:
-        from scipy import signal  # the test extra: only this request needs it
-
-        avg = signal.sosfiltfilt(np.asarray(sos, dtype=float), avg)
     first = int(req.get("first", 0))
     count = int(req.get("count", n))
     if not 0 <= first <= n or count < 0:
@@ -135,7 +128,7 @@ def truth_average(m: HardwareModel, req: dict[str, Any]) -> dict[str, Any]:
     part = avg[first:first + count]
     return {
         "trials": k, "output": output, "channel": ch, "rate_hz": rate, "pre": pre, "n": n,
-        "filtered": bool(sos), "first": first,
+        "first": first,
         # float32 bytes in base64: a third of the JSON numbers' size, which
         # matters on the sim request path, where the firmware holds the
         # reply in its heap
@@ -149,3 +142,19 @@ def truth_average(m: HardwareModel, req: dict[str, Any]) -> dict[str, Any]:
 def wave(reply: dict[str, Any]) -> np.ndarray:
     """The average of a truth_average reply, in uV."""
     return np.frombuffer(base64.b64decode(reply["wave_f32"]), dtype="<f4").astype(float)
+
+
+def through(reply: dict[str, Any], sos: list[list[float]]) -> dict[str, Any]:
+    """A whole truth_average reply with its average passed forward and
+    backward through sos (rows [b0, b1, b2, 1, a1, a2]: the band the unit
+    ran) by scipy.signal.sosfiltfilt. Applied by the caller, never inside
+    the model: the first scipy import takes seconds, and while the firmware
+    waits on a sim request, or on the model's lock, its 2 s watchdog runs
+    (a unit was reset so)."""
+    from scipy import signal  # the test extra: only this needs it
+
+    x = wave(reply)
+    if reply.get("first", 0) != 0 or len(x) != reply["n"]:
+        raise ValueError("through() needs the whole average")
+    y = signal.sosfiltfilt(np.asarray(sos, dtype=float), x) if reply["trials"] else x
+    return dict(reply, wave_f32=base64.b64encode(y.astype("<f4").tobytes()).decode(), sos=sos)

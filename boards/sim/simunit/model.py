@@ -577,8 +577,8 @@ class HardwareModel:
             return groundtruth.snapshot(self)
 
     def truth_average(self, req: dict[str, Any]) -> dict[str, Any]:
-        """The noise-free expected average of a run's trials on one channel,
-        through the declared band (groundtruth.truth_average)."""
+        """The noise-free expected average of a run's trials on one channel
+        (groundtruth.truth_average; groundtruth.through applies a band)."""
         with self.lock:
             self._materialise()
             try:

@@ -178,16 +178,17 @@ class SweepProcessor:
         """Counts, SNR per channel, and the components measured on the
         zero-phase average (dsp/zerophase.py; the sweep buffer is its work
         space, so call it once the sweeps are in)."""
-        from stimfw.dsp.zerophase import Backward
-        from stimfw.record import measure
-
         d = self.progress()
         d["backend"] = self.backend
         d["rate_hz"] = self.rate_hz
         d["pre"] = self.pre
         d["n"] = self.n
         comps = []
-        back = Backward(self.sos, self.chain, self.buf, self.n, self.uv_per_lsb) if self.components else None
+        if self.components:
+            from stimfw.dsp.zerophase import Backward
+            from stimfw.record import measure
+
+            back = Backward(self.sos, self.chain, self.buf, self.n, self.uv_per_lsb)
         for spec in self.components:
             ci = self.channels.index(spec.get("ch", self.channels[0]))
             both = self.chain.sweeps(0, ci) and self.chain.sweeps(1, ci)
@@ -197,6 +198,8 @@ class SweepProcessor:
             comps.append(r)
         d["components"] = comps
         if self.split:
+            from stimfw.record import measure
+
             # per channel; None where a split of that channel is still empty
             win = snr_win_ms or (0, (self.n - self.pre) * 1000 / self.rate_hz)
             d["snr"] = [measure.snr(self.wave(0, c), self.wave(1, c), self.rate_hz, self.pre, win)

@@ -9,7 +9,10 @@
 #
 # A peak is the sample extremum refined by the parabola through it and its
 # two neighbours (latency and value between samples: at 5 kHz a sample is
-# 0.2 ms, twice the latency resolution an SSEP trend needs).
+# 0.2 ms, twice the latency resolution an SSEP trend needs). Results are
+# rounded to 1 us and 0.1 nV: a float's 17 digits would make every RESULT
+# reply and journal record longer for nothing (after a run the reply's JSON
+# must find its room in one piece).
 import math
 
 # A component counts as reliable when its amplitude is at least this many
@@ -124,16 +127,16 @@ def component(w, rate_hz, pre, spec, base=None):
             return _absent(r, "%s not after %s" % (names[1], names[0]))
         if p1 != p2 and (v1 - v2 if p1 else v2 - v1) <= 0:
             return _absent(r, "%s not above %s" % (names[0] if p1 else names[1], names[1] if p1 else names[0]))
-        r["lat_ms"] = l1
-        r["lat2_ms"] = l2
-        r["amp_uv"] = abs(v2 - v1)
+        r["lat_ms"] = round(l1, 3)
+        r["lat2_ms"] = round(l2, 3)
+        r["amp_uv"] = round(abs(v2 - v1), 4)
         return r
     lat, v, pos = peaks[0]
     d = v - (baseline(w, pre) if base is None else base)
     if (d if pos else -d) <= 0:
         return _absent(r, "%s not %s the baseline" % (names[0], "above" if pos else "below"))
-    r["lat_ms"] = lat
-    r["amp_uv"] = abs(d)
+    r["lat_ms"] = round(lat, 3)
+    r["amp_uv"] = round(abs(d), 4)
     return r
 
 
@@ -164,7 +167,7 @@ def averaged(back, c, both, rate_hz, pre, spec):
     r["noise_uv"] = None
     r["reliable"] = None
     if both:
-        noise = back.run(c, lo, True).rms()
+        noise = round(back.run(c, lo, True).rms(), 4)
         r["noise_uv"] = noise
         r["reliable"] = r["amp_uv"] is not None and r["amp_uv"] >= RELIABLE_RATIO * noise
     return r
