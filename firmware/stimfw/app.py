@@ -69,8 +69,16 @@ class App:
         before = journal.last_state
         self.reset = {"cause": cause, "detail": detail, "before": before}
         log.record("boot", cause=cause, detail=detail, before=before)
+        pulselog = PulseLog(journal)
+        if journal.run_seq:
+            # The last boot left a run's books open: journal what the output
+            # stage fired that it never read back. Loaded only then, so it
+            # costs an ordinary boot no heap.
+            from stimfw.stim.reconcile import reconcile
+
+            reconcile(journal, pulselog, log, hal, cause, detail)
         recorder = Recorder(hal, bd, push, log)
-        self.sequencer = sequencer = Sequencer(hal, bd, push, recorder, PulseLog(journal))
+        self.sequencer = sequencer = Sequencer(hal, bd, push, recorder, pulselog)
         self.supervisor = supervisor = Supervisor(hal, bd, log, sequencer)
         freerun = FreeRunSlot(hal, push)
         # The main loop's tasks, highest priority first (see the top).
@@ -79,7 +87,7 @@ class App:
         self.system = SystemRequests(link, hal, bd, self.uptime_ms, objects)
         StimRequests(link, bd, supervisor, sequencer, recorder, log, objects)
         AmpRequests(link, hal, bd, supervisor, freerun)
-        RecordRequests(link, log)
+        RecordRequests(link, log, supervisor)
         self._state = None
         self._run = None
         self._note_state()
