@@ -166,6 +166,14 @@ class App:
     def run(self):
         link = self.link
         hal = self.hal
+        # Collect after every quarter of the free heap is allocated, not only
+        # when the heap runs out: left to fill the whole heap, garbage
+        # interleaves with what lives on, which then lies scattered, and a
+        # later block of a few KB (a run's set-up, or the next table of
+        # MicroPython's interned names when a lazily loaded module needs
+        # one) finds no room in a heap that is mostly free.
+        gc.collect()
+        gc.threshold(gc.mem_free() // 4)
         hal.console.start()
         try:
             boot = identity(self.bd)
