@@ -77,6 +77,12 @@ class App:
             from stimfw.stim.reconcile import reconcile
 
             reconcile(journal, pulselog, log, hal, cause, detail)
+        # Reading the journal (every slot's header, and at a reconciliation
+        # the run's records) left garbage all through the heap: collect it
+        # before the long-lived parts are built, so they fill its holes
+        # instead of splitting what a reply needs later (at 200k on a 32-bit
+        # runtime the unit could not build an INFO reply without this).
+        gc.collect()
         recorder = Recorder(hal, bd, push, log)
         self.sequencer = sequencer = Sequencer(hal, bd, push, recorder, pulselog)
         self.supervisor = supervisor = Supervisor(hal, bd, log, sequencer)
