@@ -6,7 +6,9 @@ against the hardware model's truth. Prints one Markdown table row per fault
 
 "lost pulses": pulses the model delivered minus pulses in per-pulse records
 the unit's journal still hands out afterwards (read by a host through
-records(), then acknowledged); "event gaps": records missing from the
+records(), then acknowledged; a pulse the boot journalled from the output
+stage's count, flagged unverified, counts as recorded, and the notes say how
+many there were); "event gaps": records missing from the
 journal's sequence (every try's records must continue the last try's
 sequence number by number, across every reboot). A try passes when the unit
 is reachable and idle afterwards, the fault's own rule held, and nothing was
@@ -86,7 +88,7 @@ class Ledger:
         (pulses lost, sequence numbers missing, the records)."""
         wait_idle(box)
         # From where this host stopped reading, not from the unit's acknowledged
-        # seq: any program on the port may acknowledge.
+        # seq: another host may have acknowledged while no session held the unit.
         records = box.all_records(self.last_seq)
         page = box.records(self.last_seq)
         seqs = [r["seq"] for r in records]
@@ -101,6 +103,16 @@ class Ledger:
             self.last_seq = seqs[-1]
             box.ack(seqs[-1])
         return lost, gaps, records
+
+
+def unverified(records: list[dict[str, Any]]) -> int:
+    """Pulses journalled at boot from the output stage's count (fired, never read back)."""
+    return sum(1 for r in records if r["type"] == "pulses" for q in r["q_nc"] if q is None)
+
+
+def closed_by(records: list[dict[str, Any]], cause: str) -> bool:
+    """The interrupted run's books were closed at the next boot, naming the cause."""
+    return [r.get("outcome") for r in records if r["type"] == "result"] == [cause]
 
 
 def wait_idle(box: StimBox, timeout: float = 20.0) -> None:
@@ -298,7 +310,8 @@ def fault_interrupt(row: Row, image: Image, mp: str, tries: int) -> None:
                 box.reboot_from_repl()
                 lost, gaps, recs = led.settle(box)
                 boot = [r for r in recs if r["type"] == "event" and r["kind"] == "boot"]
-                return bool(boot) and boot[-1]["cause"] == "interrupt", lost, gaps, None
+                ok = bool(boot) and boot[-1]["cause"] == "interrupt" and closed_by(recs, "interrupted")
+                return ok and unverified(recs) == 0, lost, gaps, None
             attempt(row, one)
 
 
@@ -306,15 +319,20 @@ def fault_crash(row: Row, image: Image, mp: str, tries: int) -> None:
     with unit_with(image, mp) as unit, StimBox.connect(unit.port) as box:
         led = Ledger(unit)
         led.settle(box)
+        added = 0
         for _ in range(tries):
             def one() -> tuple[bool, int, int, str | None]:
+                nonlocal added
                 start_run(box, unit)
                 unit.crash()
                 box.wait_boot()
                 lost, gaps, recs = led.settle(box)
+                added += unverified(recs)
                 boot = [r for r in recs if r["type"] == "event" and r["kind"] == "boot"]
-                return bool(boot) and boot[-1]["cause"] == "crash", lost, gaps, None
+                ok = bool(boot) and boot[-1]["cause"] == "crash" and closed_by(recs, "crash")
+                return ok, lost, gaps, None
             attempt(row, one)
+        row.notes.append(f"{added} pulses journalled at boot from the output stage's count")
 
 
 def fault_stall(row: Row, image: Image, mp: str, tries: int) -> None:
@@ -322,18 +340,22 @@ def fault_stall(row: Row, image: Image, mp: str, tries: int) -> None:
     with unit_with(image, mp, realtime=True) as unit, StimBox.connect(unit.port) as box:
         led = Ledger(unit)
         led.settle(box)
+        added = 0
         for _ in range(tries):
             def one() -> tuple[bool, int, int, str | None]:
+                nonlocal added
                 start_run(box, unit, count=400, pulses=4)
                 expiries = unit.model.wdt_expiries
                 box.send(m.MSG_SIM, json.dumps({"stall_ms": BOARD.WATCHDOG_MS + 2000}).encode())
                 box.wait_boot(timeout=15)
                 lost, gaps, recs = led.settle(box)
+                added += unverified(recs)
                 boot = [r for r in recs if r["type"] == "event" and r["kind"] == "boot"]
                 ok = (unit.model.wdt_expiries == expiries + 1 and unit.reset_causes[-1] == "watchdog"
-                      and bool(boot) and boot[-1]["cause"] == "watchdog")
+                      and bool(boot) and boot[-1]["cause"] == "watchdog" and closed_by(recs, "watchdog"))
                 return ok, lost, gaps, None
             attempt(row, one)
+        row.notes.append(f"{added} pulses journalled at boot from the output stage's count")
 
 
 def fault_small_heap(row: Row, image: Image, mp: str, tries: int, heaps: list[str]) -> None:

@@ -62,7 +62,8 @@ def test_a_short_long_case(runtime: str, image_for: Callable[[str], Image]) -> N
     assert rep.lost == 0 and not [r for r in rep.records if r["type"] == "missing"]
     assert len(rep.events("boot")) == 1 and not rep.events("firmware_fault")
     assert rep.runs_without_result() == []
-    assert rep.results()[killed.run].get("outcome", "heartbeat_lost") == "heartbeat_lost"
+    assert rep.results()[killed.run]["outcome"] == "heartbeat_lost"
+    assert rep.incomplete_results() == []
     assert rep.delivered == rep.recorded > 0
     assert rep.pulse_index_errors() == []
     # Free-run streamed through the whole case (less what it had not yet

@@ -21,7 +21,9 @@ BASELINES_MAX = BOARD.LIMITS["baselines_max"]
 N = 60
 # heap_used after a run, once the table is full, varies by a few dozen bytes
 # (measured: 64 B on the 64-bit port, 32 B on the 32-bit one); a baseline
-# kept for ever would add 0.5-1 KB per protocol.
+# kept for ever would add 0.5-1 KB per protocol. Right after a run the unit
+# may still hold a few hundred bytes (up to 1.2 KB seen on the 64-bit port)
+# that are gone a request later: each sample is the least of three.
 TOLERANCE = 512
 
 
@@ -51,7 +53,7 @@ def test_sixty_protocols_keep_the_heap_flat(sim_unit: SimUnit, box: StimBox) -> 
     runs: list[RunResult] = []
     for k in range(N):
         runs.append(run(box, protocol(k)))
-        heap.append(box.info()["heap_used"])
+        heap.append(min(box.info()["heap_used"] for _ in range(3)))
     last = runs[-1].recording
     assert last["baselines"] == BASELINES_MAX and last["baselines_dropped"] == N - BASELINES_MAX
     # SSEP and TcMEP runs leave different set-ups behind: each kind on its own.

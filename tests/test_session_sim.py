@@ -90,3 +90,27 @@ def test_another_hosts_heartbeats_do_not_keep_a_dead_hosts_run(firmware_image, n
             lost = [e for e in ev if e["kind"] == "disarmed"]
             assert lost and lost[-1]["reason"] == "heartbeat_lost" and lost[-1]["session"] == "s1"
             assert any(e["kind"] == "heartbeat_refused" for e in ev)
+
+
+def test_only_the_session_acknowledges_journal_records_while_it_holds_the_unit(
+        sim_unit: SimUnit, box: StimBox) -> None:
+    box.arm(box.validate(ssep(20))["hash"])
+    other = StimBox(box.transport)  # a second program on the port: no token
+    last = other.records(0).last_seq
+    acked = other.records().acked
+    # Acknowledging lets the unit erase records: not for another host.
+    refused(lambda: other.ack(last), "s1")
+    refused(lambda: other.events(ack=last), "s1")
+    box.heartbeat()
+    refused(lambda: other.records(0, ack=last), "s1")
+    assert other.records().acked == acked  # nothing was acknowledged
+    # Reading stays open to anyone.
+    assert [r["seq"] for r in other.all_records(0)][-1] >= last
+    # Each refusal is logged, as ARM's and START's are, naming the owner.
+    ev = [e for e in box.all_records(0) if e["type"] == "event" and e["kind"] == "ack_refused"]
+    assert len(ev) == 3 and all(e["owner"] == "s1" and e["session"] is None for e in ev)
+    assert box.ack(last) == last  # the session's own host may
+    box.disarm()
+    # No session holds the unit: a new host (after a killed one) may.
+    end = other.records(last).last_seq
+    assert other.ack(end) == end

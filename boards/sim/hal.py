@@ -233,6 +233,11 @@ class Hal(Contract):
     def abort(self):
         self._call(w.OP_ABORT)
 
+    def fired_count(self):
+        """The output stage's pulse counter (the model's, which outlives
+        this process as a board's counter outlives a reset)."""
+        return self._call(w.OP_FIRED)
+
     def monitor(self, pulse_index, buf):
         """Current and voltage of one delivered pulse, interleaved int16, into
         buf; returns the samples per trace (0 until the pulse has gone out).

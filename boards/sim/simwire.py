@@ -35,6 +35,7 @@ OP_IMPEDANCE = 10  # payload: electrode name; value = ohms
 OP_SIM = 11  # payload: JSON request; reply payload: JSON
 OP_WATCHDOG = 12  # a0 = timeout ms: start (or restart) the watchdog; 0 stops it
 OP_WATCHDOG_FEED = 13
+OP_FIRED = 14  # value = the output stage's count of pulses started, modulo 2**16
 
 ST_OK = 0
 ST_ERROR = 1

@@ -80,8 +80,22 @@ class App:
         before = journal.last_state
         self.reset = {"cause": cause, "detail": detail, "before": before}
         log.record("boot", cause=cause, detail=detail, before=before)
+        pulselog = PulseLog(journal)
+        if journal.run_seq:
+            # The last boot left a run's books open: journal what the output
+            # stage fired that it never read back. Loaded only then, so it
+            # costs an ordinary boot no heap.
+            from stimfw.stim.reconcile import reconcile
+
+            reconcile(journal, pulselog, log, hal, cause, detail)
+        # Reading the journal (every slot's header, and at a reconciliation
+        # the run's records) left garbage all through the heap: collect it
+        # before the long-lived parts are built, so they fill its holes
+        # instead of splitting what a reply needs later (at 200k on a 32-bit
+        # runtime the unit could not build an INFO reply without this).
+        gc.collect()
         recorder = Recorder(hal, bd, push, log)
-        self.sequencer = sequencer = Sequencer(hal, bd, push, recorder, PulseLog(journal))
+        self.sequencer = sequencer = Sequencer(hal, bd, push, recorder, pulselog)
         self.supervisor = supervisor = Supervisor(hal, bd, log, sequencer)
         freerun = FreeRunSlot(hal, push)
         # The main loop's tasks, highest priority first (see the top).
@@ -90,7 +104,7 @@ class App:
         self.system = SystemRequests(link, hal, bd, self.uptime_ms, objects)
         StimRequests(link, bd, supervisor, sequencer, recorder, log, objects)
         AmpRequests(link, hal, bd, supervisor, freerun)
-        RecordRequests(link, log)
+        RecordRequests(link, log, supervisor)
         self._state = None
         self._run = None
         self._note_state()
@@ -169,6 +183,14 @@ class App:
     def run(self):
         link = self.link
         hal = self.hal
+        # Collect after every quarter of the free heap is allocated, not only
+        # when the heap runs out: left to fill the whole heap, garbage
+        # interleaves with what lives on, which then lies scattered, and a
+        # later block of a few KB (a run's set-up, or the next table of
+        # MicroPython's interned names when a lazily loaded module needs
+        # one) finds no room in a heap that is mostly free.
+        gc.collect()
+        gc.threshold(gc.mem_free() // 4)
         hal.console.start()
         try:
             boot = identity(self.bd)

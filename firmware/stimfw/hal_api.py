@@ -150,6 +150,24 @@ class Hal:
         readable through monitor(). Idempotent, allocates nothing."""
         raise self._missing("abort")
 
+    def fired_count(self):
+        """The output stage's own count of the pulses it has started, as a
+        small int modulo 2**16 (a 16-bit hardware counter): compare two
+        readings only as (b - a) & 0xFFFF. Hardware state, not firmware RAM: the count
+        goes on while the firmware hangs and keeps its value across a crash,
+        a soft reset and a watchdog reset (not across power loss), so the
+        next boot can tell how many pulses of the last fired timeline went
+        out after the firmware stopped reading them back. A board counts the
+        output gate's edges in hardware (an RP2040 PWM slice in edge-counting
+        mode on the gate pin, or the PIO program's own pulse counter, copied
+        by DMA into a watchdog scratch register or .noinit RAM; on an STM32 a
+        timer clocked by the gate, copied into a backup register). Fast,
+        allocates nothing. A board that cannot count raises NotProvided: the
+        firmware then journals an upper bound (every pulse of the segment
+        not read back may have fired), never silently nothing; so it does
+        after a power-on reset, when no count survived."""
+        raise self._missing("fired_count")
+
     def monitor(self, pulse_index, buf):
         """The output monitor ADC's samples across pulse pulse_index of the
         last fired timeline: current and voltage interleaved (buf[2k],

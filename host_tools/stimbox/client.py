@@ -9,7 +9,8 @@ arrive meanwhile are queued in `box.pushes` and handed to `on_push`.
 Exclusive control: ARM answers with a session token, which this object
 keeps and sends with START, HEARTBEAT, DISARM and STOP; until the unit
 disarms, another host (another StimBox, any program on the port) cannot
-START, HEARTBEAT, DISARM or ARM it, only STOP it (docs/SAFETY.md).
+START, HEARTBEAT, DISARM or ARM it, only STOP it (docs/SAFETY.md), nor
+acknowledge journal records.
 """
 
 from __future__ import annotations
@@ -45,11 +46,53 @@ class Push:
     data: Any  # decoded JSON, or bytes for binary pushes
 
 
+def join_parts(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records as the unit pages them, with every record that spans several
+    journal slots made whole again: its head (a "parts" count and the first
+    part's "text") becomes the record, with "parts"; each further slot stays
+    a {"seq", "type": "part", "of", "part"} entry (of: the head's seq), so the sequence numbers
+    stay one gap-free series. A record whose parts are not all there (a
+    crash cut its writing) comes as {"seq", "type", "incomplete"}."""
+    out: list[dict[str, Any]] = []
+    texts: dict[int, list[str]] = {}
+    heads: dict[int, int] = {}
+    for r in records:
+        if r["type"] == "part":
+            of = r["seq"] - r["part"]  # the record's head
+            t = texts.get(of)
+            if t is not None and len(t) == r["part"]:
+                t.append(r["text"])
+            out.append({"seq": r["seq"], "type": "part", "of": of, "part": r["part"]})
+        elif "parts" in r and "text" in r:
+            texts[r["seq"]] = [r["text"]]
+            heads[r["seq"]] = len(out)
+            out.append(r)
+        else:
+            out.append(r)
+    for seq, i in heads.items():
+        head = out[i]
+        t = texts[seq]
+        try:
+            whole = json.loads("".join(t)) if len(t) == head["parts"] else None
+        except ValueError:
+            whole = None
+        if isinstance(whole, dict):
+            whole.update(seq=seq, type=head["type"], parts=head["parts"])
+            out[i] = whole
+        else:
+            out[i] = {"seq": seq, "type": head["type"],
+                      "incomplete": f"{len(t)} of {head['parts']} parts readable"}
+    return out
+
+
 @dataclass
 class RecordPage:
     """One page of the unit's journal (MSG_RECORDS): records after a
     sequence number, each a dict with "seq" and "type" ("event", "pulses",
-    "result", or "missing" for one lost to a crash or an overflow)."""
+    "result", "segment" (write-ahead: a segment handed to the output stage),
+    "part" (a further slot of the record at "of"), or "missing" for one lost
+    to a crash or an overflow). A record longer than a slot comes as its
+    head (with "parts" and "text") and its parts, unjoined."""
 
     records: list[dict[str, Any]]
     next: int  # ask from here for the next page
@@ -405,36 +448,42 @@ class StimBox:
 
     def events(self, ack: int | None = None) -> dict[str, Any]:
         """The unit's safety events since the acknowledged seq, every page of
-        them; ack first acknowledges up to that seq."""
-        d: dict[str, Any] = self.request(m.MSG_EVENTS, {"ack": ack} if ack is not None else None)
+        them; ack first acknowledges up to that seq (refused, not_owner,
+        while another host holds the unit's session)."""
+        d: dict[str, Any] = self.request(m.MSG_EVENTS, self._with_token({"ack": ack})
+                                         if ack is not None else None)
         events = list(d["events"])
         while d["more"]:
             d = self.request(m.MSG_EVENTS, {"since": d["next"]})
             events.extend(d["events"])
-        d["events"] = events
+        d["events"] = join_parts(events)
         return d
 
     def records(self, since: int | None = None, ack: int | None = None) -> RecordPage:
         """One page of the journal after seq since (default: after the
-        acknowledged seq); ack first acknowledges up to that seq."""
+        acknowledged seq), as the unit sends it: a record spanning several
+        slots may run on into the next page, its parts unjoined (join_parts,
+        or all_records(), joins them); ack first acknowledges up to that seq
+        (refused, not_owner, while another host holds the unit's session)."""
         args: dict[str, Any] = {}
         if since is not None:
             args["since"] = since
         if ack is not None:
-            args["ack"] = ack
+            args = self._with_token(dict(args, ack=ack)) or {}
         d = self.request(m.MSG_RECORDS, args or None)
         return RecordPage(d["records"], d["next"], d["more"], d["first_seq"], d["last_seq"],
                           d["acked"], d["lost"])
 
     def all_records(self, since: int | None = None) -> list[dict[str, Any]]:
-        """Every record after since (default: the acknowledged), page by page."""
+        """Every record after since (default: the acknowledged), page by
+        page, each record that spans several slots joined (join_parts)."""
         out: list[dict[str, Any]] = []
         page = self.records(since)
         out.extend(page.records)
         while page.more:
             page = self.records(page.next)
             out.extend(page.records)
-        return out
+        return join_parts(out)
 
     def ack(self, seq: int) -> int:
         """The host has stored every record up to seq: the unit may reuse

@@ -30,7 +30,6 @@ recorded (the journal's per-pulse records), and wall time per virtual time.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,7 +40,7 @@ from stimfw.link import messages as m
 
 from stimbox import protocols
 from stimbox.build import board_module
-from stimbox.client import StimBox
+from stimbox.client import StimBox, join_parts
 from stimbox.errors import DeviceError
 from stimbox.session import run_protocol
 
@@ -109,22 +108,18 @@ class CaseReport:
         return sum(len(r["amp"]) for r in self.records if r["type"] == "pulses")
 
     def results(self) -> dict[int, dict[str, Any]]:
-        """Result records by run; one too long for its journal slot comes
-        cut (its JSON text truncated, under "cut"): its run is read from
-        the text."""
-        out: dict[int, dict[str, Any]] = {}
-        for r in self.records:
-            if r["type"] != "result":
-                continue
-            if "run" in r:
-                out[int(r["run"])] = r
-            elif (found := re.search(r'"run": ?(\d+)', str(r.get("cut", "")))) is not None:
-                out[int(found.group(1))] = r
-        return out
+        """Result records by run (one longer than a journal slot comes
+        joined from its parts, with "parts")."""
+        return {int(r["run"]): r for r in self.records if r["type"] == "result" and "run" in r}
 
-    def cut_results(self) -> list[int]:
-        """Runs whose result record was cut to fit its journal slot."""
-        return sorted(run for run, r in self.results().items() if "cut" in r)
+    def incomplete_results(self) -> list[int]:
+        """Sequence numbers of result records that did not come whole (a
+        part missing)."""
+        return [int(r["seq"]) for r in self.records if r["type"] == "result" and "incomplete" in r]
+
+    def long_results(self) -> list[int]:
+        """Runs whose result spanned several journal slots."""
+        return sorted(run for run, r in self.results().items() if "parts" in r)
 
     def runs_without_result(self) -> list[int]:
         res = self.results()
@@ -181,8 +176,8 @@ class CaseReport:
             f"range {max(h2) - min(h2) if h2 else 0} B (SSEP runs alone: {self.heap_range()} B)",
             f"records {len(self.records)} (seq {self.seqs[0] if self.records else '-'}.."
             f"{self.seqs[-1] if self.records else '-'}), gaps {self.gaps()}, lost {self.lost}",
-            f"runs without a result: {self.runs_without_result()}; results cut to fit a slot: "
-            f"{self.cut_results()}",
+            f"runs without a result: {self.runs_without_result()}; results incomplete: "
+            f"{self.incomplete_results()}; results spanning slots (runs): {self.long_results()}",
             f"pulses delivered {self.delivered}, recorded {self.recorded}",
             f"free-run: {self.freerun.get('blocks')} blocks of {self.freerun_start.get('block_ms')} ms "
             f"on {len(self.freerun.get('channels', []))} channels: {self.freerun.get('covered_s', 0):.0f} s "
@@ -240,7 +235,7 @@ class LongCase:
             got.extend(page.records)
         self.report.lost = page.lost
         if got:
-            self.report.records.extend(got)
+            self.report.records.extend(join_parts(got))
             self.stored = int(got[-1]["seq"])
             box.ack(self.stored)
 

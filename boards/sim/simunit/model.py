@@ -107,6 +107,10 @@ class HardwareModel:
         self.wdt_expiries = 0
         self.wdt_cut_us: int | None = None  # virtual time the last expiry stopped output
         self.stall_began_us: int | None = None  # test-only stall requests (sim "stall_ms")
+        # The output stage's own pulse counter (a board's edge counter on
+        # the output gate): every pulse started since power-on. Neither a
+        # firmware reboot nor a reseed clears it.
+        self.fired = 0
         self._set_seed(seed)
         self._set_scenario(scenario)
 
@@ -314,6 +318,12 @@ class HardwareModel:
             self._materialise()
             return n
 
+    def fired_count(self) -> int:
+        """The output stage's pulse counter, as the board reads it: modulo 2**16."""
+        with self.lock:
+            self._materialise()
+            return self.fired & 0xFFFF
+
     def fire_done(self) -> bool:
         with self.lock:
             self._materialise()
@@ -348,6 +358,7 @@ class HardwareModel:
         name = board.OUTPUTS[p.output]["name"]
         params = self.stage[p.output]
         self.pulse_count += 1
+        self.fired += 1
         jrng = np.random.default_rng([self.seed, 11, self.pulse_count])
         p.t_actual_us = p.t_us + int(round(jrng.normal(0.0, params.jitter_us))) if params.jitter_us > 0 else p.t_us
         load = self.load_at(name, p.t_actual_us)

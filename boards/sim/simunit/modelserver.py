@@ -199,6 +199,8 @@ class ModelServer:
             return m.fire(m.unwrap(a0), cols), b""
         if op == w.OP_FIRE_DONE:
             return (1 if m.fire_done() else 0), b""
+        if op == w.OP_FIRED:
+            return m.fired_count(), b""
         if op == w.OP_MONITOR:
             trace = m.monitor(a0, a1)
             return len(trace) // 2, np.ascontiguousarray(trace).data.cast("B")

@@ -22,7 +22,18 @@
 # (service()); a queue that fills up is written at once rather than lost.
 # One record may be "open": the per-pulse record of the segment in progress
 # grows pulse by pulse and is rewritten in place (one slot) on each pass it
-# changed, so a crash loses at most the pulses read back in that pass.
+# changed. What a crash keeps from being written is recovered at the next
+# boot from the write-ahead records (stimfw.stim.reconcile): the header
+# names the first write-ahead record of the run whose books are still open
+# (run_seq), and flush() puts everything queued on flash before a segment
+# goes to the output stage.
+#
+# A JSON record longer than a slot spans consecutive sequence numbers: its
+# head slot carries the record's kind and the number of parts, each further
+# slot is a KIND_PART carrying its index; every slot is one bounded write,
+# and the text is cut only between UTF-8 characters. The host joins the
+# parts (stimbox.client). A record beyond MAX_PARTS slots loses its largest
+# list or table values, named under "dropped", never its text mid-way.
 #
 # The ring never overwrites a record the host has not acknowledged unless it
 # is full; each record so lost is counted, and the count is reported through
@@ -38,7 +49,10 @@ except ImportError:  # CPython without binascii.crc32 (never on MicroPython)
 KIND_EVENT = 1
 KIND_PULSES = 2
 KIND_RESULT = 3
-KIND_NAMES = {KIND_EVENT: "event", KIND_PULSES: "pulses", KIND_RESULT: "result"}
+KIND_SEGMENT = 4  # write-ahead: a segment about to go to the output stage
+KIND_PART = 5  # a further slot of a record longer than one slot
+KIND_NAMES = {KIND_EVENT: "event", KIND_PULSES: "pulses", KIND_RESULT: "result",
+              KIND_SEGMENT: "segment", KIND_PART: "part"}
 
 PATH = "journal.bin"  # in the flash root
 MAGIC = b"SBJ1"
@@ -49,6 +63,7 @@ HEAD_SIZE = 15
 STATE_MAX = 64
 WRITE_BUDGET = 4  # slots written per main-loop pass
 QUEUE = 16  # queued records before a write goes out at once
+MAX_PARTS = 16  # slots one record may span
 
 
 class Journal:
@@ -72,6 +87,7 @@ class Journal:
         self.seq = 0
         self.acked = 0
         self.last_state = None
+        self.run_seq = 0  # first write-ahead record of the run with open books
         self._open_file()
 
     # --- the file -------------------------------------------------------------
@@ -81,8 +97,10 @@ class Journal:
         except OSError:
             f = None
         if f is not None:
-            head = f.read(HEAD_SIZE + STATE_MAX)
-            ok = len(head) >= HEAD_SIZE
+            # The state text's room is followed by run_seq, a u32 (zero in
+            # files from before it was kept).
+            head = f.read(HEAD_SIZE + STATE_MAX + 4)
+            ok = len(head) >= HEAD_SIZE + STATE_MAX + 4
             if ok:
                 magic, sb, n, acked, sl = struct.unpack_from(HEAD_FMT, head)
                 ok = magic == MAGIC and sb == self.slot_bytes and n == self.slots
@@ -91,6 +109,7 @@ class Journal:
                 self.acked = acked
                 if sl:
                     self.last_state = bytes(head[HEAD_SIZE : HEAD_SIZE + sl]).decode()
+                self.run_seq = struct.unpack_from("<I", head, HEAD_SIZE + STATE_MAX)[0]
                 self._recover()
                 return
             f.close()
@@ -118,15 +137,18 @@ class Journal:
         self.seq = best
         if self.acked > best:
             self.acked = best
+        if self.run_seq > best:
+            self.run_seq = 0
 
     def _crc(self, buf, n):
         return crc32(memoryview(buf)[SLOT_HDR_SIZE : SLOT_HDR_SIZE + n]) & 0xFFFFFFFF
 
     def _write_head(self):
         st = (self.last_state or "").encode()[:STATE_MAX]
-        head = bytearray(HEAD_SIZE + STATE_MAX)
+        head = bytearray(HEAD_SIZE + STATE_MAX + 4)
         struct.pack_into(HEAD_FMT, head, 0, MAGIC, self.slot_bytes, self.slots, self.acked, len(st))
         head[HEAD_SIZE : HEAD_SIZE + len(st)] = st
+        struct.pack_into("<I", head, HEAD_SIZE + STATE_MAX, self.run_seq)
         self.f.seek(0)
         self.f.write(head)
         self.f.flush()
@@ -166,19 +188,44 @@ class Journal:
         return seq
 
     def append_json(self, kind, obj):
-        """obj gets its "seq"; too long for a slot, it is kept cut short."""
+        """obj gets its "seq"; longer than a slot, it spans further slots
+        (at most MAX_PARTS). Returns its (first) sequence number."""
         obj["seq"] = self.seq + 1
+        room = self.payload_max
         data = json.dumps(obj).encode()
-        if len(data) > self.payload_max:
-            cut = {"seq": obj["seq"], "kind": obj.get("kind"), "cut": ""}
-            room = self.payload_max - len(json.dumps(cut)) - 8
-            cut["cut"] = data[: room if room > 0 else 0].decode("utf-8", "ignore")
-            data = json.dumps(cut).encode()
-            # Escapes may have grown it: cut again until it fits.
-            while len(data) > self.payload_max:
-                cut["cut"] = cut["cut"][: -16]
-                data = json.dumps(cut).encode()
-        return self.append(kind, data)
+        while len(data) > room * MAX_PARTS:
+            # Too long even so: the largest list or table value goes, named
+            # under "dropped", until it fits.
+            big = None
+            size = 0
+            for k, v in obj.items():
+                if k != "dropped" and isinstance(v, (list, dict)):
+                    n = len(json.dumps(v))
+                    if n > size:
+                        big, size = k, n
+            if big is None:
+                raise ValueError("journal record of %d bytes" % len(data))
+            del obj[big]
+            obj.setdefault("dropped", []).append(big)
+            data = json.dumps(obj).encode()
+        if len(data) <= room:
+            return self.append(kind, data)
+        view = memoryview(data)
+        parts = []
+        i = 0
+        while i < len(data):
+            j = i + room
+            if j < len(data):
+                while (data[j] & 0xC0) == 0x80:  # never inside a UTF-8 character
+                    j -= 1
+            else:
+                j = len(data)
+            parts.append(view[i:j])
+            i = j
+        first = self.append(kind | len(parts) << 8, parts[0])
+        for k in range(1, len(parts)):
+            self.append(KIND_PART | k << 8, parts[k])
+        return first
 
     def open(self, kind):
         """Close the open record and open a new one; returns (seq, buffer).
@@ -234,9 +281,13 @@ class Journal:
         while self.queue or self.open_dirty:
             self.service()
 
-    def set_state(self, text):
-        """The unit's state, kept for the next boot to report."""
+    def set_state(self, text, run_seq=None):
+        """The unit's state, kept for the next boot to report; run_seq, if
+        given: the first write-ahead record of the run whose books are open
+        (0: none). On flash before this returns."""
         self.last_state = text
+        if run_seq is not None:
+            self.run_seq = run_seq
         self._write_head()
 
     def ack(self, seq):
@@ -252,14 +303,28 @@ class Journal:
         return f if f > 1 else 1
 
     def get(self, seq):
-        """(kind, payload bytes) of record seq, or None if it is gone."""
+        """(kind, payload bytes, part) of record seq, or None if it is gone.
+        part: for a KIND_PART slot its index in its record (the record's
+        head is seq - part); for any other kind the slots its record spans
+        (1 for most)."""
         if seq < self.first() or seq > self.seq:
             return None
         if seq == self.open_seq:
-            return self.open_kind, bytes(self.open_buf[: self.open_len])
-        for s, k, d in self.queue:
-            if s == seq:
-                return k, d
+            kind, data = self.open_kind, bytes(self.open_buf[: self.open_len])
+        else:
+            got = None
+            for s, k, d in self.queue:
+                if s == seq:
+                    got = k, bytes(d)
+            if got is None:
+                got = self._read(seq)
+                if got is None:
+                    return None
+            kind, data = got
+        part = kind >> 8
+        return kind & 0xFF, data, (part if part or kind & 0xFF == KIND_PART else 1)
+
+    def _read(self, seq):
         buf = self.buf
         self.f.seek((1 + seq % self.slots) * self.slot_bytes)
         if self.f.readinto(buf) != self.slot_bytes:
@@ -268,3 +333,4 @@ class Journal:
         if s != seq or n > self.payload_max or self._crc(buf, n) != crc:
             return None
         return kind, bytes(buf[SLOT_HDR_SIZE : SLOT_HDR_SIZE + n])
+

@@ -10,8 +10,11 @@ FLAG_OPEN = 1  # no current path: load above open_ohm
 FLAG_SHORT = 2  # load below short_ohm
 FLAG_COMPLIANCE = 4  # the output hit its compliance (CC) or current limit (CV)
 FLAG_NO_READBACK = 8  # the monitor returned no samples
+# Not a judgement: set by the boot reconciliation (stimfw.stim.reconcile) on
+# a pulse the output stage counted as fired that the firmware never read back.
+FLAG_UNVERIFIED = 16
 FLAG_NAMES = ((FLAG_OPEN, "open"), (FLAG_SHORT, "short"), (FLAG_COMPLIANCE, "compliance"),
-              (FLAG_NO_READBACK, "no_readback"))
+              (FLAG_NO_READBACK, "no_readback"), (FLAG_UNVERIFIED, "unverified"))
 
 # scan() results, in the caller's preallocated array("i", SCAN_SIZE)
 PEAK_I = 0  # largest current in the first phase's direction, LSB

@@ -3,7 +3,8 @@
 # unit-wide sequence number, where it survives reboots until the host has
 # acknowledged it, and is pushed live as PUSH_EVENT. Replies are pages of a
 # bounded size: however many entries wait, no reply is built larger than
-# PAGE_BYTES (plus one entry).
+# PAGE_BYTES plus one slot's record (a record spanning several slots comes
+# slot by slot, its parts as text, which the host joins).
 import json
 
 from stimfw.core import journal as jn
@@ -54,13 +55,20 @@ class EventLog:
                 if kinds is None:
                     out.append({"seq": s, "type": "missing"})
                     size += 32
-            elif kinds is None or got[0] in kinds:
-                rec = decode(got[0], got[1], s)
-                n = len(json.dumps(rec))
-                if out and size + n > PAGE_BYTES:
-                    break
-                out.append(rec)
-                size += n
+            else:
+                kind, data, parts = got
+                keep = kinds is None or kind in kinds
+                if kind == jn.KIND_PART and not keep:
+                    # The further slots of a long record go with its head.
+                    head = j.get(s - parts)
+                    keep = head is not None and head[0] in kinds
+                if keep:
+                    rec = decode(kind, data, s, parts)
+                    n = len(json.dumps(rec))
+                    if out and size + n > PAGE_BYTES:
+                        break
+                    out.append(rec)
+                    size += n
             s += 1
         return out, s - 1
 
@@ -77,16 +85,27 @@ class EventLog:
                 "last_seq": j.seq, "acked": j.acked}
 
 
-def decode(kind, data, seq):
+def decode(kind, data, seq, parts=1):
+    """One slot as the host reads it. parts: as journal.get() gives it; a
+    record's head that spans several slots and each further part carry
+    their text, which the host joins."""
     if kind == jn.KIND_PULSES:
         from stimfw.stim.pulselog import decode as pulses
 
         rec = pulses(data)
+    elif kind == jn.KIND_SEGMENT:
+        from stimfw.stim.pulselog import decode as pulses
+
+        rec = pulses(data, True)
+    elif kind == jn.KIND_PART:
+        rec = {"part": parts, "text": data.decode()}  # of the record at seq - part
+    elif parts > 1:
+        rec = {"parts": parts, "text": data.decode()}
     else:
         try:
             rec = json.loads(data)
         except ValueError:
-            rec = {"cut": "unreadable"}
+            rec = {"unreadable": len(data)}
     rec["seq"] = seq
     rec["type"] = jn.KIND_NAMES.get(kind, "?")
     return rec

@@ -2,16 +2,38 @@
 # record per run of consecutive pulses, up to the slot's room, each pulse
 # its output, flags, delivered amplitude (uA or mV) and first-phase charge
 # (nC). The record of the segment in progress is the journal's open record:
-# it grows pulse by pulse and is rewritten in place once per main-loop pass,
-# so a crash or an interrupt loses at most the pulses of the last pass.
+# it grows pulse by pulse and is rewritten in place once per main-loop pass.
+#
+# Write-ahead: before a segment goes to the output stage, segment() puts on
+# flash what is about to fire (run, pulse indices, scheduled times, output,
+# amplitude and contacts per pulse) with the output stage's pulse count at
+# that moment, and the journal's header names the run's first such record
+# until the run's result is on flash. So whatever ends the firmware, the
+# next boot knows which pulses it handed over and, from the output stage's
+# count, how many of them fired (stimfw.stim.reconcile).
 import struct
 
+from micropython import const
+
 from stimfw.core import journal as jn
+from stimfw.stim.delivery import FLAG_UNVERIFIED
 
 HEAD = "<HIB"  # run, index of the first pulse, pulses in the record
 HEAD_SIZE = 7
 PULSE = "<BBii"  # output, flags, delivered amplitude, charge nC
 PULSE_SIZE = 10
+
+# A write-ahead record: run, its total pulses, the segment's first pulse
+# index and pulse count, this record's first pulse and count, whether the
+# output stage's count was read, that count, the segment's scheduled start
+# (us from the run's start); then per pulse its offset from the segment's
+# start (us), output, amplitude, anode and cathode masks. A segment longer
+# than a slot's room takes several records. (Private consts: a name the
+# module keeps is one more entry in MicroPython's string table.)
+_SEG_HEAD = const("<HIIBIBBHI")
+_SEG_HEAD_SIZE = const(23)
+_SEG_PULSE = const("<IBiHH")
+_SEG_PULSE_SIZE = const(13)
 
 
 class PulseLog:
@@ -36,17 +58,69 @@ class PulseLog:
         self.next = index + 1
         self.j.grown(HEAD_SIZE + self.n * PULSE_SIZE)
 
+    def segment(self, run, total, first, start_us, tl, tally):
+        """What is about to fire: pulses first.. of run (timeline tl, the
+        segment's compiled start start_us from the run's start), and the
+        output stage's count before it (tally, None if the HAL keeps none),
+        on flash before this returns."""
+        j = self.j
+        room = (j.payload_max - _SEG_HEAD_SIZE) // _SEG_PULSE_SIZE
+        seq = 0
+        k = 0
+        while True:
+            n = tl.n - k
+            if n > room:
+                n = room
+            buf = bytearray(_SEG_HEAD_SIZE + n * _SEG_PULSE_SIZE)
+            struct.pack_into(_SEG_HEAD, buf, 0, run & 0xFFFF, total, first, tl.n, first + k, n,
+                             0 if tally is None else 1, tally or 0, start_us)
+            for i in range(n):
+                p = k + i
+                struct.pack_into(_SEG_PULSE, buf, _SEG_HEAD_SIZE + i * _SEG_PULSE_SIZE, tl.t_us[p],
+                                 tl.output[p], tl.amp[p], tl.anodes[p], tl.cathodes[p])
+            s = j.append(jn.KIND_SEGMENT, buf)
+            if not seq:
+                seq = s
+            k += n
+            if k >= tl.n:
+                break
+        j.flush()
+        if not j.run_seq:  # the run's first segment: its books open
+            j.set_state(j.last_state, seq)
+
     def end(self):
         """The run ended: its last record is complete."""
         self.j.close()
         self.buf = None
 
     def result(self, summary):
-        return result(self.j, summary)
+        """A run's result summary into the journal, after its last pulses:
+        on flash before the run's books close."""
+        j = self.j
+        j.close()
+        d = {}
+        d.update(summary)
+        seq = j.append_json(jn.KIND_RESULT, d)
+        j.flush()
+        if j.run_seq:
+            j.set_state(j.last_state, 0)
+        return seq
 
 
-def decode(data):
-    """A pulses record as the host reads it."""
+def decode(data, segment=False):
+    """A pulses record (or with segment, a write-ahead record) as the host
+    reads it; a pulse the boot reconciliation added (flag unverified: fired,
+    never read back) has no amplitude or charge."""
+    if segment:
+        run, total, sfirst, sn, first, n, has, tally, start = struct.unpack_from(_SEG_HEAD, data)
+        cols = ([], [], [], [], [])
+        for i in range(n):
+            row = struct.unpack_from(_SEG_PULSE, data, _SEG_HEAD_SIZE + i * _SEG_PULSE_SIZE)
+            for c in range(5):
+                cols[c].append(row[c])
+        return {"run": run, "total": total, "segment": sfirst, "segment_pulses": sn, "first": first,
+                "tally": tally if has else None, "start_us": start, "t_us": cols[0], "out": cols[1],
+                "amp": cols[2], "anodes": cols[3], "cathodes": cols[4]}
     run, first, n = struct.unpack_from(HEAD, data)
     out = []
     amp = []
@@ -56,14 +130,6 @@ def decode(data):
         o, f, a, c = struct.unpack_from(PULSE, data, HEAD_SIZE + i * PULSE_SIZE)
         out.append(o)
         fl.append(f)
-        amp.append(a)
-        q.append(c)
+        amp.append(None if f & FLAG_UNVERIFIED else a)
+        q.append(None if f & FLAG_UNVERIFIED else c)
     return {"run": run, "first": first, "out": out, "amp": amp, "q_nc": q, "flags": fl}
-
-
-def result(journal, summary):
-    """A run's result summary into the journal, after its last pulses."""
-    journal.close()
-    d = {}
-    d.update(summary)
-    return journal.append_json(jn.KIND_RESULT, d)

@@ -19,8 +19,11 @@
 # carrying that token may ARM, START, HEARTBEAT or DISARM; any other is
 # refused (ERR_NOT_OWNER) with the owner's id and age (ms since its last
 # heartbeat). STOP and the e-stop stay open to anyone: stopping never needs
-# permission. Every control request goes into the event log with the
-# requester's short id (None without the token), never the token.
+# permission. Acknowledging journal records (which lets the unit reuse their
+# room) is the session's too while one is held, and open to any host when
+# none is, so a host that follows a killed one can read and acknowledge.
+# Every control request goes into the event log with the requester's short
+# id (None without the token), never the token.
 #
 # Heartbeats count from when the unit handles them, and only while the
 # session has not lapsed already: a heartbeat that sat in the input queue
@@ -75,7 +78,7 @@ class Supervisor:
     def owner_age_ms(self):
         return self.hal.ticks_diff(self.hal.wall_ms(), self.last_hb)
 
-    def _owner_check(self, token, what):
+    def owner_check(self, token, what):
         """Refuse what unless the token is the session's (or none is held)."""
         s = self.session
         if s is None or self.sid(token) is not None:
@@ -107,7 +110,7 @@ class Supervisor:
         return h, spec, figures
 
     def arm(self, h, token=None):
-        self._owner_check(token, "arm")
+        self.owner_check(token, "arm")
         if self.state != IDLE:
             raise err.Refused(err.ERR_STATE, "arm needs IDLE, unit is %s" % self.state)
         if self.hal.estop_pressed():
@@ -130,7 +133,7 @@ class Supervisor:
         return token
 
     def start(self, baseline=False, token=None):
-        self._owner_check(token, "start")
+        self.owner_check(token, "start")
         if self.state != ARMED:
             self.log.record("start_refused", reason="state", state=self.state, session=self.sid(token))
             raise err.Refused(err.ERR_STATE, "start needs ARMED, unit is %s" % self.state)
@@ -151,7 +154,7 @@ class Supervisor:
 
     def disarm(self, reason="disarm_command", token=None):
         if reason == "disarm_command":
-            self._owner_check(token, "disarm")
+            self.owner_check(token, "disarm")
         sid = self.session[1] if self.session is not None else None
         if self.state == FAULT:
             if self.hal.estop_pressed():
@@ -172,7 +175,7 @@ class Supervisor:
         """The session's host is alive. Counts from now, unless the session
         had already lapsed (a heartbeat that waited in the input queue while
         the loop stalled must not extend a run): the next pass ends it."""
-        self._owner_check(token, "heartbeat")
+        self.owner_check(token, "heartbeat")
         if self.session is None:
             return
         now = self.hal.wall_ms()

@@ -15,10 +15,17 @@
 # that failed, is left for the supervisor's next pass (take_ended(),
 # take_fault()). On a delivery fault the sequencer ends output itself first:
 # stopping needs nobody's permission.
+#
+# Before each fire() the segment goes into the journal as a write-ahead
+# record with the output stage's pulse count (hal.fired_count()), so a boot
+# after a crash or a watchdog reset can journal what fired and was never
+# read back (stimfw.stim.reconcile); an aborted run reads back exactly the
+# pulses that count says went out.
 
 from stimfw.core import errors as err
 from stimfw.core import notices as note
 from stimfw.core.buffers import zeros
+from stimfw.hal_api import NotProvided
 from stimfw.stim import delivery
 from stimfw.stim.compiler import Segmenter
 from stimfw.stim.timeline import Timeline
@@ -83,6 +90,7 @@ class Sequencer:
         self.end_at = 0
         self.next_due = 0  # timeline clock of the next pulse end to read back
         self.read = 0  # pulses of the segment read back so far
+        self.tally = None  # the output stage's count before the segment, or None
         self.recs = ([], [], [])  # delivered amplitude, charge nC, flags, per pulse
 
     def start(self, spec, h=None, baseline=False):
@@ -128,20 +136,31 @@ class Sequencer:
         self.read = 0
         self.recs = ([], [], [])
         self.recs_first = 0
+        try:
+            self.tally = hal.fired_count()
+        except NotProvided:  # the HAL keeps no count
+            self.tally = None
+        if self.pulselog is not None:
+            r = self.run
+            self.pulselog.segment(r.id, r.total, self.seg.first, self.seg_start, self.tl, self.tally)
         hal.fire(self.tl, at)
 
     def abort(self, reason):
         """The supervisor already ended output; close the run's books."""
         r = self.run
         if r is not None:
-            # Pulses that began before the stop belong in the record: read
-            # back each one whose start the timeline clock has passed (the
-            # abort kept the later ones from going out).
+            # Pulses that began before the stop belong in the record: those
+            # the output stage counted (the abort kept the later ones from
+            # going out), or, where it keeps no count, each one whose start
+            # the timeline clock has passed.
             tl = self.tl
             hal = self.hal
             now = hal.ticks_us()
-            while (self.read < tl.n and
-                   hal.ticks_diff(now, hal.ticks_add(self.fire_at, tl.t_us[self.read])) >= 0):
+            fired = tl.n
+            if self.tally is not None:
+                fired = (hal.fired_count() - self.tally) & 0xFFFF
+            while (self.read < tl.n and self.read < fired and (self.tally is not None or
+                   hal.ticks_diff(now, hal.ticks_add(self.fire_at, tl.t_us[self.read])) >= 0)):
                 self._readback(r, self.read)
                 self.read += 1
             r.outcome = reason

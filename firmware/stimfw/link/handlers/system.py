@@ -99,6 +99,11 @@ class SystemRequests:
                 self.pattern = b""
                 gc.collect()
                 self.pattern = test_pattern(size)
+                # The generator's garbage (a big int per sample on a 32-bit
+                # port) goes now: left until the next request, it would push
+                # that request's objects up into the free top of the heap,
+                # splitting the room a large pattern needs.
+                gc.collect()
             data = self.pattern
         else:
             data = self.objects.get(name)
