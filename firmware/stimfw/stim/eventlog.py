@@ -7,6 +7,7 @@
 import json
 
 from stimfw.core import journal as jn
+from stimfw.core import jsonio
 from stimfw.core import notices as note
 
 PAGE_BYTES = 1536  # JSON bytes of records in one reply
@@ -56,7 +57,7 @@ class EventLog:
                     size += 32
             elif kinds is None or got[0] in kinds:
                 rec = decode(got[0], got[1], s)
-                n = len(json.dumps(rec))
+                n = jsonio.size(rec)
                 if out and size + n > PAGE_BYTES:
                     break
                 out.append(rec)
