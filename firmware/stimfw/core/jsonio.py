@@ -28,3 +28,32 @@ def size(obj):
     json.dump(obj, c)
     return c.n
 
+
+class _Into(io.IOBase):
+    def __init__(self):
+        self.buf = None
+        self.n = 0
+
+    def write(self, b):
+        k = len(b)
+        n = self.n
+        if n + k <= len(self.buf):
+            self.buf[n : n + k] = b
+        self.n = n + k
+        return k
+
+
+_into = _Into()
+
+
+def dump_into(obj, buf):
+    """json.dumps(obj) written into buf; returns its length. Longer than
+    buf, only what fits was written: the caller needs a larger buffer."""
+    w = _into
+    w.buf = buf
+    w.n = 0
+    try:
+        json.dump(obj, w)
+    finally:
+        w.buf = None
+    return w.n

@@ -88,8 +88,9 @@ class StimRequests:
         r = self.seq.result(req.get("run"))
         if r is None:
             raise Refused(ERR_NOT_FOUND, "no run %r" % (req.get("run"),))
-        if self.rec.results.get("run") == r["run"]:
-            r["recording"] = self.rec.results
+        rec = self.rec.results(r["run"])
+        if rec is not None:
+            r["recording"] = rec
         return r
 
     def heartbeat(self, req, rid):
