@@ -1,7 +1,7 @@
 """Storage the firmware reserves at boot so that a long case makes nothing
 lasting mid-case (docs/PERFORMANCE.md, Firmware heap): the protocols'
-baseline table and the last run's results as JSON text. Each under the
-real micropython, both runtimes."""
+baseline table, the last run's results as JSON text, and the DSP arena's
+held slice for free-run EMG. Each under the real micropython, both runtimes."""
 
 from __future__ import annotations
 
@@ -41,3 +41,10 @@ def test_results_are_kept_whole_in_the_reserved_buffer_or_a_block_of_their_own(r
     assert out["refused"] == {"limit": "components", "value": out["max"] + 1, "min": 0, "max": out["max"],
                               "unit": ""}
 
+
+@pytest.mark.parametrize("runtime", BOTH)
+def test_the_held_arena_slice_outlasts_runs_and_leaves_them_the_rest(runtime: str) -> None:
+    steps = json.loads(run_mp_file("device/arena_hold.py", runtime=runtime))
+    assert steps == {"take_400": 400, "hold_400": 400, "take_past_held": None, "hold_again": None,
+                     "held_kept": True, "take_600": 600, "take_1": None, "after_let_go": 400,
+                     "zeroed": True, "hold_too_big": None, "hold_all": 1000, "take_none_left": None}
