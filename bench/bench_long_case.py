@@ -3,6 +3,7 @@ on each runtime: free-run EMG on 16 channels throughout, median and tibial
 SSEP every 3 min, TcMEP every 5 min over 40 distinct amplitudes, a pedicle
 screw tEMG search every 30 min, one host kill and reconnect in the middle.
 Prints the heap after the runs and its slope over the second half, the
+largest free block (at the start, the least after a run, after the last), the
 journal's sequence numbers, results per run, pulses delivered vs recorded,
 wall time against the virtual time covered, and the CPU time of the
 firmware's process and of the simulator's.
@@ -72,7 +73,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hours", type=float, default=4.0)
     ap.add_argument("--runtime", choices=("unix", "mcu32", "both"), default="both")
-    ap.add_argument("--heap-mcu32", default="224k", help="the board heap (the firmware runs from ROMFS)")
+    ap.add_argument("--heap-mcu32", default="192k", help="the board heap (the firmware runs from ROMFS)")
     ap.add_argument("--heap-unix", default=None, help="default: the unit's (320k)")
     ap.add_argument("--channels", type=int, default=16)
     ap.add_argument("--verbose", action="store_true")

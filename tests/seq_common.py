@@ -7,18 +7,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mpy import run_mp_file, runtime_for_arch, unit_heap
+from mpy import ram_firmware_heap, run_mp_file, runtime_for_arch
 from stimbox.build import Image, board_module
 
 BOARD = board_module("sim")
 
 
 def app_heap(runtime: str) -> str:
-    """The whole app loaded (link, supervisor, sequencer, recording and its
-    DSP arena) takes the simulated unit's heap on that runtime; these tests
+    """The whole app loaded into RAM (link, supervisor, sequencer, recording
+    and its DSP arena) takes ram_firmware_heap on that runtime; these tests
     also keep their test HAL's records of every fire and every push in the
     same heap, so they get 64 KB on top. The compile memory test keeps 96k."""
-    return f"{int(unit_heap(runtime).rstrip('k')) + 64}k"
+    return f"{int(ram_firmware_heap(runtime).rstrip('k')) + 64}k"
 
 
 def run_image(image: Image, script: str, data: Any = None, *args: object,

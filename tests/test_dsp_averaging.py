@@ -64,8 +64,9 @@ def test_sums_hold_precision_for_2000_fullscale_sweeps(runtime: str, backend: st
 # A pyboard-class MCU heap, on the board-like 32-bit runtime: that is the
 # board figure. The .mpy code of the averaging modules sits in this heap too
 # (a board could freeze it into flash). The 64-bit port's objects and code
-# are larger; it gets the heap scaled as the simulated unit's is (320k there
-# for 256k on 32 bits, supervisor.py), so it checks the same logic.
+# are larger; it gets the heap scaled by 320/256, as the heaps that hold the
+# whole firmware in RAM are (tests/mpy.py RAM_FIRMWARE_HEAP), so it checks
+# the same logic.
 SSEP_HEAP = {"mcu32": "96k", "unix": "120k"}
 ARCH = {"unix": "x64", "mcu32": "x86"}  # mpy-cross -march for each runtime
 # What the ulab backend may allocate per take(): for each of the 8 channels,

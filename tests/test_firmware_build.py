@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from mpy import BOTH, FIRMWARE, run_mp_file, unit_heap
+from mpy import BOTH, FIRMWARE, ram_firmware_heap, run_mp_file
 from stimbox import build
 
 FIRMWARE_FILES = sorted(FIRMWARE.rglob("*.py"))
@@ -39,12 +39,12 @@ def test_all_firmware_compiles_with_mpy_cross(arch: str, tmp_path: Path) -> None
 
 @pytest.mark.parametrize("runtime", BOTH)
 def test_every_firmware_module_imports_under_micropython(firmware_image, runtime: str) -> None:
-    # All of them at once, from the compiled image as a unit loads them, in
-    # the simulated unit's default heap on that runtime. The board-like runtime
-    # has ulab, so there the ulab backend imports too.
+    # All of them at once, from the compiled image's .mpy files, loaded into
+    # RAM (a unit runs them from ROMFS: tests/test_memory_bounds_sim.py). The
+    # board-like runtime has ulab, so there the ulab backend imports too.
     assert "stimfw.link.codec" in MODULES and "stimfw.app" in MODULES
     names = MODULES + sorted(NEEDS_ULAB) if runtime == "mcu32" else MODULES
-    out = run_mp_file("device/import_all.py", data=names, runtime=runtime, heap=unit_heap(runtime),
+    out = run_mp_file("device/import_all.py", data=names, runtime=runtime, heap=ram_firmware_heap(runtime),
                       paths=(firmware_image.slot_dir,))
     assert out.split().count("ok") == len(names)
 

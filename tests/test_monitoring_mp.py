@@ -11,7 +11,8 @@ from mpy import BOTH, run_mp_file
 
 @pytest.mark.parametrize("runtime", BOTH)
 def test_freerun_block_path_allocates_nothing_under_heap_lock(runtime: str) -> None:
-    # 256k: the simulated unit's heap.
+    # 256k: the modules loaded into RAM, as device scripts load them
+    # (tests/mpy.py RAM_FIRMWARE_HEAP).
     out = run_mp_file("device/freerun_heap.py", heap="256k", runtime=runtime)
     _, blocks, backend, most = out.split()
     assert blocks == "400" and backend == ("ulab" if runtime == "mcu32" else "fixed")

@@ -22,7 +22,8 @@ length.
 
 After every run the host reads the journal from the last record it stored
 (records by sequence number) and acknowledges what it stored, and samples
-info()["heap_used"]. The figures (CaseReport) let a caller check: the heap
+info()["heap_used"] and info()["heap_largest"] (the largest block the heap
+can give: how fragmented it is). The figures (CaseReport) let a caller check: the heap
 flat over the second half, sequence numbers gap-free across the whole case,
 a result for every run, pulses delivered (the model's count) equal to pulses
 recorded (the journal's per-pulse records), and wall time per virtual time.
@@ -76,6 +77,7 @@ class Run:
     killed: bool = False
     pulses_pushed: int = 0
     heap_used: int = 0
+    heap_largest: int = 0
     wall_s: float = 0.0
 
 
@@ -85,6 +87,8 @@ class CaseReport:
     runs: list[Run] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)
     heap: list[int] = field(default_factory=list)  # heap_used after each run
+    largest: list[int] = field(default_factory=list)  # heap_largest after each run
+    start_largest: int = 0  # heap_largest before the first run
     delivered: int = 0  # the model's pulse count over the case
     virtual_s: float = 0.0
     wall_s: float = 0.0
@@ -174,6 +178,9 @@ class CaseReport:
             f"heap_used after run 1 / mid / last: {self.heap[0]} / {h2[0] if h2 else '-'} / "
             f"{self.heap[-1] if self.heap else '-'} B; second-half slope {self.heap_slope():+.1f} B/run, "
             f"range {max(h2) - min(h2) if h2 else 0} B (SSEP runs alone: {self.heap_range()} B)",
+            f"largest free block: {self.start_largest} B at the start, after the runs "
+            f"{min(self.largest) if self.largest else '-'} B at least, "
+            f"{self.largest[-1] if self.largest else '-'} B after the last",
             f"records {len(self.records)} (seq {self.seqs[0] if self.records else '-'}.."
             f"{self.seqs[-1] if self.records else '-'}), gaps {self.gaps()}, lost {self.lost}",
             f"runs without a result: {self.runs_without_result()}; results incomplete: "
@@ -254,6 +261,7 @@ class LongCase:
         self.box = box
         try:
             self.collect(box)
+            rep.start_largest = int(box.info()["heap_largest"])
             delivered0 = model.pulse_count
             t0 = model.now_us()
             w0 = time.monotonic()
@@ -276,12 +284,15 @@ class LongCase:
                     r.run, r.outcome, r.pulses_pushed = res.run, res.outcome, len(res.pulses)
                 box.pushes.clear()
                 self.collect(box)
-                r.heap_used = int(box.info()["heap_used"])
+                info = box.info()
+                r.heap_used = int(info["heap_used"])
+                r.heap_largest = int(info["heap_largest"])
                 rep.heap.append(r.heap_used)
+                rep.largest.append(r.heap_largest)
                 r.wall_s = time.monotonic() - w
                 rep.runs.append(r)
                 self.say(f"{self.now_s(t0) / 60:7.1f} min  run {r.run:3d} {r.kind:<11} {r.outcome:<14} "
-                         f"heap {r.heap_used} B  {r.wall_s:.2f} s")
+                         f"heap {r.heap_used} B, largest free {r.heap_largest} B  {r.wall_s:.2f} s")
             self.wait_until(box, t0, cfg.duration_s)
             if cfg.freerun_channels:
                 rep.freerun = self.stop_freerun(box)

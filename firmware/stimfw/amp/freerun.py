@@ -11,6 +11,7 @@ from array import array
 
 import board
 
+from stimfw.core import arena
 from stimfw.core.buffers import zeros
 from stimfw.dsp import backend as dsp_backend
 from stimfw.dsp import filters
@@ -25,7 +26,6 @@ class FreeRun:
         self.n_ch = n_ch
         self.rate_hz = rate_hz
         self.block = block
-        self.buf = zeros("h", n_ch * block)
         self.chain = be.FreeRunChain(n_ch, filters.validate(sos_rows))
         self.thr = int(thr_uv / board.AMP_UV_PER_LSB)
         self.refr = int(refractory_ms * rate_hz / 1000)
@@ -46,6 +46,26 @@ class FreeRun:
         self.train_samples = array("i", z)
         self.events = []
         self.dropped = 0
+        # Last, so that nothing after it can fail and leave it held: the
+        # block buffer from the DSP arena's end when a run's averaging leaves
+        # room there (release() gives it back), else the heap.
+        self.buf = arena.hold(2 * n_ch * block)
+        self.held = self.buf is not None
+        try:
+            if not self.held:
+                self.buf = zeros("h", n_ch * block)
+            # What the chain makes of the buffer, made now with the rest of
+            # the set-up, not at the first block among its transient objects.
+            self.chain.prepare(self.buf, block)
+        except MemoryError:
+            self.release()
+            raise
+
+    def release(self):
+        """The stream ended: the arena's end is free for runs again."""
+        if self.held:
+            self.held = False
+            arena.let_go()
 
     def feed(self, buf, n):
         """Filter n samples per channel of buf (in place) and detect."""

@@ -1,10 +1,10 @@
 # Electrode impedance checks and free-run EMG as link requests, and the
 # free-run main-loop task. Loaded on first use (stimfw.amp.slot).
 #
-# Free-run buffers come from the heap, not the DSP arena: a stimulus run
-# resets the arena when it sets up its averaging (stimfw/recording.py), and
-# free-run keeps streaming across runs. They are small (at most
-# MAX_BLOCK_SAMPLES int16) and freed on stop.
+# Free-run's block buffer (at most MAX_BLOCK_SAMPLES int16) is held at the
+# DSP arena's end, which a run's set-up leaves alone (stimfw/core/arena.py),
+# or, when a run's averaging fills the arena, taken from the heap; either is
+# given back on stop.
 import gc
 
 import board
@@ -190,6 +190,7 @@ class FreeRunTask:
         d["blocks"] = self.stream.count
         d["gap_blocks"] = self.gap_blocks
         d["done"] = True
+        fr.release()
         self.stream = None
         self.fr = None
         self.last = d

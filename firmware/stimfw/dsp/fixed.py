@@ -342,6 +342,9 @@ class SweepChain(SweepSums):
         self.state = new_state(self.nsec)
         SweepSums.__init__(self, n_ch, n)
 
+    def prepare(self, buf):
+        """Nothing to make ahead of the first sweep (dsp/ulab.py makes views)."""
+
     def process(self, buf):
         """Filter one channel's sweep in place (zero state per sweep).
         Returns the number of samples at an ADC rail (before filtering);
@@ -367,6 +370,9 @@ class FreeRunChain:
     def reset(self):
         for st in self.states:
             reset_state(st)
+
+    def prepare(self, buf, n):
+        """Nothing to make ahead of the first block (dsp/ulab.py makes views)."""
 
     def process(self, buf, n):
         """Filter n samples per channel of an interleaved block in place;

@@ -131,48 +131,75 @@ class SweepChain(fixed.SweepSums):
         self._parts = None
         fixed.SweepSums.__init__(self, n_ch, n)
 
+    def prepare(self, buf):
+        """The views of the sweep buffer buf, made with the run's set-up
+        rather than at its first sweep, among that sweep's transient objects."""
+        n = self.n
+        self._parts = _parts(np.frombuffer(buf, dtype=np.int16, count=n), 0, n, 1)
+        self._src = buf
+
     def process(self, buf):
         """Filter one channel's sweep in place (zero state per sweep); see
         fixed.SweepChain.process."""
-        n = self.n
         if buf is not self._src:
-            self._parts = _parts(np.frombuffer(buf, dtype=np.int16, count=n), 0, n, 1)
-            self._src = buf
+            self.prepare(buf)
+        n = self.n
         sat = fixed.saturated(buf, n)
         clamp_sub(buf, n, fixed.baseline(buf, n))
         self.peak = _filter(self.sos, self._parts, self._zero, buf, 0, 1)[0]
         return sat
 
 
+@micropython.viper
+def copy32(dst: ptr32, src: ptr32, n: int):
+    """dst[i] = src[i] for i < n (32-bit words)."""
+    for i in range(n):
+        dst[i] = src[i]
+
+
 class FreeRunChain:
     """Block filtering with the sosfilt state (n_sections, 2) carried per
-    channel from block to block."""
+    channel from block to block.
+
+    What lasts is made once: each channel's state array (sosfilt's final
+    state is copied into it, not kept: a new one per channel and block would
+    be a small object living one block, wherever that block's transient
+    objects had filled the heap) and the views of the block buffer
+    (prepare(), at set-up)."""
 
     def __init__(self, n_ch, sos_rows):
         self.n_ch = n_ch
         self.sos = _rows(sos_rows)
         self.nsec = len(self.sos)
-        self.zi = [None] * n_ch
-        self.reset()
+        self.zi = [np.zeros((self.nsec, 2), dtype=np.float) for _ in range(n_ch)]
         self.peaks = array("i", bytearray(4 * n_ch))
         self._src = None  # the buffer and block length self._parts are for
         self._n = 0
         self._parts = None
 
     def reset(self):
-        for c in range(self.n_ch):
-            self.zi[c] = np.zeros((self.nsec, 2), dtype=np.float)
+        for z in self.zi:
+            for i in range(self.nsec):
+                z[i, 0] = 0.0
+                z[i, 1] = 0.0
+
+    def prepare(self, buf, n):
+        """The views of blocks of n samples per channel in buf."""
+        n_ch = self.n_ch
+        raw = np.frombuffer(buf, dtype=np.int16, count=n * n_ch)
+        self._parts = [_parts(raw, c, n, n_ch) for c in range(n_ch)]
+        self._src = buf
+        self._n = n
 
     def process(self, buf, n):
         """Filter n samples per channel of an interleaved block in place;
         self.peaks holds each channel's largest |output|."""
         n_ch = self.n_ch
         if buf is not self._src or n != self._n:
-            raw = np.frombuffer(buf, dtype=np.int16, count=n * n_ch)
-            self._parts = [_parts(raw, c, n, n_ch) for c in range(n_ch)]
-            self._src = buf
-            self._n = n
+            self.prepare(buf, n)
         parts = self._parts
         zi = self.zi
+        words = 2 * self.nsec
         for c in range(n_ch):
-            self.peaks[c], zi[c] = _filter(self.sos, parts[c], zi[c], buf, c, n_ch)
+            self.peaks[c], zf = _filter(self.sos, parts[c], zi[c], buf, c, n_ch)
+            copy32(zi[c], zf, words)

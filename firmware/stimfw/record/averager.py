@@ -89,6 +89,7 @@ class SweepProcessor:
         if self.buf is None:
             self.buf = zeros("h", n)
         self.chain = be.SweepChain(self.n_ch, n, self.sos)
+        self.chain.prepare(self.buf)
         self.backend = be.NAME
         self.rej = rejection.Rejection(int(reject_uv / self.uv_per_lsb), self.n_ch)
         self.verdicts = bytearray(self.n_ch)  # of the last sweep, per channel

@@ -14,16 +14,24 @@
 # neither on_pulse() nor a sweep's service() allocates (heap_lock test).
 #
 # One averaging set-up exists at a time: building the next (at VALIDATE or
-# START) drops the last run's averages, while its results dict stays.
+# START) drops the last run's averages, while its results stay.
 #
 # Memory stays bounded over a case of any length: the results of the last
-# run only, and baselines (an alarm monitor per recorded stream) for at most
-# LIMITS["baselines_max"] protocols, least recently used dropped first. A
-# protocol whose baseline was dropped sets a new one on its next complete
-# run, and that run's results say so ("baseline_run" is its own id).
+# run only, and baselines (an alarm monitor's state per recorded stream) for
+# at most LIMITS["baselines_max"] protocols, least recently used dropped
+# first. A protocol whose baseline was dropped sets a new one on its next
+# complete run, and that run's results say so ("baseline_run" is its own id).
+#
+# Both live in storage reserved at boot (alarms.Baselines; the results as
+# their JSON text in RESULTS_BYTES): what a run's end keeps, built among that
+# pass's transient objects, would otherwise be long-lived small objects
+# scattered through the free heap, and a long case ran out of contiguous
+# heap with 25 KB free (docs/PERFORMANCE.md, Firmware heap).
 import gc
+import hashlib
+import json
 
-from stimfw.core import arena
+from stimfw.core import arena, jsonio
 from stimfw.core import errors as err
 from stimfw.core import notices as note
 from stimfw.core.buffers import zeros
@@ -33,6 +41,12 @@ from stimfw.record.averager import SweepProcessor
 QUEUE = 8  # sweeps waiting for their window to end
 PULSES = 9  # pulses of one train blanked in its sweep (TcMEP trains: 1..9)
 MODALITY = {"ssep": "SSEP", "tcmep": "MEP", "dwave": "MEP", "temg": "TEMG", "scs": "MEP"}
+# Measurements (components) a protocol's recorded streams may have in all:
+# each keeps a baseline in the table reserved at boot.
+BASELINE_MEASURES = 12
+# The last run's results, as JSON text (a two-sided SSEP of 3 channels a side
+# takes about 1.8 KB); a longer one goes into a block of its own size.
+RESULTS_BYTES = 2560
 
 
 class Recorder:
@@ -43,13 +57,11 @@ class Recorder:
         self.log = log
         self.procs = []  # per stream: SweepProcessor or None
         self.labels = []  # per stream: its label (SSEP site, SCS pair, modality)
-        # Protocol hash -> [run id that set the baseline, {stream: AlarmMonitor}],
-        # at most baselines_max of them; lru: the hashes, least recent first.
-        self.baselines = {}
-        self.lru = []
-        self.baselines_max = bd.LIMITS.get("baselines_max", 16)
-        self.baselines_dropped = 0
-        self.results = {}  # run id -> results of the last recorded run
+        self.baselines = alarms.Baselines(bd.LIMITS.get("baselines_max", 16), BASELINE_MEASURES)
+        self.results_buf = bytearray(RESULTS_BYTES)
+        self._results = self.results_buf  # or a block of its own for a longer result
+        self.results_len = 0
+        self.results_run = 0  # the run whose results are kept
         self.run = 0
         self.hash = None
         self.modality = None
@@ -73,10 +85,14 @@ class Recorder:
         """Refuse a protocol whose record tables the averaging cannot take
         (at VALIDATE, before anything is armed). Builds each set-up once and
         drops it again."""
+        n = 0
         for i, s in enumerate(spec["streams"]):
             if s.get("record") is not None:
                 self._build(i, s["record"], s["label"])
+                comps = s["record"].get("components")
+                n += len(comps) if isinstance(comps, list) else 0
         self._release()
+        err.need("components", n, 0, BASELINE_MEASURES)
 
     def _build(self, i, cfg, label):
         try:
@@ -182,50 +198,59 @@ class Recorder:
         """Measure every stream's average and keep the results; a complete
         run is also checked against (or becomes) the protocol's baseline."""
         out = []
-        entry = self._baseline_entry() if complete and self.modality is not None else None
+        slot = None
+        if complete and self.modality is not None:
+            digest = hashlib.sha256(str(self.hash).encode()).digest()
+            slot, base_run, fresh = self.baselines.slot(digest, self.run, self.baseline)
+        at = 0  # the stream's first measurement among the protocol's
         for i, p in enumerate(self.procs):
             if p is None:
                 continue
             r = p.results()
             r["stream"] = self.labels[i]
-            r["events"] = self._alarms(entry, i, r) if entry is not None else []
+            r["events"] = []
+            if slot is not None:
+                meas = r.get("components") or r.get("mep") or []
+                r["baseline_run"] = base_run
+                r["events"] = self._alarms(slot, fresh, at, i, meas)
+                at += len(meas)
             out.append(r)
-        self.results = {"run": self.run, "hash": self.hash, "baseline": self.baseline,
-                        "complete": complete, "dropped_sweeps": self.dropped, "streams": out,
-                        "baselines": len(self.lru), "baselines_dropped": self.baselines_dropped}
-        return self.results
+        b = self.baselines
+        res = {"run": self.run, "hash": self.hash, "baseline": self.baseline,
+               "complete": complete, "dropped_sweeps": self.dropped, "streams": out,
+               "baselines": b.count, "baselines_dropped": b.dropped}
+        self._keep(res)
+        return res
 
-    def _baseline_entry(self):
-        """This run's protocol's baselines, made the most recently used; a
-        new entry (dropping the least recently used past the bound) when the
-        protocol has none or this run is a baseline run."""
-        h = self.hash
-        e = self.baselines.get(h)
-        if e is not None:
-            self.lru.remove(h)
-            self.lru.append(h)
-            if self.baseline:
-                e[0] = self.run
-                e[1] = {}
-            return e
-        while len(self.lru) >= self.baselines_max:
-            del self.baselines[self.lru.pop(0)]
-            self.baselines_dropped += 1
-        e = [self.run, {}]
-        self.baselines[h] = e
-        self.lru.append(h)
-        return e
+    def _keep(self, res):
+        """res as JSON text into the buffer reserved at boot, or, longer,
+        into a block of its own."""
+        self._results = self.results_buf
+        self.results_len = 0
+        n = jsonio.dump_into(res, self._results)
+        if n > len(self._results):
+            self._results = bytearray(n)
+            jsonio.dump_into(res, self._results)
+        self.results_len = n
+        self.results_run = self.run
 
-    def _alarms(self, e, i, r):
-        meas = r.get("components") or r.get("mep") or []
-        mons = e[1]
-        r["baseline_run"] = e[0]
-        if i not in mons:
-            mon = alarms.AlarmMonitor(self.modality)
+    def results(self, run_id):
+        """The results of run_id if it is the last recorded run, else None."""
+        if not self.results_len or run_id != self.results_run:
+            return None
+        return json.loads(memoryview(self._results)[: self.results_len])
+
+    def _alarms(self, slot, fresh, at, i, meas):
+        """The stream's alarm events against the protocol's baseline; a
+        fresh baseline is set from meas instead."""
+        mon = alarms.AlarmMonitor(self.modality)
+        if fresh:
             mon.set_baseline(meas)
-            mons[i] = mon
+            self.baselines.save(slot, at, mon, meas)
             return []
-        events = mons[i].check(meas, self.hal.wall_ms())
+        self.baselines.load(slot, at, mon, meas)
+        events = mon.check(meas, self.hal.wall_ms())
+        self.baselines.save(slot, at, mon, meas)
         for ev in events:
             ev["run"] = self.run
             ev["stream"] = self.labels[i]

@@ -8,6 +8,7 @@
 import json
 
 from stimfw.core import journal as jn
+from stimfw.core import jsonio
 from stimfw.core import notices as note
 
 PAGE_BYTES = 1536  # JSON bytes of records in one reply
@@ -64,7 +65,7 @@ class EventLog:
                     keep = head is not None and head[0] in kinds
                 if keep:
                     rec = decode(kind, data, s, parts)
-                    n = len(json.dumps(rec))
+                    n = jsonio.size(rec)
                     if out and size + n > PAGE_BYTES:
                         break
                     out.append(rec)

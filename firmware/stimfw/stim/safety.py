@@ -47,8 +47,11 @@ class Supervisor:
         self.log = log
         self.seq = sequencer
         self.state = IDLE
-        self.validated = None  # (hash, spec, figures) of the last validated protocol
-        self.armed = None  # the same triple, frozen at ARM
+        # (hash, spec) of the last validated protocol: its figures go out in
+        # the reply and are not kept (a long case's heap keeps nothing a
+        # request made that it does not need).
+        self.validated = None
+        self.armed = None  # the same pair, frozen at ARM
         self.heartbeat_ms = bd.LIMITS["heartbeat_ms"]
         self.last_hb = 0
         self.session = None  # (token, short id) of the host that armed, until disarm
@@ -106,7 +109,7 @@ class Supervisor:
         spec = protocol.normalise(wire, self.bd)
         figures = limits.check(spec, self.bd)
         h = protocol.spec_hash(spec, self.bd.LIMITS["profile"])
-        self.validated = (h, spec, figures)
+        self.validated = (h, spec)
         return h, spec, figures
 
     def arm(self, h, token=None):

@@ -91,7 +91,13 @@ class Sequencer:
         self.next_due = 0  # timeline clock of the next pulse end to read back
         self.read = 0  # pulses of the segment read back so far
         self.tally = None  # the output stage's count before the segment, or None
-        self.recs = ([], [], [])  # delivered amplitude, charge nC, flags, per pulse
+        # Delivered amplitude, charge nC, flags, per pulse of the segment:
+        # made once, room for a segment grown here, and emptied in place
+        # after each push, so a pulse's read-back appends without
+        # allocating, and no segment leaves new lists among its transient
+        # objects.
+        self.recs = ([0] * SEGMENT_PULSES, [0] * SEGMENT_PULSES, [0] * SEGMENT_PULSES)
+        self._empty_recs()
 
     def start(self, spec, h=None, baseline=False):
         from stimfw.stim.compiler import count_pulses
@@ -134,7 +140,7 @@ class Sequencer:
         self.end_at = hal.ticks_add(at, self.tl.duration_us)
         self.next_due = hal.ticks_add(at, self.tl.pulse_end_us(0)) if self.tl.n else self.end_at
         self.read = 0
-        self.recs = ([], [], [])
+        self._empty_recs()
         self.recs_first = 0
         try:
             self.tally = hal.fired_count()
@@ -303,8 +309,12 @@ class Sequencer:
         if amps:
             self.push(note.PUSH_PULSE, {"run": r.id, "first": self.seg.first + self.recs_first, "amp": amps,
                                      "q_nc": charges, "flags": flags})
-        self.recs = ([], [], [])
+        self._empty_recs()
         self.recs_first = self.read
+
+    def _empty_recs(self):
+        for lst in self.recs:
+            del lst[:]  # keeps the list's room (list.clear() would give it back)
 
     def result(self, run_id):
         for r in (self.run, self.last):
