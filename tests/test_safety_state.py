@@ -220,3 +220,19 @@ def test_an_exception_in_a_main_loop_task_ends_output_and_faults(firmware_image,
     r = device(firmware_image, "task_exception", runtime=runtime)
     assert r["state"] == "FAULT" and r["outcome"] == "firmware_fault" and r["aborted"]
     assert r["kinds"][-1] == "firmware_fault" and r["error"] == "ValueError: task broke"
+
+
+@pytest.mark.parametrize("runtime", BOTH)
+def test_a_failure_closing_a_run_still_ends_it_for_the_host(firmware_image, runtime: str) -> None:
+    # Measuring a run's recording can fail as it closes (a firmware bug, the
+    # heap running out). The host must still get the run's end, and its
+    # result must be on record: before, the unit went to FAULT without
+    # either and a host waited out its timeout.
+    r = device(firmware_image, "closing_exception", runtime=runtime)
+    assert r["fires"] > 0
+    assert len(r["ends"]) == 1
+    end = r["ends"][0]
+    assert end["outcome"] == "firmware_fault" and end["error"] == "KeyError: pp_uv"
+    assert end["done"] == end["total"] == 40
+    assert r["result"]["outcome"] == "firmware_fault"
+    assert r["state"] == "FAULT" and r["kinds"][-1] == "firmware_fault"

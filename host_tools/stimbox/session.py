@@ -18,7 +18,7 @@ from typing import Any
 from stimfw.link import messages as m
 
 from stimbox.client import Push, StimBox
-from stimbox.errors import ReplyTimeout, UnitLost, UnitReset
+from stimbox.errors import DeviceError, ReplyTimeout, UnitLost, UnitReset
 
 HEARTBEAT_S = 0.25  # well inside the unit's 1 s watchdog
 # A unit that does not answer a heartbeat this long, then sends no boot
@@ -82,6 +82,10 @@ def run_protocol(
         d = p.data
         if p.mtype == m.PUSH_EVENT:
             result.events.append(d)
+            if isinstance(d, dict) and d.get("kind") == "firmware_fault":
+                # The unit stopped whatever ran and went to FAULT: nothing
+                # more of this run will come, whatever its end said.
+                ended[0] = True
         elif p.mtype == m.PUSH_ALARM:
             result.alarms.append(d)
         elif not isinstance(d, dict) or d.get("run") != result.run:
@@ -130,7 +134,15 @@ def run_protocol(
                 last_hb = last_reply = time.monotonic()
             else:
                 box.poll(0.05)
-        result.summary = box.result(result.run)
+        try:
+            result.summary = box.result(result.run)
+        except DeviceError:
+            # A run the unit faulted in may have no result on record.
+            faults = [e for e in result.events if e.get("kind") == "firmware_fault"]
+            if not faults:
+                raise
+            result.summary = {"run": result.run, "outcome": "firmware_fault",
+                              "error": faults[-1].get("error")}
         return result
     except UnitReset:
         gone = True

@@ -218,6 +218,44 @@ def task_exception():
             "kinds": [e["kind"] for e in log], "error": log[-1].get("error")}
 
 
+class BrokenRecorder:
+    # A recording whose measurement fails when the run closes, as a
+    # firmware bug or a heap that ran out would make it.
+    procs = (0,)
+
+    def on_pulse(self, *a):
+        pass
+
+    def busy(self):
+        return False
+
+    def abort(self):
+        pass
+
+    def finish(self, complete):
+        raise KeyError("pp_uv")
+
+
+def closing_exception():
+    app, host = armed(SSEP)
+    run = host.ok(m.MSG_START, {})["run"]
+    seq = app.sequencer
+    seq.recorder = BrokenRecorder()
+    for _ in range(400):
+        try:
+            app.step()
+        except KeyError as e:
+            app.fault(e)
+            break
+    host.drain()
+    ends = [p for t, p in host.pushes if t == m.PUSH_PROGRESS and p.get("run") == run
+            and p.get("outcome") not in (None, "running")]
+    st = host.ok(m.MSG_STATUS, {})
+    log = host.ok(m.MSG_EVENTS, {})["events"]
+    return {"state": st["state"], "ends": ends, "result": host.ok(m.MSG_RESULT, {"run": run}),
+            "kinds": [e["kind"] for e in log], "fires": len(app.hal.fires)}
+
+
 def sessions():
     app, host = armed(SSEP)
     hal = app.hal
@@ -273,6 +311,6 @@ SCENARIOS = {
     "arming": arming, "full_run": full_run, "heartbeat_lapse": heartbeat_lapse,
     "output_ends": output_ends, "delivery_flags": delivery_flags, "good_load": good_load,
     "event_log": event_log, "monitor_scan": monitor_scan, "plan_rows": plan_rows,
-    "task_exception": task_exception, "sessions": sessions, "late_heartbeat": late_heartbeat,
+    "task_exception": task_exception, "closing_exception": closing_exception, "sessions": sessions, "late_heartbeat": late_heartbeat,
 }
 print(json.dumps(SCENARIOS[devargs.arg(0)](*devargs.data([]))))

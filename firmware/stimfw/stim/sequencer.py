@@ -181,19 +181,33 @@ class Sequencer:
         self.run = None
         self.seg = None
         self.last = r
-        if seg is not None and seg.CLOSED_LOOP:
-            r.search = seg.result()
-            if self.recorder is not None:
-                self.recorder.search_alarms(r.search, seg.muscles)
-        d = r.summary()
-        if self.recorder is not None and self.recorder.procs:
-            rec = self.recorder.finish(r.outcome == "complete")
-            d["recorded"] = len(rec["streams"])
-            d["alarms"] = sum(len(s["events"]) for s in rec["streams"])
+        failed = None
+        try:
+            if seg is not None and seg.CLOSED_LOOP:
+                r.search = seg.result()
+                if self.recorder is not None:
+                    self.recorder.search_alarms(r.search, seg.muscles)
+            d = r.summary()
+            if self.recorder is not None and self.recorder.procs:
+                rec = self.recorder.finish(r.outcome == "complete")
+                d["recorded"] = len(rec["streams"])
+                d["alarms"] = sum(len(s["events"]) for s in rec["streams"])
+        except Exception as e:
+            # Measuring is the part of closing a run that can fail (a
+            # firmware bug, the heap running out). The run's pulses are
+            # already out: its result still goes on record and to the
+            # host, which would otherwise wait for an end that never comes;
+            # then the main loop's fault handler takes the unit to FAULT.
+            failed = e
+            r.outcome = "firmware_fault"
+            d = r.summary()
+            d["error"] = "%s: %s" % (type(e).__name__, e)
         if self.pulselog is not None:
             self.pulselog.end()
             d["seq"] = self.pulselog.result(d)
         self.push(note.PUSH_PROGRESS, d)
+        if failed is not None:
+            raise failed
 
     def deadline_us(self):
         # Nothing to wait for on the timeline clock once the run is only
