@@ -31,9 +31,12 @@ from stimbox.client import StimBox  # noqa: E402
 from stimbox.longcase import CaseConfig, CaseReport, LongCase  # noqa: E402
 
 
-def one(label: str, exe: str, heap: str | None, cfg: CaseConfig, verbose: bool,
-        ticks_start_us: int = 0) -> CaseReport | None:
+def one(label: str, exe: str, heap: str | None, cfg: CaseConfig, verbose: bool) -> CaseReport | None:
     rt = runtime.probe(exe)
+    # The tick counter starts a minute before it wraps (2**30 us on the
+    # 32-bit runtime, which then wraps every 17.9 min; 2**62 on the 64-bit
+    # port), so every case crosses a wrap early on.
+    ticks_start_us = rt.ticks_period - 60_000_000
     with tempfile.TemporaryDirectory() as tmp:
         image = build_image("sim", Path(tmp) / "image", arch=rt.mpy_arch)
         unit = SimUnit(flash=Path(tmp) / "flash", micropython=exe, heap=heap, seed=1,
@@ -66,7 +69,11 @@ def one(label: str, exe: str, heap: str | None, cfg: CaseConfig, verbose: bool,
         print("  " + line)
     print(f"  CPU: firmware process {fw:.1f} s, simulator process (model, host) {sim:.1f} s, "
           f"from the unit's start to its stop")
-    return rep
+    bad = rep.verdict()
+    print("  verdict: " + ("PASS (nothing lost, heap flat)" if not bad else "FAIL"))
+    for b in bad:
+        print(f"    failed: {b}")
+    return rep if not bad else None
 
 
 def main() -> None:
@@ -80,13 +87,15 @@ def main() -> None:
     args = ap.parse_args()
     cfg = CaseConfig(duration_s=args.hours * 3600, freerun_channels=args.channels)
     print(f"case: {args.hours} h, {cfg}")
+    ok = True
     if args.runtime in ("mcu32", "both"):
         if HAVE_MCU32:
-            one("board-like (32-bit, float32, ulab)", MCU32, args.heap_mcu32, cfg, args.verbose)
+            ok &= one("board-like (32-bit, float32, ulab)", MCU32, args.heap_mcu32, cfg, args.verbose) is not None
         else:
             print(NO_MCU32)
     if args.runtime in ("unix", "both"):
-        one("PyPI Unix port (64-bit)", MICROPYTHON, args.heap_unix, cfg, args.verbose)
+        ok &= one("PyPI Unix port (64-bit)", MICROPYTHON, args.heap_unix, cfg, args.verbose) is not None
+    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":

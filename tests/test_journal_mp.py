@@ -47,7 +47,7 @@ def test_a_record_longer_than_a_slot_spans_slots_and_comes_back_whole(firmware_i
     # Beyond MAX_PARTS slots the largest value goes, and the record says so.
     (huge,) = [x for x in joined(r["flash"]) if x["seq"] == r["huge"]]
     assert huge["dropped"] == ["big"] and huge["small"] == [1, 2] and huge["run"] == 4
-    assert len(str(list(range(4000)))) > MAX_PARTS * r["payload_max"]
+    assert len(str(list(range(1000)))) > MAX_PARTS * r["payload_max"]
     # Events alone: the long result is not among them.
     assert [e["kind"] for e in r["events"]["events"]] == ["short", "after"]
     # A page that starts inside the record has only its parts: nothing to join.

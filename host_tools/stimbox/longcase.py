@@ -52,6 +52,22 @@ TCMEP_RECORD = {"channels": [9, 13, 15], "rate_hz": 10000, "pre_ms": 5, "post_ms
                 "split": False}
 
 
+# heap_used after repeated runs of the same SSEP protocols varies: the sample
+# also holds what is in flight at that moment (journal records queued for
+# their slot, free-run detections not yet pushed), a few hundred bytes when
+# the machine is idle and 928 B seen with both cores busy. A leak of a
+# baseline or a run's set-up (~1 KB a run, what the unbounded baseline table
+# leaked) over the 5 SSEP runs of a short case's second half exceeds it.
+HEAP_TOLERANCE = 2048
+# The least largest free block after a run the case must keep: room for the
+# largest transient blocks a run asks for (a page of records, a ulab filter
+# part: under 1 KB each) with margin. Measured 4.9-8 KB at an RP2040's 192k
+# on the 32-bit runtime; without the collection threshold (stimfw/app.py)
+# 1.1-1.9 KB, and before the lasting objects were reserved at boot or made at
+# set-up the case failed at 192k.
+LARGEST_MIN = 2048
+
+
 @dataclass
 class CaseConfig:
     duration_s: float = 4 * 3600.0
@@ -162,6 +178,50 @@ class CaseReport:
 
     def events(self, kind: str | None = None) -> list[dict[str, Any]]:
         return [r for r in self.records if r["type"] == "event" and (kind is None or r["kind"] == kind)]
+
+    def verdict(self, heap_tolerance: int = HEAP_TOLERANCE,
+                largest_min: int = LARGEST_MIN) -> list[str]:
+        """What the case must show, checked against the model and the
+        journal the host stored: an empty list when all of it held, else one
+        line per failure. The test of the short case and the benchmark of
+        the long one judge by this."""
+        bad: list[str] = []
+
+        def need(ok: bool, what: str) -> None:
+            if not ok:
+                bad.append(what)
+
+        killed = [r for r in self.runs if r.killed]
+        need(len(killed) == 1 and killed[0].outcome == "heartbeat_lost",
+             f"the host-killed run ends heartbeat_lost: {[(r.run, r.outcome) for r in killed]}")
+        others = sorted({r.outcome for r in self.runs if not r.killed})
+        need(others == ["complete"], f"every other run complete: outcomes {others}")
+        need(self.seqs == list(range(1, len(self.seqs) + 1)),
+             f"journal sequence numbers 1..n without a gap: gaps {self.gaps()}")
+        missing = [r["seq"] for r in self.records if r["type"] == "missing"]
+        need(self.lost == 0 and not missing, f"nothing overwritten: lost {self.lost}, missing {missing}")
+        need(len(self.events("boot")) == 1, f"one boot: {len(self.events('boot'))}")
+        need(not self.events("firmware_fault"), f"no firmware fault: {self.events('firmware_fault')}")
+        need(self.runs_without_result() == [], f"a result for every run: without {self.runs_without_result()}")
+        need(self.incomplete_results() == [], f"every result whole: {self.incomplete_results()}")
+        if killed:
+            res = self.results().get(killed[0].run, {})
+            need(res.get("outcome") == "heartbeat_lost",
+                 f"the killed run's result says heartbeat_lost: {res.get('outcome')}")
+        need(self.delivered == self.recorded > 0,
+             f"pulses delivered (model) == recorded (journal): {self.delivered} / {self.recorded}")
+        need(self.pulse_index_errors() == [], f"every run's pulses 0..n-1 once: {self.pulse_index_errors()}")
+        need(self.virtual_s >= self.config.duration_s,
+             f"the whole case covered: {self.virtual_s:.0f} of {self.config.duration_s:.0f} s")
+        fr = self.freerun
+        need(fr.get("since_start_s", 0) - 2 <= fr.get("covered_s", -1) <= fr.get("since_start_s", 0),
+             f"free-run covered the case: {fr.get('covered_s')} of {fr.get('since_start_s')} s")
+        need(self.heap_range() <= heap_tolerance,
+             f"heap flat over the repeated SSEP runs of the second half: range {self.heap_range()} B "
+             f"> {heap_tolerance} B")
+        need(min(self.largest, default=0) >= largest_min,
+             f"largest free block never under {largest_min} B: least {min(self.largest, default=0)} B")
+        return bad
 
     def summary(self) -> str:
         kinds: dict[str, int] = {}
