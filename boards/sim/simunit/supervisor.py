@@ -33,12 +33,11 @@ ROM = Path(__file__).with_name("rom.py")
 # size: 320k there, 112 KB free at boot.
 # Memory tests of the DSP core run at 96k (pyboard-class).
 DEFAULT_HEAP = "320k"
-# On a 32-bit runtime objects are a board's size. At an RP2040's 192k the
-# firmware boots (37 KB free, the largest free block 7 KB, measured on
-# micropython-mcu32 by bench/bench_memory.py) but a long case runs out of
-# contiguous heap after a few runs; 224k holds the long-case test, 256k
-# every simulated-unit test.
-DEFAULT_HEAP_32 = "256k"
+# On a 32-bit runtime objects are a board's size: an RP2040's 192k. The
+# firmware boots there with about 30 KB free, the largest free block about
+# 17 KB (micropython-mcu32, bench/bench_memory.py), and every simulated-unit
+# test and the long case run in it (docs/PERFORMANCE.md, Firmware heap).
+DEFAULT_HEAP_32 = "192k"
 
 # Markers in the unit's output that say which REPL mode it is in; a soft
 # reset keeps the raw REPL, as on a board.
