@@ -455,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-faults-img-") as tmp:
         image = build_image("sim", Path(tmp) / "image", arch=rt.mpy_arch)
         cmd = f"bench/bench_faults.py -n {a.n} --runtime {a.runtime}"
-        heaps = {"unix": ["272k", "288k"], "mcu32": ["200k", "216k"]}[a.runtime]
+        heaps = {"unix": ["272k", "288k"], "mcu32": ["176k", "184k"]}[a.runtime]
         plan: dict[str, tuple[str, Callable[[Row], None]]] = {
             "fuzz": (f"fuzzed bytes and frames, {a.frames} chunks a try",
                      lambda r: fault_fuzz(r, image, mp, a.n, a.frames)),

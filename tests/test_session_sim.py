@@ -72,20 +72,25 @@ def test_another_hosts_heartbeats_do_not_keep_a_dead_hosts_run(firmware_image, n
         first.close()  # the first host dies
         with StimBox.connect(unit.port) as other:
             limit = other.status()["heartbeat_ms"] / 1000
-            state, ended_at = "STIMULATING", None
+            state, ended_at, sent = "STIMULATING", None, 0
             while time.monotonic() - last_hb < limit + 2.0:
                 try:
                     other.heartbeat()
                 except DeviceError as e:
                     assert e.name == "not_owner"
+                sent += 1
                 state = other.status()["state"]
                 if state == "IDLE":
                     ended_at = time.monotonic()
                     break
                 time.sleep(0.05)
-            assert state == "IDLE" and ended_at is not None
-            # heartbeat limit + one pass (and this loop's own polling)
-            assert ended_at - last_hb <= limit + 0.3, ended_at - last_hb
+            # Had the other host's heartbeats counted (the unit logs each one
+            # it refused, below), the run would go on as long as they came,
+            # past the 2 s beyond the limit this loop waits. How close to the
+            # limit it ends (one main-loop pass) is checked on the unit's own
+            # clock in tests/test_safety_state.py: wall time here also holds
+            # this process's scheduling on a busy machine.
+            assert state == "IDLE" and ended_at is not None and sent > 0
             ev = other.events()["events"]
             lost = [e for e in ev if e["kind"] == "disarmed"]
             assert lost and lost[-1]["reason"] == "heartbeat_lost" and lost[-1]["session"] == "s1"
