@@ -27,16 +27,17 @@ def run(digest, run_id, streams, baseline=False):
     for meas in streams:
         mons.append(AlarmMonitor("SSEP", None, table, table.first(slot, at)))
         at += len(meas)
+    pairs = list(zip(mons, streams))  # noqa: B905 (MicroPython's zip has no strict)
     names = []
     have = table.have[slot]
     if have < 2:
-        if have and any(m.differs(s) for m, s in zip(mons, streams)):
+        if have and any(m.differs(s) for m, s in pairs):
             have = 0
-        for m, s in zip(mons, streams):
+        for m, s in pairs:
             m.gather(s, have)
         table.have[slot] = have + 1
     else:
-        for m, s in zip(mons, streams):
+        for m, s in pairs:
             for ev in m.check(s):
                 names.append(ev["alarm"] + (" cleared" if ev.get("cleared") else ""))
     return {"slot": slot, "base": base_run, "fresh": fresh, "have": table.have[slot],

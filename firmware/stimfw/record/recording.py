@@ -238,12 +238,12 @@ class Recorder:
         have = tab.have[slot]
         if have < need:
             why = None
-            for r, mon, meas in parts:
+            for _, mon, meas in parts:
                 why = why or (mon.differs(meas) if have else None)
             if why is not None:
                 have = 0  # not reproducible: this average starts the gathering again
                 why = "not reproducible (%s): gathering again from this average" % why
-            for r, mon, meas in parts:
+            for _, mon, meas in parts:
                 mon.gather(meas, have)
             have += 1
             tab.have[slot] = have
@@ -252,7 +252,7 @@ class Recorder:
             base_run = tab.runs[slot]
             if have < need:
                 why = why or "%d of %d reproducible averages" % (have, need)
-            for r, mon, meas in parts:
+            for r, _, _ in parts:
                 r["baseline_run"] = base_run
                 r["baseline_state"] = "set" if have >= need else "pending"
                 r["baseline_averages"] = [have, need]
@@ -269,7 +269,7 @@ class Recorder:
             r["baseline_averages"] = [have, need]
             r["baseline_why"] = None
             r["events"] = mon.check(meas, t_ms, warn)
-        for r, mon, meas in parts:
+        for r, mon, _ in parts:
             for ev in r["events"]:
                 if "criterion" in ev:
                     if not ev.get("cleared"):
