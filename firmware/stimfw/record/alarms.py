@@ -229,10 +229,10 @@ class AlarmMonitor:
                           "limit_pct": lim if kind == RISE else -lim, "averages": need,
                           "t_ms": t_ms, "criterion": j}
                     if kind == RISE:
-                        ev["baseline_ms"] = b
+                        ev["baseline_ms"] = round(b, 3)
                         ev["value_ms"] = v
                     else:
-                        ev["baseline_uv"] = b
+                        ev["baseline_uv"] = round(b, 4)
                         ev["value_uv"] = v
                         if loss_key is not None:
                             ev["loss_uv"] = th[loss_key]
