@@ -37,7 +37,7 @@ for key, (lo, hi, unit) in sorted(limits.ALARM_RANGES.items()):
     CASES.append((key, ssep(**{key: hi + st}, **fix), ssep(**{key: hi}, **fix), hi + st, lo, hi, unit))
     if lo - st >= 0:
         CASES.append((key, ssep(**{key: lo - st}, **fix), ssep(**{key: lo}, **fix), lo - st, lo, hi, unit))
-IDS = ["%s-%d" % (c[0], i) for i, c in enumerate(CASES)]
+IDS = [f"{c[0]}-{i}" for i, c in enumerate(CASES)]
 
 
 def check(wire: dict[str, Any]) -> dict[str, Any]:
