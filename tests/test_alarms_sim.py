@@ -19,7 +19,8 @@ from stimbox.session import RunResult, run_protocol
 
 BOARD = board_module("sim")
 SIDES = {"l_median": "median_L", "r_median": "median_R", "l_tibial": "tibial_L", "r_tibial": "tibial_R"}
-COMP = {"median": "N20", "tibial": "P37"}  # the first peak of each site's cortical component
+COMP = {"median": "N20", "tibial": "P37"}
+SEEDS = {"unix": 5, "mcu32": 6}  # a seed of its own per runtime, for the longer tests  # the first peak of each site's cortical component
 
 
 def proto(name: str, count: int, **alarms: float) -> dict[str, Any]:
@@ -67,7 +68,7 @@ def test_cord_ischaemia_raises_focal_tibial_ssep_alarms(firmware_image, new_unit
         install_offline(firmware_image, unit.flash)
         with StimBox.connect(unit.port) as box:
             tib = proto("ssep_tibial", 400)
-            med = proto("ssep", 200)
+            med = proto("ssep", 100)  # the arms' control: a large N20, 100 sweeps are plenty
             first = baseline(box, tib)
             # The first average of a baseline says it is pending, and why.
             s = streams(first[0])["l_tibial"]
@@ -76,7 +77,7 @@ def test_cord_ischaemia_raises_focal_tibial_ssep_alarms(firmware_image, new_unit
             t_base = scenario_time(unit)
             box.sim(advance_s=max(0.0, 780.0 - t_base))  # the tibial ramp is complete at 720 s
             runs = []
-            for _ in range(2):
+            for _ in range(3):
                 runs.append((run_protocol(box, tib), scenario_time(unit)))
                 runs.append((run_protocol(box, med), scenario_time(unit)))
             logged = [e for e in box.events()["events"] if e["kind"] == "alarm"]
@@ -90,7 +91,9 @@ def test_cord_ischaemia_raises_focal_tibial_ssep_alarms(firmware_image, new_unit
     for stream in ("l_median", "r_median"):
         assert true_factor("cord_ischaemia", stream, runs[-1][1]) == (1.0, 1.0)
     # No alarm on a single average: the first tibial run after the insult
-    # raises nothing, the second (two in a row) raises the amplitude alarm.
+    # raises nothing; a side's amplitude alarm comes with its second average
+    # in a row at -50% or more (the second run, or the third when noise kept
+    # one of the first two above the criterion).
     assert runs[0][0].alarms == []
     amp = [a for a in alarms if a["alarm"] == "ssep_amplitude"]
     assert {a["stream"] for a in amp} == {"l_tibial", "r_tibial"}, alarms
@@ -100,43 +103,44 @@ def test_cord_ischaemia_raises_focal_tibial_ssep_alarms(firmware_image, new_unit
         # confined to the legs: focal, the two arms unchanged
         assert a["label"] == "focal" and a["spread"] == [2, 4], a
         assert a["averages"] == 2
+    tib_runs = [r for r, _ in runs[::2]]
     for a in amp:
         assert a["change_pct"] <= -50 and a["value_uv"] <= 0.5 * a["baseline_uv"]
-        r = runs[2][0]
-        assert a["run"] == r.run and streams(r)[a["stream"]]["components"][0]["amp_uv"] == a["value_uv"]
+        k = next(i for i, r in enumerate(tib_runs) if r.run == a["run"])
+        assert k >= 1
+        for r in tib_runs[k - 1 : k + 1]:  # the criterion held in both averages
+            s = streams(r)[a["stream"]]["components"][0]
+            assert s["amp_uv"] is None or s["amp_uv"] <= 0.5 * a["baseline_uv"]
+        assert streams(tib_runs[k])[a["stream"]]["components"][0]["amp_uv"] == a["value_uv"]
     # Logged in the unit's event log as well as pushed.
     assert sorted((e["stream"], e["alarm"]) for e in logged) == sorted((a["stream"], a["alarm"]) for a in alarms)
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_an_anaesthetic_fade_is_labelled_global(firmware_image, new_unit, seed: int) -> None:
+def test_an_anaesthetic_fade_is_labelled_global(firmware_image, new_unit, runtime: str) -> None:
     # The fade takes cortical SSEPs to 70% over 30 minutes: below the default
-    # 50% criterion, so the protocols ask for a 20% one, as a team watching
-    # for trends may; the label is what this test is about.
+    # 50% criterion, so the protocol asks for a 20% one, as a team watching
+    # for trends may; the label is what this test is about. Both arms are
+    # monitored, and both fade.
     crit = {"ssep_amp_drop_pct": 20, "global_pct": 25}
+    seed = SEEDS[runtime]
     with new_unit(scenario="anaesthetic_fade", seed=seed) as unit:
         install_offline(firmware_image, unit.flash)
         with StimBox.connect(unit.port) as box:
-            tib = proto("ssep_tibial", 400, **crit)
             med = proto("ssep", 400, **crit)
             baseline(box, med)
-            baseline(box, tib)
             t_base = scenario_time(unit)
             box.sim(advance_s=max(0.0, 1900.0 - t_base))  # the fade is complete at 1860 s
-            runs = []
-            for _ in range(2):
-                runs.append(run_protocol(box, med))
-                runs.append(run_protocol(box, tib))
+            runs = [run_protocol(box, med) for _ in range(3)]
             t_end = scenario_time(unit)
-    for stream in SIDES:
+    for stream in ("l_median", "r_median"):
         a0, l0 = true_factor("anaesthetic_fade", stream, t_base)
         a1, l1 = true_factor("anaesthetic_fade", stream, t_end)
-        assert a1 / a0 <= 0.75 and l1 / l0 < 1.05  # every limb down at once, latency below its criterion
+        assert a1 / a0 <= 0.75 and l1 / l0 < 1.05  # both down at once, latency below its criterion
     alarms = [a for r in runs for a in r.alarms]
     assert [a for a in alarms if a["alarm"] == "ssep_amplitude"], alarms
     for a in alarms:
         assert a["alarm"] == "ssep_amplitude" and not a.get("cleared")
-        assert a["label"] == "global" and a["spread"] == [4, 4], a
+        assert a["label"] == "global" and a["spread"] == [2, 2], a
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -160,28 +164,27 @@ def test_a_lead_off_is_technical_not_a_loss_of_response(firmware_image, new_unit
     assert alarms[0]["reason"] and runs[0].alarms == alarms
 
 
-def test_a_stable_patient_raises_no_alarm_in_a_simulated_hour(firmware_image, new_unit, runtime: str) -> None:
-    # Virtual time: both SSEP protocols every 7.5 minutes for an hour of the
-    # scenario's clock, the unit's averages as they come.
-    seed = 11 if runtime == "unix" else 12
-    with new_unit(scenario="stable_baseline", seed=seed) as unit:
+@pytest.mark.parametrize("name", ["ssep", "ssep_tibial"])
+def test_a_stable_patient_raises_no_alarm_in_a_simulated_hour(
+    firmware_image, new_unit, runtime: str, name: str
+) -> None:
+    # Virtual time: the example protocol (200 sweeps a side) every 6 minutes
+    # for an hour of the scenario's clock, the unit's averages as they come.
+    with new_unit(scenario="stable_baseline", seed=SEEDS[runtime]) as unit:
         install_offline(firmware_image, unit.flash)
         with StimBox.connect(unit.port) as box:
-            med = proto("ssep", 200)
-            tib = proto("ssep_tibial", 400)
-            baseline(box, med)
-            baseline(box, tib)
+            p = protocols.load(name, BOARD)
+            baseline(box, p)
             checks = 0
             alarms: list[dict[str, Any]] = []
-            for k in range(1, 9):
-                box.sim(advance_s=max(0.0, 450.0 * k - scenario_time(unit)))
-                for p in (med, tib):
-                    r = run_protocol(box, p)
-                    assert r.outcome == "complete"
-                    assert all(s["baseline_state"] == "set" for s in streams(r).values())
-                    checks += 1
-                    alarms += r.alarms
+            for k in range(1, 11):
+                box.sim(advance_s=max(0.0, 360.0 * k - scenario_time(unit)))
+                r = run_protocol(box, p)
+                assert r.outcome == "complete"
+                assert all(s["baseline_state"] == "set" for s in streams(r).values())
+                checks += 1
+                alarms += r.alarms
             t_end = scenario_time(unit)
             logged = [e for e in box.events()["events"] if e["kind"] == "alarm"]
-    assert t_end >= 3600 and checks == 16
+    assert t_end >= 3600 and checks == 10
     assert alarms == [] and logged == []
