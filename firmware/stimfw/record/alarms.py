@@ -214,7 +214,11 @@ class AlarmMonitor:
                     lost = False
                     hit = chg >= lim
                     back = chg < lim - th["clear_lat_pct"]
-                tab.change[2 * g + j] = max(-127, min(127, int(chg + (0.5 if chg > 0 else -0.5))))
+                # Smoothed (each average weighs half) so that one noisy
+                # average of a stable limb does not make a focal change look
+                # global, nor the reverse.
+                c = (tab.change[2 * g + j] + chg) / 2
+                tab.change[2 * g + j] = max(-127, min(127, int(c + (0.5 if c > 0 else -0.5))))
                 if why is not None:
                     cnt = 0  # a technical fault neither raises nor clears
                 elif back if on else hit:
@@ -295,7 +299,7 @@ class Baselines:
     baseline and how many it needs, its modality, how many measurements it
     has and when (wall seconds) they were last checked. Per measurement: two
     float32 values (the baseline's running mean), its residual noise, the
-    last change per criterion (signed percent), a byte of active criteria
+    change per criterion (signed percent, smoothed over the last averages), a byte of active criteria
     and technical fault, and a byte of consecutive-average counts."""
 
     def __init__(self, size, per):
