@@ -53,8 +53,6 @@ MODALITIES = {
     "DWAVE": (("amp_uv",), (("dwave", "dwave_amplitude", DROP, 0, "dwave_drop_pct", None),)),
 }
 CODES = ("SSEP", "MEP", "DWAVE")  # a slot's modality, stored as index + 1
-FIELDS = {k: v[0] for k, v in MODALITIES.items()}
-CRITERIA = {k: tuple(c[0] for c in v[1]) for k, v in MODALITIES.items()}
 
 TECH = 8  # flags bit: the measurement is technically unsound
 TECH_NOISE_X = 4  # residual noise this many times the baseline's: technical
