@@ -19,6 +19,10 @@ over the reliable components alone.
     .venv/bin/python bench/bench_truth.py [--seeds 5] [--count 200]
         [--runtime unix|mcu32|both] [--scenario NAME ...] [--no-x10]
         [--blank-after-us N]
+
+With --alarms, instead: the alarm rows (bench/alarm_study.py): false
+alarms in one simulated hour of a stable patient, and averages from the
+model's true 50% crossing of an insult to the alarm, over --seeds seeds.
 """
 
 from __future__ import annotations
@@ -183,8 +187,19 @@ def main() -> None:
                     help="blank this long after each pulse instead of the protocols' 1500 us")
     ap.add_argument("--no-x10", dest="x10", action="store_false",
                     help="skip the runs with cortical SSEPs ten times their size")
+    ap.add_argument("--alarms", action="store_true",
+                    help="the alarm rows instead: false alarms of a stable hour, averages to the alarm")
     a = ap.parse_args()
     runtimes = ["unix", "mcu32"] if a.runtime == "both" else [a.runtime]
+    if a.alarms:
+        from alarm_study import rows
+
+        for rt in runtimes:
+            t0 = time.monotonic()
+            lines = rows(RUNTIMES[rt], [SEED0 + k for k in range(a.seeds)])
+            print(f"\n### {rt}, alarms: {a.seeds} seeds ({time.monotonic() - t0:.0f} s)\n")
+            print("\n".join(lines), flush=True)
+        return
     for rt in runtimes:
         if rt == "mcu32" and not HAVE_MCU32:
             print(f"\n{rt}: skipped, {NO_MCU32}")

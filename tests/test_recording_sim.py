@@ -69,9 +69,14 @@ def _ischaemia_alarms(unit: SimUnit, box: StimBox, name: str) -> tuple[list, dic
     # 400 sweeps a side: residual noise inflates a small averaged response's
     # peak-to-peak, and with 200 a 70 % true drop measures only ~52 %.
     p = proto(name, count=400)
-    base = run_protocol(box, p, baseline=True)
-    assert base.alarms == [] and base.recording["baseline"] is True
+    base = [run_protocol(box, p, baseline=True)]
+    while any(s["baseline_state"] == "pending" for s in streams(base[-1]).values()):
+        assert len(base) < 5  # two reproducible averages make the baseline
+        base.append(run_protocol(box, p))
+    assert all(r.alarms == [] for r in base) and base[0].recording["baseline"] is True
     box.sim(advance_s=900)  # the scenario's insult ramps over 10 minutes
+    first = run_protocol(box, p)
+    assert first.alarms == []  # one average alone raises nothing
     later = run_protocol(box, p)
     return later.alarms, streams(later)
 

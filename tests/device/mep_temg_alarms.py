@@ -17,7 +17,9 @@ base = measure.mep(mep(400.0), 5000, 50)
 mon = AlarmMonitor("MEP", {"mep_drop_pct": 75})
 mon.set_baseline([{"ch": 3, "pp_uv": base["pp_uv"]}])
 ev_ok = mon.check([{"ch": 3, "pp_uv": measure.mep(mep(200.0), 5000, 50)["pp_uv"]}])
-ev_drop = mon.check([{"ch": 3, "pp_uv": measure.mep(mep(80.0), 5000, 50)["pp_uv"]}])
+# in two consecutive averages (the default "confirm"): one alarm, on the second
+low = [{"ch": 3, "pp_uv": measure.mep(mep(80.0), 5000, 50)["pp_uv"]}]
+ev_drop = mon.check(low) + mon.check(low)
 t = AlarmMonitor("TEMG")
 ev_t = (t.check([{"name": "L4", "ch": 5, "threshold_ma": 3.5}])
         + t.check([{"name": "L5", "ch": 6, "threshold_ma": 12.0}]))

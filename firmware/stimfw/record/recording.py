@@ -40,7 +40,7 @@ from stimfw.record.averager import SweepProcessor
 
 QUEUE = 8  # sweeps waiting for their window to end
 PULSES = 9  # pulses of one train blanked in its sweep (TcMEP trains: 1..9)
-MODALITY = {"ssep": "SSEP", "tcmep": "MEP", "dwave": "MEP", "temg": "TEMG", "scs": "MEP"}
+MODALITY = {"ssep": "SSEP", "tcmep": "MEP", "dwave": "DWAVE", "temg": "TEMG", "scs": "MEP"}
 # Measurements (components) a protocol's recorded streams may have in all:
 # each keeps a baseline in the table reserved at boot.
 BASELINE_MEASURES = 12
@@ -65,6 +65,7 @@ class Recorder:
         self.run = 0
         self.hash = None
         self.modality = None
+        self.th = alarms.DEFAULTS
         self.baseline = False
         # Ring of pending sweeps: stream, trigger time, and its pulses'
         # offsets from the trigger (blanked as stimulus artifact).
@@ -116,6 +117,7 @@ class Recorder:
         self.run = run_id
         self.hash = h
         self.modality = MODALITY.get(spec["type"])
+        self.th = alarms.thresholds(spec.get("alarms"))
         self.baseline = baseline
         self.head = 0
         self.count = 0
@@ -196,31 +198,87 @@ class Recorder:
     # --- end of run -----------------------------------------------------------
     def finish(self, complete):
         """Measure every stream's average and keep the results; a complete
-        run is also checked against (or becomes) the protocol's baseline."""
+        run also joins the protocol's baseline while that is pending, or is
+        checked against it."""
         out = []
-        slot = None
-        if complete and self.modality is not None:
-            digest = hashlib.sha256(str(self.hash).encode()).digest()
-            slot, base_run, fresh = self.baselines.slot(digest, self.run, self.baseline)
-        at = 0  # the stream's first measurement among the protocol's
         for i, p in enumerate(self.procs):
             if p is None:
                 continue
             r = p.results()
             r["stream"] = self.labels[i]
             r["events"] = []
-            if slot is not None:
-                meas = r.get("components") or r.get("mep") or []
-                r["baseline_run"] = base_run
-                r["events"] = self._alarms(slot, fresh, at, i, meas)
-                at += len(meas)
             out.append(r)
+        if complete and self.modality in alarms.MODALITIES:
+            self._baseline(out)
         b = self.baselines
         res = {"run": self.run, "hash": self.hash, "baseline": self.baseline,
                "complete": complete, "dropped_sweeps": self.dropped, "streams": out,
                "baselines": b.count, "baselines_dropped": b.dropped}
         self._keep(res)
         return res
+
+    def _baseline(self, out):
+        """The run's streams against the protocol's baseline, or into it."""
+        tab = self.baselines
+        digest = hashlib.sha256(str(self.hash).encode()).digest()
+        slot, base_run, _ = tab.slot(digest, self.run, self.baseline)
+        need = self.th["baseline_averages"]
+        tab.need[slot] = need
+        tab.mod[slot] = alarms.CODES.index(self.modality) + 1
+        parts = []  # (result, first index, measurements that fit)
+        at = 0
+        for r in out:
+            meas = tab.room(at, r.get("components") or r.get("mep") or [])
+            parts.append((r, alarms.AlarmMonitor(self.modality, self.th, tab, tab.first(slot, at)),
+                          meas))
+            at += len(meas)
+        tab.nmeas[slot] = at
+        now_s = self.hal.wall_ms() // 1000
+        tab.seen[slot] = now_s
+        have = tab.have[slot]
+        if have < need:
+            why = None
+            for _, mon, meas in parts:
+                why = why or (mon.differs(meas) if have else None)
+            if why is not None:
+                have = 0  # not reproducible: this average starts the gathering again
+                why = "not reproducible (%s): gathering again from this average" % why
+            for _, mon, meas in parts:
+                mon.gather(meas, have)
+            have += 1
+            tab.have[slot] = have
+            if have == 1:
+                tab.runs[slot] = self.run
+            base_run = tab.runs[slot]
+            if have < need:
+                why = why or "%d of %d reproducible averages" % (have, need)
+            for r, _, _ in parts:
+                r["baseline_run"] = base_run
+                r["baseline_state"] = "set" if have >= need else "pending"
+                r["baseline_averages"] = [have, need]
+                r["baseline_why"] = why if have < need else None
+            return
+        t_ms = self.hal.wall_ms()
+        for r, mon, meas in parts:
+            p = self.procs[self.labels.index(r["stream"])]
+            rej = p.rej
+            chans = p.channels
+            warn = [rej.warning(chans.index(m["ch"])) if m["ch"] in chans else False for m in meas]
+            r["baseline_run"] = base_run
+            r["baseline_state"] = "set"
+            r["baseline_averages"] = [have, need]
+            r["baseline_why"] = None
+            r["events"] = mon.check(meas, t_ms, warn)
+        for r, mon, _ in parts:
+            for ev in r["events"]:
+                if "criterion" in ev:
+                    if not ev.get("cleared"):
+                        mon.label(slot, ev, now_s)
+                    del ev["criterion"]
+                ev["run"] = self.run
+                ev["stream"] = r["stream"]
+                self.push(note.PUSH_ALARM, ev)
+                self.log.record("alarm", **ev)
 
     def _keep(self, res):
         """res as JSON text into the buffer reserved at boot, or, longer,
@@ -240,24 +298,6 @@ class Recorder:
             return None
         return json.loads(memoryview(self._results)[: self.results_len])
 
-    def _alarms(self, slot, fresh, at, i, meas):
-        """The stream's alarm events against the protocol's baseline; a
-        fresh baseline is set from meas instead."""
-        mon = alarms.AlarmMonitor(self.modality)
-        if fresh:
-            mon.set_baseline(meas)
-            self.baselines.save(slot, at, mon, meas)
-            return []
-        self.baselines.load(slot, at, mon, meas)
-        events = mon.check(meas, self.hal.wall_ms())
-        self.baselines.save(slot, at, mon, meas)
-        for ev in events:
-            ev["run"] = self.run
-            ev["stream"] = self.labels[i]
-            self.push(note.PUSH_ALARM, ev)
-            self.log.record("alarm", **ev)
-        return events
-
     def responses(self, stream):
         """Peak-to-peak response (uV) per recorded channel of the stream's
         last sweep: what a threshold search steps on."""
@@ -269,11 +309,10 @@ class Recorder:
         8 mA) is an alarm, with the values that raised it."""
         if self.modality != "TEMG":
             return []
-        mon = alarms.AlarmMonitor("TEMG")
         t = result.get("threshold")
         meas = [{"name": ",".join(muscles) or "emg", "ch": 0,
                  "threshold_ma": None if t is None else t / 1000}]
-        events = mon.check(meas, self.hal.wall_ms())
+        events = alarms.AlarmMonitor("TEMG", self.th).check(meas, self.hal.wall_ms())
         for ev in events:
             ev["run"] = self.run
             self.push(note.PUSH_ALARM, ev)

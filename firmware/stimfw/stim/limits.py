@@ -100,9 +100,45 @@ def check_stream(bd, s):
     return f
 
 
+# Allowed range of each baseline and alarm criterion (record/alarms.py,
+# docs/ALARMS.md): wide enough for every team's practice, narrow enough that
+# no setting makes the monitoring meaningless (an alarm that cannot fire, a
+# baseline of one average, a latency alarm that never clears).
+ALARM_RANGES = {
+    "ssep_amp_drop_pct": (10, 90, "%"),
+    "ssep_lat_rise_pct": (2, 50, "%"),
+    "mep_drop_pct": (10, 100, "%"),
+    "mep_loss_uv": (0, 1000, "uV"),
+    "dwave_drop_pct": (10, 90, "%"),
+    "temg_limit_ma": (0.1, 30, "mA"),
+    "baseline_averages": (2, 4, "averages"),
+    "baseline_lat_ms": (0.1, 5, "ms"),
+    "baseline_amp_pct": (5, 100, "%"),
+    "confirm": (1, 8, "averages"),
+    "clear_amp_pct": (0, 50, "%"),
+    "clear_lat_pct": (0, 10, "%"),
+    "global_pct": (10, 100, "%"),
+}
+
+
+def check_alarms(spec):
+    """Every criterion of spec["alarms"] (thousandths) within ALARM_RANGES;
+    a latency alarm must be able to clear (clear_lat_pct below its trigger)."""
+    a = spec.get("alarms") or {}
+    for k in sorted(a):
+        lo, hi, unit = ALARM_RANGES[k]
+        if not lo * 1000 <= a[k] <= hi * 1000:
+            raise err.LimitRefused("alarms." + k, a[k] / 1000, lo, hi, unit)
+    if a and a["clear_lat_pct"] >= a["ssep_lat_rise_pct"]:
+        raise err.LimitRefused("alarms.clear_lat_pct", a["clear_lat_pct"] / 1000, 0,
+                               a["ssep_lat_rise_pct"] / 1000, "%",
+                               {"below": "alarms.ssep_lat_rise_pct"})
+
+
 def check(spec, bd):
     """Validate spec against bd.LIMITS; returns its figures or raises."""
     L = bd.LIMITS
+    check_alarms(spec)
     load = L["load_ohm"]
     figs = [check_stream(bd, s) for s in spec["streams"]]
     n = count_pulses(spec)

@@ -14,10 +14,15 @@
 #   n, isi               pulses per train, pulse start to pulse start (us)
 #   period, count, offset    train start to train start (us), trains, first start
 #   label                what the stream stimulates (site, pair), for reports
+# and spec["alarms"], the baseline and alarm criteria (record/alarms.py), every
+# key filled in, in thousandths of the key's unit (integers: the same hash on
+# every runtime); limits.check_alarms checks their ranges.
 import binascii
 import hashlib
 
 from stimfw.core import errors as err
+from stimfw.record.alarms import COUNTS as ALARM_COUNTS
+from stimfw.record.alarms import DEFAULTS as ALARM_DEFAULTS
 
 TYPES = ("tcmep", "ssep", "temg", "scs", "dwave")
 MAX_NAME = 32
@@ -63,10 +68,11 @@ SSEP_SITES = ("l_median", "r_median", "l_ulnar", "r_ulnar", "l_tibial", "r_tibia
 _TOP_KEYS = {
     "tcmep": ("type", "name", "out", "amp_mv", "amp_ua", "shape", "width_us", "gap_us",
               "width2_us", "amp2_mv", "amp2_ua", "polarity", "pulses", "isi_us", "rate_hz",
-              "count", "anode", "cathode", "record"),
-    "ssep": ("type", "name", "sites", "count", "rate_hz", "record"),
+              "count", "anode", "cathode", "record", "alarms"),
+    "ssep": ("type", "name", "sites", "count", "rate_hz", "record", "alarms"),
     "scs": ("type", "name", "out", "amp_ua", "shape", "width_us", "gap_us", "width2_us",
-            "amp2_ua", "polarity", "rate_hz", "count", "pairs", "muscles", "search", "record"),
+            "amp2_ua", "polarity", "rate_hz", "count", "pairs", "muscles", "search", "record",
+            "alarms"),
 }
 _TOP_KEYS["dwave"] = _TOP_KEYS["tcmep"]
 _TOP_KEYS["temg"] = _TOP_KEYS["tcmep"] + ("search", "muscles")
@@ -83,6 +89,26 @@ def _record(d, path, default):
     if rec is not None and not isinstance(rec, dict):
         bad(path + "record", "must be a table")
     return rec
+
+
+def _alarms(wire):
+    """The "alarms" table: known keys, numbers (counts whole), as integer
+    thousandths of their unit; ranges are limits.check_alarms'."""
+    v = wire.get("alarms", {})
+    if not isinstance(v, dict):
+        bad("alarms", "must be a table")
+    _unknown(v, sorted(ALARM_DEFAULTS), "alarms.")
+    out = {}
+    for k in ALARM_DEFAULTS:
+        x = v.get(k, ALARM_DEFAULTS[k])
+        if isinstance(x, bool) or not isinstance(x, (int, float)):
+            bad("alarms." + k, "must be a number, got %r" % (x,))
+        if k in ALARM_COUNTS and not isinstance(x, int):
+            bad("alarms." + k, "must be a whole number, got %r" % (x,))
+        if not -1e6 <= x <= 1e6:
+            bad("alarms." + k, "%r outside -1e6..1e6" % (x,))
+        out[k] = int(x * 1000 + (0.5 if x >= 0 else -0.5))
+    return out
 
 
 def bad(key, problem):
@@ -265,7 +291,8 @@ def normalise(wire, bd):
     typ = _str(wire, "type", "", None, TYPES)
     _unknown(wire, _TOP_KEYS[typ], "")
     dflt = DEFAULTS[typ]
-    spec = {"type": typ, "name": _name(wire, "name", "", typ), "search": None}
+    spec = {"type": typ, "name": _name(wire, "name", "", typ), "search": None,
+            "alarms": _alarms(wire)}
     streams = []
     if typ == "ssep":
         sites = wire.get("sites")
