@@ -26,6 +26,16 @@ CRITERIA = {"SSEP": ("amp", "lat"), "MEP": ("mep",)}
 _NAN = float("nan")
 
 
+def _value(m, field):
+    """A measurement's value of a FIELDS name; an MEP stream may be measured
+    as averaged components, whose amplitude is "amp_uv" (None when absent)."""
+    if field in m:
+        return m[field]
+    if field == "pp_uv":
+        return m.get("amp_uv")
+    return None
+
+
 class AlarmMonitor:
     def __init__(self, modality, thresholds=None):
         self.modality = modality
@@ -56,7 +66,7 @@ class AlarmMonitor:
             key = (m.get("name", "MEP"), m["ch"])
             base = self.baseline.get(key)
             for j in range(2):
-                v = base.get(fields[j]) if base is not None and j < len(fields) else None
+                v = _value(base, fields[j]) if base is not None and j < len(fields) else None
                 values[2 * (at + k) + j] = _NAN if v is None else v
             bits = 0
             for j, c in enumerate(crit):
@@ -133,8 +143,12 @@ class AlarmMonitor:
                     "baseline_ms": b, "value_ms": v, "change_pct": rise, "limit_pct": lim,
                     "t_ms": t_ms})
             elif self.modality == "MEP":
-                b = base["pp_uv"]
-                v = m["pp_uv"]
+                b = _value(base, "pp_uv")
+                if b is None:
+                    continue  # no response in the baseline: nothing to compare with
+                v = _value(m, "pp_uv")
+                if v is None:
+                    v = 0.0  # absent: a loss of response
                 drop = 100.0 * (b - v) / b if b > 0 else 0.0
                 lost = v < th["mep_loss_uv"]
                 lim = th["mep_drop_pct"]
