@@ -22,6 +22,13 @@
 # first. A protocol whose baseline was dropped sets a new one on its next
 # complete run, and that run's results say so ("baseline_run" is its own id).
 #
+# TcMEP streams are also measured per trial (stimfw.record.mep): every
+# train's sweep gives each muscle's onset, peak-to-peak and area, kept as
+# one journal record per trial (KIND_MEP, retrievable by sequence number)
+# and pushed as PUSH_MEP; the run's largest response per muscle is what
+# the MEP alarms compare with the baseline. The record is packed into a
+# buffer reserved at boot.
+#
 # Both live in storage reserved at boot (alarms.Baselines; the results as
 # their JSON text in RESULTS_BYTES): what a run's end keeps, built among that
 # pass's transient objects, would otherwise be long-lived small objects
@@ -47,6 +54,7 @@ BASELINE_MEASURES = 12
 # The last run's results, as JSON text (a two-sided SSEP of 3 channels a side
 # takes about 1.8 KB); a longer one goes into a block of its own size.
 RESULTS_BYTES = 2560
+MEP_CHANNELS = 16  # a board's amplifier channels at most: the trial record's room
 
 
 class Recorder:
@@ -56,6 +64,8 @@ class Recorder:
         self.push = push
         self.log = log
         self.procs = []  # per stream: SweepProcessor or None
+        self.meps = []  # per stream: record.mep.MepTrials or None (TcMEP only)
+        self.mep_buf = bytearray(12 + 16 * MEP_CHANNELS)  # mep.record_size(MEP_CHANNELS)
         self.labels = []  # per stream: its label (SSEP site, SCS pair, modality)
         self.baselines = alarms.Baselines(bd.LIMITS.get("baselines_max", 16), BASELINE_MEASURES)
         self.results_buf = bytearray(RESULTS_BYTES)
@@ -88,9 +98,13 @@ class Recorder:
         n = 0
         for i, s in enumerate(spec["streams"]):
             if s.get("record") is not None:
-                self._build(i, s["record"], s["label"])
+                p = self._build(i, s["record"], s["label"])
                 comps = s["record"].get("components")
                 n += len(comps) if isinstance(comps, list) else 0
+                if spec["type"] == "tcmep":
+                    self._trials(p, s["record"], s["label"])
+                    if not comps:
+                        n += p.n_ch  # the MEP of each muscle keeps a baseline
         self._release()
         err.need("components", n, 0, BASELINE_MEASURES)
 
@@ -106,8 +120,24 @@ class Recorder:
             raise err.Refused(err.ERR_BAD_PAYLOAD, "record (%s): %s" % (label, e),
                               {"stream": label, "key": "record"}) from None
 
+    def _trials(self, p, cfg, label):
+        """The per-trial MEP measurement of a TcMEP stream's set-up p."""
+        from stimfw.record.mep import MepTrials
+
+        try:
+            return MepTrials(cfg, p.channels, p.rate_hz, p.pre, p.n, p.uv_per_lsb, p.blank_before)
+        except err.Refused as e:
+            detail = e.detail or {}
+            detail["stream"] = label
+            detail["key"] = "record"
+            raise err.Refused(e.code, "record (%s): %s" % (label, e.message), detail) from None
+        except (ValueError, TypeError, IndexError) as e:
+            raise err.Refused(err.ERR_BAD_PAYLOAD, "record (%s): mep: %s" % (label, e),
+                              {"stream": label, "key": "record"}) from None
+
     def _release(self):
         self.procs = []
+        self.meps = []
         arena.reset()
         gc.collect()
 
@@ -123,10 +153,13 @@ class Recorder:
         self.open_slot = zeros("i", len(spec["streams"]))
         self._close_all()
         self.procs = [None] * len(spec["streams"])
+        self.meps = [None] * len(spec["streams"])
         self.labels = [s["label"] for s in spec["streams"]]
         for i, s in enumerate(spec["streams"]):
             if s.get("record") is not None:
-                self.procs[i] = self._build(i, s["record"], s["label"])
+                p = self.procs[i] = self._build(i, s["record"], s["label"])
+                if spec["type"] == "tcmep":
+                    p.trial = self.meps[i] = self._trials(p, s["record"], s["label"])
         return any(p is not None for p in self.procs)
 
     # --- per pulse, from the sequencer ----------------------------------------
@@ -172,7 +205,12 @@ class Recorder:
             return False
         stream = self.q_stream[slot]
         p = self.procs[stream]
+        mt = self.meps[stream]
+        if mt is not None:
+            mt.begin(self.q_pulses[slot], self.q_np[slot])
         p.take(hal, self.q_t0[slot], self.q_pulses[slot], self.q_np[slot])
+        if mt is not None:
+            self._report(stream, mt)
         if self.open_slot[stream] == slot:
             self.open_slot[stream] = -1
         self.head = (slot + 1) % QUEUE
@@ -183,6 +221,24 @@ class Recorder:
             d["stream"] = self.labels[stream]
             self.push(note.PUSH_PROGRESS, d)
         return True
+
+    def _report(self, stream, mt):
+        """The trial just measured: into the journal and pushed."""
+        from stimfw.record import mep
+
+        n = mt.pack(self.run, self.mep_buf)
+        data = bytes(memoryview(self.mep_buf)[:n])
+        seq = None
+        if self.log is not None:
+            from stimfw.core import journal as jn
+
+            seq = self.log.journal.append(jn.KIND_MEP, data)
+        d = mep.decode(data)
+        d["seq"] = seq
+        d["stream"] = self.labels[stream]
+        for ci, m in enumerate(d["muscles"]):
+            m["name"] = mt.muscles[ci]
+        self.push(note.PUSH_MEP, d)
 
     def abort(self):
         """The run ended early: sweeps not yet acquired are dropped."""
@@ -208,6 +264,9 @@ class Recorder:
                 continue
             r = p.results()
             r["stream"] = self.labels[i]
+            if i < len(self.meps) and self.meps[i] is not None:
+                r["mep"] = self.meps[i].summary()
+                r["mep_trials"] = self.meps[i].trials
             r["events"] = []
             if slot is not None:
                 meas = r.get("components") or r.get("mep") or []
