@@ -20,12 +20,22 @@
 # float, no allocation (tests/device/mep_heap.py runs it under heap_lock).
 import struct
 
-from micropython import const
+try:
+    from micropython import const
+except ImportError:  # the host reads records with decode() and windows with window_ms()
+
+    def const(x):
+        return x
+
 
 from stimfw.core import errors as err
 from stimfw.core.buffers import zeros
 
 ONSET_K = 5.0  # default k: one false onset in ~3000 quiet 60 ms windows at 10 kHz
+# The threshold never goes below this (uV): a few ms of pre-stimulus muscle
+# background, whose power lies at low frequencies, can read as much quieter
+# than the window's, and a threshold of 2 r.m.s. then fires on background.
+ONSET_MIN_UV = 15.0
 # Windows (ms after the train's last pulse) by muscle group: the simulated
 # patient's onsets are 21.5 ms (APB), 22 (quadriceps), 30 (TA), 42.5 (AH),
 # up to 2 ms later near threshold, each response lasting ~15 ms.
@@ -74,7 +84,8 @@ def record_size(n_ch):
 
 class MepTrials:
     """Per-trial measurement of one recorded stream. cfg: the record table;
-    its "mep" table (optional): {"k": onset factor, "muscles": [name per
+    its "mep" table (optional): {"k": onset factor, "min_uv": threshold
+    floor, "muscles": [name per
     channel], "win_ms": [[start, end] or null per channel]}. Raises
     core.errors.Refused (LimitRefused for a value out of range)."""
 
@@ -87,6 +98,8 @@ class MepTrials:
         n_ch = len(channels)
         k = err.need("mep_onset_k", m.get("k", ONSET_K), 2, MAX_K)
         self.kq = int(k * _RMS_PER_MAD * 64 + 0.5)
+        floor = err.need("mep_onset_min_uv", m.get("min_uv", ONSET_MIN_UV), 0, 1000, "uV")
+        self.min16 = max(16, int(floor * 16 / uv_per_lsb + 0.5))
         muscles = m.get("muscles")
         if muscles is None:
             muscles = [""] * n_ch
@@ -100,7 +113,7 @@ class MepTrials:
             raise err.Refused(err.ERR_BAD_PAYLOAD, "mep win_ms: one window (or null) per channel",
                               {"key": "mep.win_ms"})
         post_ms = (n - pre) * 1000 / rate_hz
-        self.muscles = [str(x) if x else "ch%d" % c for x, c in zip(muscles, channels)]
+        self.muscles = [str(muscles[i]) if muscles[i] else "ch%d" % channels[i] for i in range(n_ch)]
         self.channels = channels
         self.rate_khz = rate_hz // 1000
         self.pre = pre
@@ -156,8 +169,8 @@ class MepTrials:
         if mad16 > _MAD_MAX16:
             mad16 = _MAD_MAX16
         thr16 = (mad16 * self.kq) // 64
-        if thr16 < 16:
-            thr16 = 16  # never below one LSB
+        if thr16 < self.min16:
+            thr16 = self.min16
         n = self.n
         i0 = self.pre + self.last + self.w0[ci]
         i1 = self.pre + self.last + self.w1[ci] + 1

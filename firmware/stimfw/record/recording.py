@@ -75,6 +75,7 @@ class Recorder:
         self.run = 0
         self.hash = None
         self.modality = None
+        self.thresholds = None  # the protocol's [alarms] table
         self.baseline = False
         # Ring of pending sweeps: stream, trigger time, and its pulses'
         # offsets from the trigger (blanked as stimulus artifact).
@@ -107,6 +108,7 @@ class Recorder:
                         n += p.n_ch  # the MEP of each muscle keeps a baseline
         self._release()
         err.need("components", n, 0, BASELINE_MEASURES)
+        alarms.check_thresholds(spec.get("alarms"))
 
     def _build(self, i, cfg, label):
         try:
@@ -147,6 +149,7 @@ class Recorder:
         self.hash = h
         self.modality = MODALITY.get(spec["type"])
         self.baseline = baseline
+        self.thresholds = spec.get("alarms")
         self.head = 0
         self.count = 0
         self.dropped = 0
@@ -302,7 +305,7 @@ class Recorder:
     def _alarms(self, slot, fresh, at, i, meas):
         """The stream's alarm events against the protocol's baseline; a
         fresh baseline is set from meas instead."""
-        mon = alarms.AlarmMonitor(self.modality)
+        mon = alarms.AlarmMonitor(self.modality, self.thresholds)
         if fresh:
             mon.set_baseline(meas)
             self.baselines.save(slot, at, mon, meas)

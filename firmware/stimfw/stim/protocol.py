@@ -63,7 +63,7 @@ SSEP_SITES = ("l_median", "r_median", "l_ulnar", "r_ulnar", "l_tibial", "r_tibia
 _TOP_KEYS = {
     "tcmep": ("type", "name", "out", "amp_mv", "amp_ua", "shape", "width_us", "gap_us",
               "width2_us", "amp2_mv", "amp2_ua", "polarity", "pulses", "isi_us", "rate_hz",
-              "count", "anode", "cathode", "record"),
+              "count", "anode", "cathode", "record", "alarms"),
     "ssep": ("type", "name", "sites", "count", "rate_hz", "record"),
     "scs": ("type", "name", "out", "amp_ua", "shape", "width_us", "gap_us", "width2_us",
             "amp2_ua", "polarity", "rate_hz", "count", "pairs", "muscles", "search", "record"),
@@ -343,6 +343,8 @@ def normalise(wire, bd):
         if s["an"] & s["ca"]:
             bad("anode", "an electrode cannot be anode and cathode at once (%s)" % s["label"])
     spec["streams"] = streams
+    if wire.get("alarms") is not None:
+        spec["alarms"] = wire["alarms"]  # checked by the recording side (record.alarms)
     return spec
 
 
