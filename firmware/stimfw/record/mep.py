@@ -135,7 +135,9 @@ class MepTrials:
         # pre-stimulus samples that are not blanked (at least 8)
         self.quiet = pre - (blank_before_us * self.rate_khz + 999) // 1000
         if self.quiet < 8:
-            raise err.LimitRefused("mep_quiet_samples", self.quiet, 8, pre)
+            # too few for a noise estimate: name the pre-trigger time it needs
+            lo = (8 * 1000 + rate_hz - 1) // rate_hz + (blank_before_us + 999) // 1000
+            raise err.LimitRefused("mep_pre_ms", pre * 1000 / rate_hz, lo, 100, "ms")
         self.last = 0  # samples from the trigger to the train's last pulse
         self.last_us = 0
         self.trials = 0
