@@ -16,9 +16,17 @@ less 1; median and worst of |error|) for N20/P25 and P37/N45, components
 at a window edge, and how many the unit flagged reliable; then the same
 over the reliable components alone.
 
+Then the TcMEP rows: every train's per-muscle MEP the unit measured on its
+filtered single sweep (stimfw.record.mep) against the same measurement on
+the model's noise-free sweep of that train through the same band
+(stimbox.meptruth): onset latency error (ms) and amplitude error (median
+and worst of |error|) over the clear responses (true peak-to-peak at
+least four times the onset threshold), the onset less the model's own,
+and how often the unit found a response where the truth has none.
+
     .venv/bin/python bench/bench_truth.py [--seeds 5] [--count 200]
         [--runtime unix|mcu32|both] [--scenario NAME ...] [--no-x10]
-        [--blank-after-us N]
+        [--blank-after-us N] [--mep-trials 10] [--mep-only | --no-mep]
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from mpy import HAVE_MCU32, NO_MCU32, RUNTIMES  # noqa: E402
 from simunit.scenarios import SCENARIO_DIR  # noqa: E402
 from simunit.supervisor import SimUnit  # noqa: E402
-from stimbox import protocols  # noqa: E402
+from stimbox import meptruth, protocols  # noqa: E402
 from stimbox.build import board_module, build_image, install_offline  # noqa: E402
 from stimbox.client import StimBox  # noqa: E402
 from stimbox.runtime import probe  # noqa: E402
@@ -173,6 +181,68 @@ def noise_line(results: dict[str, list[Compared]]) -> str:
     return "; ".join(parts)
 
 
+# TcMEP: scenario and the time its runs start at (the left leg's MEPs lost
+# in acute_unilateral_mep_loss; the leg MEPs half gone in cord_ischaemia).
+MEP_SCENARIOS = {"stable_baseline": 0.0, "acute_unilateral_mep_loss": 200.0, "cord_ischaemia": 210.0}
+MEP_RECORD = {"channels": [9, 12, 13, 14, 15], "rate_hz": 10000, "pre_ms": 20, "post_ms": 80,
+              "band": [10, 1500], "blank_us": [100, 5000], "split": False,
+              "mep": {"muscles": ["APB_R", "TA_L", "TA_R", "AH_L", "AH_R"]}}
+
+
+def mep_run_all(exe: str, seeds: int, trials: int) -> dict[str, list[meptruth.Compared]]:
+    out: dict[str, list[meptruth.Compared]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        image = build_image("sim", Path(tmp) / "image", arch=probe(exe).mpy_arch)
+        for scen, at_s in MEP_SCENARIOS.items():
+            out[scen] = []
+            for k in range(seeds):
+                unit = SimUnit(flash=Path(tmp) / f"flash-mep-{scen}-{k}", micropython=exe,
+                               scenario=scen, seed=SEED0 + k)
+                install_offline(image, unit.flash)
+                with unit, StimBox.connect(unit.port) as box:
+                    if at_s:
+                        box.sim(advance_s=at_s)
+                    p = protocols.load("tcmep", BOARD)
+                    p.update(count=trials, rate_hz=1.0, anode="Cz", cathode="Fz", record=dict(MEP_RECORD))
+                    result, cs = meptruth.compare_run(box, unit.model, p)
+                    if result.outcome != "complete":
+                        raise SystemExit(f"{scen} seed {SEED0 + k} tcmep: {result.outcome}")
+                    out[scen] += cs
+                print(f"  tcmep {scen} seed {SEED0 + k}: done", file=sys.stderr, flush=True)
+    return out
+
+
+def mep_row(label: str, cs: list[meptruth.Compared]) -> str:
+    clear = [c for c in cs if c.truth.pp_uv >= 4 * c.unit.threshold_uv]
+    absent = [c for c in cs if c.truth.pp_uv < 5]
+    onset = [c.onset_error_ms() for c in clear]
+    within = sum(1 for e in onset if e is not None and abs(e) <= 0.5)
+    amp = [c.amp_error() for c in clear]
+    amp_ok = sum(1 for e in amp if e is not None and abs(e) <= 0.10)
+    model = [c.unit.onset_ms - c.model_onset_ms for c in clear if c.unit.onset_ms is not None]
+    return " | ".join([
+        f"| {label}", str(len(cs)), str(len(clear)),
+        str(sum(1 for c in clear if c.unit.onset_ms is None)),
+        _stats(onset), f"{within}/{len(clear)}",
+        _stats(amp, 100, "{:.1f}%"), f"{amp_ok}/{len(clear)}",
+        f"{statistics.median(model):+.2f}" if model else "-",
+        f"{sum(c.unit.present for c in absent)}/{len(absent)}",
+    ]) + " |"
+
+
+def mep_table(results: dict[str, list[meptruth.Compared]]) -> list[str]:
+    lines = ["| scenario | muscle trials | clear | onset missed | onset error ms (median / worst) "
+             "| within 0.5 ms | amplitude error (median / worst) | within 10% "
+             "| onset less model's, median ms | found where truth < 5 uV |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    everything: list[meptruth.Compared] = []
+    for scen, cs in results.items():
+        everything += cs
+        lines.append(mep_row(scen, cs))
+    lines.append(mep_row("**all**", everything))
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, default=5)
@@ -183,13 +253,16 @@ def main() -> None:
                     help="blank this long after each pulse instead of the protocols' 1500 us")
     ap.add_argument("--no-x10", dest="x10", action="store_false",
                     help="skip the runs with cortical SSEPs ten times their size")
+    ap.add_argument("--mep-trials", type=int, default=10, help="TcMEP trains per seed and scenario")
+    ap.add_argument("--mep-only", action="store_true", help="the TcMEP rows alone")
+    ap.add_argument("--no-mep", dest="mep", action="store_false", help="skip the TcMEP rows")
     a = ap.parse_args()
     runtimes = ["unix", "mcu32"] if a.runtime == "both" else [a.runtime]
     for rt in runtimes:
         if rt == "mcu32" and not HAVE_MCU32:
             print(f"\n{rt}: skipped, {NO_MCU32}")
             continue
-        for x10 in (False, True) if a.x10 else (False,):
+        for x10 in ((False, True) if a.x10 else (False,)) if not a.mep_only else ():
             t0 = time.monotonic()
             res = run_all(RUNTIMES[rt], a.scenario, a.seeds, a.count, x10, a.blank_after_us)
             what = "cortical SSEPs x10 (noise a tenth)" if x10 else "the scenarios as they are"
@@ -201,6 +274,12 @@ def main() -> None:
             print("\nReliable components only (amplitude >= 10x the residual noise):\n")
             print("\n".join(table(res, only_reliable=True)))
             print("\n" + noise_line(res), flush=True)
+        if a.mep:
+            t0 = time.monotonic()
+            mres = mep_run_all(RUNTIMES[rt], a.seeds, a.mep_trials)
+            print(f"\n### {rt}, TcMEP per trial: {a.seeds} seeds x {len(MEP_SCENARIOS)} scenarios, "
+                  f"{a.mep_trials} trains each, 5 muscles ({time.monotonic() - t0:.0f} s)\n")
+            print("\n".join(mep_table(mres)), flush=True)
 
 if __name__ == "__main__":
     main()
