@@ -243,6 +243,22 @@ def mep_table(results: dict[str, list[meptruth.Compared]]) -> list[str]:
     return lines
 
 
+def mep_outliers(results: dict[str, list[meptruth.Compared]]) -> list[str]:
+    """The clear responses whose onset is off by more than the 0.5 ms goal,
+    or amplitude by more than 10%, with what the unit and the truth saw."""
+    out = []
+    for scen, cs in results.items():
+        for c in cs:
+            e = c.onset_error_ms()
+            a = c.amp_error()
+            if c.truth.pp_uv >= 4 * c.unit.threshold_uv and (e is None or abs(e) > 0.5 or abs(a or 0) > 0.10):
+                out.append(f"- {scen} trial {c.trial} {c.muscle}: unit onset {c.unit.onset_ms} ms, "
+                           f"{c.unit.pp_uv:.1f} uV, threshold {c.unit.threshold_uv:.1f} uV; truth onset "
+                           f"{c.truth.onset_ms if c.truth.onset_ms is None else round(c.truth.onset_ms, 3)} ms, "
+                           f"{c.truth.pp_uv:.1f} uV; model {c.model_onset_ms} ms, {c.model_pp_uv} uV")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, default=5)
@@ -280,6 +296,8 @@ def main() -> None:
             print(f"\n### {rt}, TcMEP per trial: {a.seeds} seeds x {len(MEP_SCENARIOS)} scenarios, "
                   f"{a.mep_trials} trains each, 5 muscles ({time.monotonic() - t0:.0f} s)\n")
             print("\n".join(mep_table(mres)), flush=True)
+            print("\nOutside the goals (onset 0.5 ms, amplitude 10%):\n")
+            print("\n".join(mep_outliers(mres)) or "none", flush=True)
 
 if __name__ == "__main__":
     main()
