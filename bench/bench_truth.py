@@ -185,7 +185,7 @@ def noise_line(results: dict[str, list[Compared]]) -> str:
 # in acute_unilateral_mep_loss; the leg MEPs half gone in cord_ischaemia).
 MEP_SCENARIOS = {"stable_baseline": 0.0, "acute_unilateral_mep_loss": 200.0, "cord_ischaemia": 210.0}
 MEP_RECORD = {"channels": [9, 12, 13, 14, 15], "rate_hz": 10000, "pre_ms": 20, "post_ms": 80,
-              "band": [10, 1500], "blank_us": [100, 5000], "split": False,
+              "band": [10, 1500], "blank_us": [100, 8000], "split": False,
               "mep": {"muscles": ["APB_R", "TA_L", "TA_R", "AH_L", "AH_R"]}}
 
 

@@ -44,12 +44,15 @@ def test_tcmep_with_components_runs_twice(sim_unit: SimUnit, box: StimBox) -> No
 
 
 # Both legs and a hand: channels APB_R, TA_L, TA_R, AH_L. 20 ms before the
-# trigger give the noise estimate 195 unblanked samples; the train's
-# blanking runs on 5 ms past its last pulse (the amplifier's overload
-# recovery, 0.7 ms time constant, is over by then).
+# trigger give the noise estimate 199 unblanked samples; the train's
+# blanking runs on 8 ms past its last pulse, until the amplifier's overload
+# recovery (0.7 ms time constant) has left less than a few uV: the blanked
+# stretch is a line to the first sample after it, and the band's high-pass
+# turns a line ending on tens of uV of residue into a slow excursion of
+# about 20 uV, which crossed the onset threshold in 1 of ~200 trials at 5 ms.
 MEP_RECORD: dict[str, Any] = {
     "channels": [9, 12, 13, 14], "rate_hz": 10000, "pre_ms": 20, "post_ms": 80,
-    "band": [10, 1500], "blank_us": [100, 5000], "split": False,
+    "band": [10, 1500], "blank_us": [100, 8000], "split": False,
     "mep": {"muscles": ["APB_R", "TA_L", "TA_R", "AH_L"]}}
 
 
