@@ -41,12 +41,17 @@ def measure(sweep: np.ndarray, rate_hz: int, pre: int, quiet: int, train_us: int
     i1 = min(pre + last + int(win_ms[1] * rate_hz / 1000 + 0.5) + 1, len(sweep))
     x = np.abs(sweep - base)
     onset = None
-    above = np.nonzero(x[i0:i1] > threshold_uv)[0]
+    # from below the threshold: a window that opens above it waits until
+    # the sweep has come back below
+    start = i0
+    if x[i0 - 1] > threshold_uv:
+        below = np.nonzero(x[i0:i1] <= threshold_uv)[0]
+        start = i0 + int(below[0]) + 1 if len(below) else i1
+    above = np.nonzero(x[start:i1] > threshold_uv)[0]
     if len(above):
-        i = i0 + int(above[0])
+        i = start + int(above[0])
         a, b = x[i - 1], x[i]
-        frac = (threshold_uv - a) / (b - a) if a < threshold_uv else 1.0
-        onset = ((i - 1 - pre - last) + frac) * 1000.0 / rate_hz
+        onset = ((i - 1 - pre - last) + (threshold_uv - a) / (b - a)) * 1000.0 / rate_hz
     seg = sweep[i0:i1]
     return TruthMep(onset, float(np.max(seg) - np.min(seg)) if len(seg) else 0.0)
 

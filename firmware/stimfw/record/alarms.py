@@ -15,6 +15,7 @@ DEFAULTS = {
     "mep_drop_pct": 80.0,  # MEP amplitude down by at least this much
     "mep_loss_uv": 20.0,  # below this peak-to-peak the MEP counts as lost
     "temg_limit_ma": 8.0,  # a triggered-EMG threshold below this alarms
+    "mep_threshold_rise_v": 100.0,  # a TcMEP threshold up by more than this alarms
 }
 
 
@@ -25,6 +26,7 @@ RANGES = {
     "mep_drop_pct": (10.0, 100.0),
     "mep_loss_uv": (1.0, 1000.0),
     "temg_limit_ma": (0.1, 30.0),
+    "mep_threshold_rise_v": (10.0, 500.0),
 }
 
 
@@ -49,8 +51,8 @@ def check_thresholds(table):
 # What a baseline keeps per measurement, by modality: its values (at most
 # two), and the criteria whose "active" state carries over to the next run
 # (one bit each, in this order).
-FIELDS = {"SSEP": ("amp_uv", "lat_ms"), "MEP": ("pp_uv",)}
-CRITERIA = {"SSEP": ("amp", "lat"), "MEP": ("mep",)}
+FIELDS = {"SSEP": ("amp_uv", "lat_ms"), "MEP": ("pp_uv",), "MEPT": ("threshold",)}
+CRITERIA = {"SSEP": ("amp", "lat"), "MEP": ("mep",), "MEPT": ("rise",)}
 _NAN = float("nan")
 
 
@@ -170,6 +172,20 @@ class AlarmMonitor:
                     "alarm": "ssep_latency", "modality": "SSEP", "name": name, "ch": ch,
                     "baseline_ms": b, "value_ms": v, "change_pct": rise, "limit_pct": lim,
                     "t_ms": t_ms})
+            elif self.modality == "MEPT":
+                # TcMEP threshold tracking, thresholds in mV: a rise of more
+                # than the limit, or no response up to the protocol's
+                # amplitude (threshold None), against the baseline's.
+                b = _value(base, "threshold")
+                if b is None:
+                    continue
+                v = m["threshold"]
+                lim = th["mep_threshold_rise_v"]
+                rise = None if v is None else (v - b) / 1000.0
+                self._event(out, ("rise", name, ch), rise is None or rise > lim, {
+                    "alarm": "mep_threshold", "modality": "MEP", "name": name, "ch": ch,
+                    "baseline_v": b / 1000.0, "value_v": None if v is None else v / 1000.0,
+                    "rise_v": rise, "limit_v": lim, "t_ms": t_ms})
             elif self.modality == "MEP":
                 b = _value(base, "pp_uv")
                 if b is None:

@@ -9,8 +9,12 @@
 # muscle group's default (WINDOWS_MS) or the record table's "mep" override.
 #
 # Onset: the first sample inside the window whose distance from the
-# pre-stimulus baseline exceeds k times the pre-stimulus noise, placed
-# between that sample and the one before it by linear interpolation. The
+# pre-stimulus baseline exceeds k times the pre-stimulus noise, coming from
+# below the threshold, placed between that sample and the one before it by
+# linear interpolation. A window that opens above the threshold opens
+# inside something else (a slow swing of the background, the band's answer
+# to the blanked train): the onset is the next crossing after it has come
+# back below. The
 # noise is the r.m.s. estimated from the mean absolute deviation of the
 # pre-stimulus samples (x sqrt(pi/2) for Gaussian noise): a sum of absolute
 # values stays a small integer on a 32-bit board, where a sum of squares of
@@ -186,6 +190,7 @@ class MepTrials:
         onset = NONE
         prev = buf[i0 - 1] - base
         prev = (prev if prev >= 0 else -prev) * 16
+        armed = prev <= thr16
         for i in range(i0, i1):
             v = buf[i] - base
             if v > hi:
@@ -195,10 +200,12 @@ class MepTrials:
             a = v if v >= 0 else -v
             area += a
             a *= 16
-            if onset == NONE and a > thr16:
-                # hundredths of a sample past sample i - 1
-                frac = 100 * (thr16 - prev) // (a - prev) if prev < thr16 else 100
-                onset = (i - 1 - self.pre - self.last) * 100 + frac
+            if onset == NONE:
+                if not armed:
+                    armed = a <= thr16
+                elif a > thr16:
+                    # hundredths of a sample past sample i - 1
+                    onset = (i - 1 - self.pre - self.last) * 100 + 100 * (thr16 - prev) // (a - prev)
             prev = a
         flags = 0
         if onset != NONE:
@@ -213,6 +220,13 @@ class MepTrials:
         self.thr16[ci] = thr16
         if flags == FLAG_PRESENT and self.pp[ci] > self.best[ci]:
             self.best[ci] = self.pp[ci]
+
+    def responses_uv(self):
+        """The last sweep's peak-to-peak per muscle where an MEP was found,
+        else 0 (threshold tracking steps on it)."""
+        k = self.uv_per_lsb
+        return [self.pp[ci] * k if self.flags[ci] & FLAG_PRESENT else 0.0
+                for ci in range(len(self.channels))]
 
     def pack(self, run, out):
         """The last sweep's record into out; returns its length."""

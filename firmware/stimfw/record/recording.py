@@ -76,6 +76,7 @@ class Recorder:
         self.hash = None
         self.modality = None
         self.thresholds = None  # the protocol's [alarms] table
+        self.track = None  # a tracking run's result (search_alarms)
         self.baseline = False
         # Ring of pending sweeps: stream, trigger time, and its pulses'
         # offsets from the trigger (blanked as stimulus artifact).
@@ -150,6 +151,7 @@ class Recorder:
         self.modality = MODALITY.get(spec["type"])
         self.baseline = baseline
         self.thresholds = spec.get("alarms")
+        self.track = None  # a tracking run's result (search_alarms)
         self.head = 0
         self.count = 0
         self.dropped = 0
@@ -267,14 +269,20 @@ class Recorder:
                 continue
             r = p.results()
             r["stream"] = self.labels[i]
+            modality = None
             if i < len(self.meps) and self.meps[i] is not None:
                 r["mep"] = self.meps[i].summary()
                 r["mep_trials"] = self.meps[i].trials
+                if self.track is not None:
+                    # tracking: each muscle's threshold is the measurement
+                    # (its amplitude near threshold says nothing of a loss)
+                    r["mep"] = self._thresholds(self.meps[i])
+                    modality = "MEPT"
             r["events"] = []
             if slot is not None:
                 meas = r.get("components") or r.get("mep") or []
                 r["baseline_run"] = base_run
-                r["events"] = self._alarms(slot, fresh, at, i, meas)
+                r["events"] = self._alarms(slot, fresh, at, i, meas, modality)
                 at += len(meas)
             out.append(r)
         b = self.baselines
@@ -302,10 +310,17 @@ class Recorder:
             return None
         return json.loads(memoryview(self._results)[: self.results_len])
 
-    def _alarms(self, slot, fresh, at, i, meas):
+    def _thresholds(self, mt):
+        """A tracking run's thresholds per muscle (mV, or uA on a CC output;
+        None: no response up to the protocol's amplitude)."""
+        th = self.track["threshold"]
+        return [{"name": mt.muscles[ci], "ch": mt.channels[ci], "threshold": th[ci],
+                 "stop": self.track["stop"]} for ci in range(len(mt.channels))]
+
+    def _alarms(self, slot, fresh, at, i, meas, modality=None):
         """The stream's alarm events against the protocol's baseline; a
         fresh baseline is set from meas instead."""
-        mon = alarms.AlarmMonitor(self.modality, self.thresholds)
+        mon = alarms.AlarmMonitor(modality or self.modality, self.thresholds)
         if fresh:
             mon.set_baseline(meas)
             self.baselines.save(slot, at, mon, meas)
@@ -322,13 +337,22 @@ class Recorder:
 
     def responses(self, stream):
         """Peak-to-peak response (uV) per recorded channel of the stream's
-        last sweep: what a threshold search steps on."""
+        last sweep: what a threshold search steps on. TcMEP: the trial's
+        MEP per muscle, 0 where none was found (record.mep)."""
+        mt = self.meps[stream] if stream < len(self.meps) else None
+        if mt is not None:
+            return mt.responses_uv()
         p = self.procs[stream]
         return [p.response_pp_uv(ci) for ci in range(p.n_ch)]
 
     def search_alarms(self, result, muscles):
         """Triggered EMG: a threshold below the protocol's limit (default
-        8 mA) is an alarm, with the values that raised it."""
+        8 mA) is an alarm, with the values that raised it. TcMEP tracking:
+        the thresholds are kept for finish(), which compares them with the
+        protocol's baseline thresholds."""
+        if result.get("mode") == "track":
+            self.track = result
+            return []
         if self.modality != "TEMG":
             return []
         mon = alarms.AlarmMonitor("TEMG")
