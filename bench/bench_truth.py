@@ -16,9 +16,17 @@ less 1; median and worst of |error|) for N20/P25 and P37/N45, components
 at a window edge, and how many the unit flagged reliable; then the same
 over the reliable components alone.
 
+Then the TcMEP rows: every train's per-muscle MEP the unit measured on its
+filtered single sweep (stimfw.record.mep) against the same measurement on
+the model's noise-free sweep of that train through the same band
+(stimbox.meptruth): onset latency error (ms) and amplitude error (median
+and worst of |error|) over the clear responses (true peak-to-peak at
+least four times the onset threshold), the onset less the model's own,
+and how often the unit found a response where the truth has none.
+
     .venv/bin/python bench/bench_truth.py [--seeds 5] [--count 200]
         [--runtime unix|mcu32|both] [--scenario NAME ...] [--no-x10]
-        [--blank-after-us N]
+        [--blank-after-us N] [--mep-trials 10] [--mep-only | --no-mep]
 
 With --alarms, instead: the alarm rows (bench/alarm_study.py): false
 alarms in one simulated hour of a stable patient, and averages from the
@@ -41,7 +49,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from mpy import HAVE_MCU32, NO_MCU32, RUNTIMES  # noqa: E402
 from simunit.scenarios import SCENARIO_DIR  # noqa: E402
 from simunit.supervisor import SimUnit  # noqa: E402
-from stimbox import protocols  # noqa: E402
+from stimbox import meptruth, protocols  # noqa: E402
 from stimbox.build import board_module, build_image, install_offline  # noqa: E402
 from stimbox.client import StimBox  # noqa: E402
 from stimbox.runtime import probe  # noqa: E402
@@ -177,6 +185,84 @@ def noise_line(results: dict[str, list[Compared]]) -> str:
     return "; ".join(parts)
 
 
+# TcMEP: scenario and the time its runs start at (the left leg's MEPs lost
+# in acute_unilateral_mep_loss; the leg MEPs half gone in cord_ischaemia).
+MEP_SCENARIOS = {"stable_baseline": 0.0, "acute_unilateral_mep_loss": 200.0, "cord_ischaemia": 210.0}
+MEP_RECORD = {"channels": [9, 12, 13, 14, 15], "rate_hz": 10000, "pre_ms": 20, "post_ms": 80,
+              "band": [10, 1500], "blank_us": [100, 8000], "split": False,
+              "mep": {"muscles": ["APB_R", "TA_L", "TA_R", "AH_L", "AH_R"]}}
+
+
+def mep_run_all(exe: str, seeds: int, trials: int) -> dict[str, list[meptruth.Compared]]:
+    out: dict[str, list[meptruth.Compared]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        image = build_image("sim", Path(tmp) / "image", arch=probe(exe).mpy_arch)
+        for scen, at_s in MEP_SCENARIOS.items():
+            out[scen] = []
+            for k in range(seeds):
+                unit = SimUnit(flash=Path(tmp) / f"flash-mep-{scen}-{k}", micropython=exe,
+                               scenario=scen, seed=SEED0 + k)
+                install_offline(image, unit.flash)
+                with unit, StimBox.connect(unit.port) as box:
+                    if at_s:
+                        box.sim(advance_s=at_s)
+                    p = protocols.load("tcmep", BOARD)
+                    p.update(count=trials, rate_hz=1.0, anode="Cz", cathode="Fz", record=dict(MEP_RECORD))
+                    result, cs = meptruth.compare_run(box, unit.model, p)
+                    if result.outcome != "complete":
+                        raise SystemExit(f"{scen} seed {SEED0 + k} tcmep: {result.outcome}")
+                    out[scen] += cs
+                print(f"  tcmep {scen} seed {SEED0 + k}: done", file=sys.stderr, flush=True)
+    return out
+
+
+def mep_row(label: str, cs: list[meptruth.Compared]) -> str:
+    clear = [c for c in cs if c.truth.pp_uv >= 4 * c.unit.threshold_uv]
+    absent = [c for c in cs if c.truth.pp_uv < 5]
+    onset = [c.onset_error_ms() for c in clear]
+    within = sum(1 for e in onset if e is not None and abs(e) <= 0.5)
+    amp = [c.amp_error() for c in clear]
+    amp_ok = sum(1 for e in amp if e is not None and abs(e) <= 0.10)
+    model = [c.unit.onset_ms - c.model_onset_ms for c in clear if c.unit.onset_ms is not None]
+    return " | ".join([
+        f"| {label}", str(len(cs)), str(len(clear)),
+        str(sum(1 for c in clear if c.unit.onset_ms is None)),
+        _stats(onset), f"{within}/{len(clear)}",
+        _stats(amp, 100, "{:.1f}%"), f"{amp_ok}/{len(clear)}",
+        f"{statistics.median(model):+.2f}" if model else "-",
+        f"{sum(c.unit.present for c in absent)}/{len(absent)}",
+    ]) + " |"
+
+
+def mep_table(results: dict[str, list[meptruth.Compared]]) -> list[str]:
+    lines = ["| scenario | muscle trials | clear | onset missed | onset error ms (median / worst) "
+             "| within 0.5 ms | amplitude error (median / worst) | within 10% "
+             "| onset less model's, median ms | found where truth < 5 uV |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    everything: list[meptruth.Compared] = []
+    for scen, cs in results.items():
+        everything += cs
+        lines.append(mep_row(scen, cs))
+    lines.append(mep_row("**all**", everything))
+    return lines
+
+
+def mep_outliers(results: dict[str, list[meptruth.Compared]]) -> list[str]:
+    """The clear responses whose onset is off by more than the 0.5 ms goal,
+    or amplitude by more than 10%, with what the unit and the truth saw."""
+    out = []
+    for scen, cs in results.items():
+        for c in cs:
+            e = c.onset_error_ms()
+            a = c.amp_error()
+            if c.truth.pp_uv >= 4 * c.unit.threshold_uv and (e is None or abs(e) > 0.5 or abs(a or 0) > 0.10):
+                out.append(f"- {scen} trial {c.trial} {c.muscle}: unit onset {c.unit.onset_ms} ms, "
+                           f"{c.unit.pp_uv:.1f} uV, threshold {c.unit.threshold_uv:.1f} uV; truth onset "
+                           f"{c.truth.onset_ms if c.truth.onset_ms is None else round(c.truth.onset_ms, 3)} ms, "
+                           f"{c.truth.pp_uv:.1f} uV; model {c.model_onset_ms} ms, {c.model_pp_uv} uV")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, default=5)
@@ -189,6 +275,9 @@ def main() -> None:
                     help="skip the runs with cortical SSEPs ten times their size")
     ap.add_argument("--alarms", action="store_true",
                     help="the alarm rows instead: false alarms of a stable hour, averages to the alarm")
+    ap.add_argument("--mep-trials", type=int, default=10, help="TcMEP trains per seed and scenario")
+    ap.add_argument("--mep-only", action="store_true", help="the TcMEP rows alone")
+    ap.add_argument("--no-mep", dest="mep", action="store_false", help="skip the TcMEP rows")
     a = ap.parse_args()
     runtimes = ["unix", "mcu32"] if a.runtime == "both" else [a.runtime]
     if a.alarms:
@@ -204,7 +293,7 @@ def main() -> None:
         if rt == "mcu32" and not HAVE_MCU32:
             print(f"\n{rt}: skipped, {NO_MCU32}")
             continue
-        for x10 in (False, True) if a.x10 else (False,):
+        for x10 in ((False, True) if a.x10 else (False,)) if not a.mep_only else ():
             t0 = time.monotonic()
             res = run_all(RUNTIMES[rt], a.scenario, a.seeds, a.count, x10, a.blank_after_us)
             what = "cortical SSEPs x10 (noise a tenth)" if x10 else "the scenarios as they are"
@@ -216,6 +305,14 @@ def main() -> None:
             print("\nReliable components only (amplitude >= 10x the residual noise):\n")
             print("\n".join(table(res, only_reliable=True)))
             print("\n" + noise_line(res), flush=True)
+        if a.mep:
+            t0 = time.monotonic()
+            mres = mep_run_all(RUNTIMES[rt], a.seeds, a.mep_trials)
+            print(f"\n### {rt}, TcMEP per trial: {a.seeds} seeds x {len(MEP_SCENARIOS)} scenarios, "
+                  f"{a.mep_trials} trains each, 5 muscles ({time.monotonic() - t0:.0f} s)\n")
+            print("\n".join(mep_table(mres)), flush=True)
+            print("\nOutside the goals (onset 0.5 ms, amplitude 10%):\n")
+            print("\n".join(mep_outliers(mres)) or "none", flush=True)
 
 if __name__ == "__main__":
     main()

@@ -42,6 +42,8 @@ class RunResult:
     pulses: list[PulseRecord] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     alarms: list[dict[str, Any]] = field(default_factory=list)
+    # TcMEP: per train, each muscle's MEP as the unit pushed it (stimbox.mep)
+    meps: list[dict[str, Any]] = field(default_factory=list)
     # Cleared to stop sending heartbeats (shows the unit's watchdog at work).
     heartbeat: bool = True
 
@@ -90,6 +92,8 @@ def run_protocol(
             result.alarms.append(d)
         elif not isinstance(d, dict) or d.get("run") != result.run:
             return
+        elif p.mtype == m.PUSH_MEP:
+            result.meps.append(d)
         elif p.mtype == m.PUSH_PULSE:
             for k, (amp, q, fl) in enumerate(zip(d["amp"], d["q_nc"], d["flags"], strict=True)):
                 result.pulses.append(PulseRecord(d["first"] + k, amp, q, _flag_names(fl)))

@@ -158,3 +158,41 @@ def through(reply: dict[str, Any], sos: list[list[float]]) -> dict[str, Any]:
         raise ValueError("through() needs the whole average")
     y = signal.sosfiltfilt(np.asarray(sos, dtype=float), x) if reply["trials"] else x
     return dict(reply, wave_f32=base64.b64encode(y.astype("<f4").tobytes()).decode(), sos=sos)
+
+
+def mep_trials(m: HardwareModel, req: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per TcMEP train delivered between since_us and until_us (the model's
+    timeline; a train's time is its last pulse's), the noise-free sweep of
+    each requested channel on the unit's sample grid, not filtered (the
+    caller applies the band, as through() does), and the model's own onset
+    latency (ms after the last pulse) and peak-to-peak per muscle.
+
+    req: since_us, until_us, channels, rate_hz, pre_ms, post_ms, train_us
+    (the train's last pulse after its first: the sweep starts pre before
+    the first pulse, as the unit's does)."""
+    rate = int(req["rate_hz"])
+    pre = int(float(req["pre_ms"]) * rate / 1000)
+    n = pre + int(float(req["post_ms"]) * rate / 1000)
+    pre_us = pre * 1_000_000 // rate
+    since, until = int(req["since_us"]), int(req["until_us"])
+    chans = [int(c) for c in req["channels"]]
+    out = []
+    for t_last, output, _waves, truth in m.trials:
+        if output != "TC" or not since <= t_last <= until:
+            continue
+        t = t_last - float(req["train_us"]) - pre_us + np.arange(n) * (1e6 / rate)
+        lo, hi = t[0] - HORIZON_US, t[-1] + HORIZON_US
+        waves = [w for tt in m.trials if lo <= tt[0] <= hi for w in tt[2]]
+        sweeps = {}
+        for ch in chans:
+            c = montage.CHANNELS[ch]
+            z = m.electrode_ohms(c.active, t[0]) + m.electrode_ohms(c.ref, t[0])
+            gain = 1.0 / (1.0 + (z / LEADOFF_OHMS) ** 2)
+            y = np.zeros(n)
+            for w in waves:
+                if w.channel == ch and t[0] - 6 * w.sigma_us <= w.t_us <= t[-1] + 6 * w.sigma_us:
+                    y += gain * w.amp_uv * np.exp(-0.5 * ((t - w.t_us) / w.sigma_us) ** 2)
+            sweeps[ch] = y
+        out.append({"t_us": t_last, "rate_hz": rate, "pre": pre, "n": n, "sweeps": sweeps,
+                    "model": {montage.CHANNELS[ch].name: truth.get(montage.CHANNELS[ch].name) for ch in chans}})
+    return out

@@ -51,8 +51,9 @@ KIND_PULSES = 2
 KIND_RESULT = 3
 KIND_SEGMENT = 4  # write-ahead: a segment about to go to the output stage
 KIND_PART = 5  # a further slot of a record longer than one slot
+KIND_MEP = 6  # one TcMEP trial's measured MEP per muscle (stimfw.record.mep)
 KIND_NAMES = {KIND_EVENT: "event", KIND_PULSES: "pulses", KIND_RESULT: "result",
-              KIND_SEGMENT: "segment", KIND_PART: "part"}
+              KIND_SEGMENT: "segment", KIND_PART: "part", KIND_MEP: "mep"}
 
 PATH = "journal.bin"  # in the flash root
 MAGIC = b"SBJ1"

@@ -15,3 +15,4 @@ PUSH_ALARM = const(0x83)  # an alarm criterion was met, with its values
 PUSH_PULSE = const(0x84)  # per-pulse delivery records
 PUSH_LOG = const(0x85)  # free text from the firmware, for humans
 PUSH_EMG = const(0x86)  # free-run detections of one block, counts; "done" ends the stream
+PUSH_MEP = const(0x87)  # one TcMEP trial: each muscle's onset, peak-to-peak, area (journaled)

@@ -54,6 +54,7 @@ from stimfw.core.notices import (  # noqa: E402
     PUSH_EMG,
     PUSH_EVENT,
     PUSH_LOG,
+    PUSH_MEP,
     PUSH_PROGRESS,
     PUSH_PULSE,
 )
@@ -87,6 +88,7 @@ MSG_NAMES = {
     PUSH_PULSE: "pulse",
     PUSH_LOG: "log",
     PUSH_EMG: "emg",
+    PUSH_MEP: "mep",
 }
 
 ERR_NAMES = {

@@ -30,6 +30,7 @@ DEFAULTS = {
     "mep_loss_uv": 20.0,  # below this peak-to-peak the MEP counts as lost
     "dwave_drop_pct": 50.0,  # D-wave amplitude down by at least this much
     "temg_limit_ma": 8.0,  # a triggered-EMG threshold below this alarms
+    "mep_threshold_rise_v": 100.0,  # a TcMEP threshold up by more than this alarms
     "baseline_averages": 2,  # reproducible averages that make a baseline
     "baseline_lat_ms": 1.0,  # reproducible: latencies within this much
     "baseline_amp_pct": 30.0,  # reproducible: amplitudes within this much
@@ -43,6 +44,7 @@ COUNTS = ("baseline_averages", "confirm")
 
 DROP = 0  # amplitude down (a lost response counts as a 100% drop)
 RISE = 1  # latency up (a lost response has none: the state holds)
+STEP = 2  # a threshold up, in the limit's unit (no response at all counts as up)
 # modality: (fields, criteria); a criterion is (its key in the state,
 # the alarm's name, kind, field index, limit key, loss key or None).
 MODALITIES = {
@@ -51,8 +53,10 @@ MODALITIES = {
         ("lat", "ssep_latency", RISE, 1, "ssep_lat_rise_pct", None))),
     "MEP": (("pp_uv",), (("mep", "mep_amplitude", DROP, 0, "mep_drop_pct", "mep_loss_uv"),)),
     "DWAVE": (("amp_uv",), (("dwave", "dwave_amplitude", DROP, 0, "dwave_drop_pct", None),)),
+    # TcMEP threshold tracking: each muscle's threshold train amplitude, mV.
+    "MEPT": (("threshold",), (("rise", "mep_threshold", STEP, 0, "mep_threshold_rise_v", None),)),
 }
-CODES = ("SSEP", "MEP", "DWAVE")  # a slot's modality, stored as index + 1
+CODES = ("SSEP", "MEP", "DWAVE", "MEPT")  # a slot's modality, stored as index + 1
 
 TECH = 8  # flags bit: the measurement is technically unsound
 TECH_NOISE_X = 4  # residual noise this many times the baseline's: technical
@@ -205,6 +209,13 @@ class AlarmMonitor:
                     lost = loss_key is not None and vv < th[loss_key]
                     hit = -chg >= lim or lost
                     back = -chg < lim - th["clear_amp_pct"] and not lost
+                elif kind == STEP:
+                    # mV to V; no response up to the protocol's amplitude
+                    # is a rise past any limit.
+                    lost = v is None
+                    chg = 0.0 if lost else (v - b) / 1000.0
+                    hit = lost or chg > lim
+                    back = not lost and chg <= lim
                 else:
                     if v is None:
                         continue  # a lost peak has no latency; the amplitude covers it
@@ -230,7 +241,15 @@ class AlarmMonitor:
                           "modality": name, "name": tag, "ch": ch, "change_pct": round(chg, 1),
                           "limit_pct": lim if kind == RISE else -lim, "averages": need,
                           "t_ms": t_ms, "criterion": j}
-                    if kind == RISE:
+                    if kind == STEP:
+                        ev["baseline_v"] = round(b / 1000.0, 1)
+                        ev["value_v"] = None if v is None else v / 1000.0
+                        ev["rise_v"] = None if v is None else round(chg, 1)
+                        ev["limit_v"] = lim
+                        ev["alarm"] = alarm
+                        del ev["change_pct"]
+                        del ev["limit_pct"]
+                    elif kind == RISE:
                         ev["baseline_ms"] = round(b, 3)
                         ev["value_ms"] = v
                     else:

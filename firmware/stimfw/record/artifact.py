@@ -31,6 +31,35 @@ def blank_pulse(buf, n, t_us, before_us, after_us, pre_samples, rate_khz):
     blank(buf, n, a, b)
 
 
+def blank_train(buf, n, times_us, n_p, before_us, after_us, pre_samples, rate_khz):
+    """blank_pulse() for each of the first n_p pulses (times ascending),
+    windows that overlap or touch joined into one: pulse by pulse, a window
+    reaching into the next pulse's overload would end on a pinned sample,
+    and the line drawn to it would put a step of full scale into the sweep
+    (a TcMEP train 3 ms apart with 4 ms blanked after each pulse)."""
+    if n_p <= 0:
+        return
+    a = start(times_us[0], before_us, pre_samples, rate_khz)
+    b = stop(times_us[0], after_us, pre_samples, rate_khz)
+    for j in range(1, n_p):
+        a2 = start(times_us[j], before_us, pre_samples, rate_khz)
+        if a2 > b:
+            _window(buf, n, a, b)
+            a = a2
+        b = stop(times_us[j], after_us, pre_samples, rate_khz)
+    _window(buf, n, a, b)
+
+
+def _window(buf, n, a, b):
+    if a < 0:
+        a = 0
+    if b > n:
+        b = n
+    if b - a > MAX_WINDOW:
+        b = a + MAX_WINDOW
+    blank(buf, n, a, b)
+
+
 def blank(buf, n, a, b):
     """Interpolate samples [a, b) of a sweep of n samples.
 

@@ -96,6 +96,8 @@ class SweepProcessor:
         self.pp = array("i", bytearray(4 * self.n_ch))  # LSB, of the last sweep
         self.used = 0  # sweeps that added at least one channel to the average
         self._due = False
+        # per-trial measurement of each filtered channel (record.mep.MepTrials)
+        self.trial = None
 
     def reset(self):
         self.chain.reset()
@@ -129,10 +131,11 @@ class SweepProcessor:
         for ci in range(self.n_ch):
             hal.acquire(t, self.rate_hz, self._one[ci], buf)
             if blanking:
-                for j in range(n_p):
-                    artifact.blank_pulse(buf, n, pulse_times_us[j], self.blank_before,
-                                         self.blank_after, self.pre, self.rate_khz)
+                artifact.blank_train(buf, n, pulse_times_us, n_p, self.blank_before,
+                                     self.blank_after, self.pre, self.rate_khz)
             sat = chain.process(buf)
+            if self.trial is not None:
+                self.trial.measure(ci, buf, sat)
             self.pp[ci] = chain.span(buf, self.resp_i0, self.resp_i1)
             v = rej.judge(ci, sat, chain.peak)
             self.verdicts[ci] = v

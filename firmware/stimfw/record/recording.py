@@ -22,6 +22,13 @@
 # first. A protocol whose baseline was dropped sets a new one on its next
 # complete run, and that run's results say so ("baseline_run" is its own id).
 #
+# TcMEP streams are also measured per trial (stimfw.record.mep): every
+# train's sweep gives each muscle's onset, peak-to-peak and area, kept as
+# one journal record per trial (KIND_MEP, retrievable by sequence number)
+# and pushed as PUSH_MEP; the run's largest response per muscle is what
+# the MEP alarms compare with the baseline. The record is packed into a
+# buffer reserved at boot.
+#
 # Both live in storage reserved at boot (alarms.Baselines; the results as
 # their JSON text in RESULTS_BYTES): what a run's end keeps, built among that
 # pass's transient objects, would otherwise be long-lived small objects
@@ -47,6 +54,7 @@ BASELINE_MEASURES = 12
 # The last run's results, as JSON text (a two-sided SSEP of 3 channels a side
 # takes about 1.8 KB); a longer one goes into a block of its own size.
 RESULTS_BYTES = 2560
+MEP_CHANNELS = 16  # a board's amplifier channels at most: the trial record's room
 
 
 class Recorder:
@@ -56,6 +64,8 @@ class Recorder:
         self.push = push
         self.log = log
         self.procs = []  # per stream: SweepProcessor or None
+        self.meps = []  # per stream: record.mep.MepTrials or None (TcMEP only)
+        self.mep_buf = bytearray(12 + 16 * MEP_CHANNELS)  # mep.record_size(MEP_CHANNELS)
         self.labels = []  # per stream: its label (SSEP site, SCS pair, modality)
         self.baselines = alarms.Baselines(bd.LIMITS.get("baselines_max", 16), BASELINE_MEASURES)
         self.results_buf = bytearray(RESULTS_BYTES)
@@ -66,6 +76,7 @@ class Recorder:
         self.hash = None
         self.modality = None
         self.th = alarms.DEFAULTS
+        self.track = None  # a tracking run's result (search_alarms)
         self.baseline = False
         # Ring of pending sweeps: stream, trigger time, and its pulses'
         # offsets from the trigger (blanked as stimulus artifact).
@@ -89,9 +100,13 @@ class Recorder:
         n = 0
         for i, s in enumerate(spec["streams"]):
             if s.get("record") is not None:
-                self._build(i, s["record"], s["label"])
+                p = self._build(i, s["record"], s["label"])
                 comps = s["record"].get("components")
                 n += len(comps) if isinstance(comps, list) else 0
+                if spec["type"] == "tcmep":
+                    self._trials(p, s["record"], s["label"])
+                    if not comps:
+                        n += p.n_ch  # the MEP of each muscle keeps a baseline
         self._release()
         err.need("components", n, 0, BASELINE_MEASURES)
 
@@ -107,8 +122,24 @@ class Recorder:
             raise err.Refused(err.ERR_BAD_PAYLOAD, "record (%s): %s" % (label, e),
                               {"stream": label, "key": "record"}) from None
 
+    def _trials(self, p, cfg, label):
+        """The per-trial MEP measurement of a TcMEP stream's set-up p."""
+        from stimfw.record.mep import MepTrials
+
+        try:
+            return MepTrials(cfg, p.channels, p.rate_hz, p.pre, p.n, p.uv_per_lsb, p.blank_before)
+        except err.Refused as e:
+            detail = e.detail or {}
+            detail["stream"] = label
+            detail["key"] = "record"
+            raise err.Refused(e.code, "record (%s): %s" % (label, e.message), detail) from None
+        except (ValueError, TypeError, IndexError) as e:
+            raise err.Refused(err.ERR_BAD_PAYLOAD, "record (%s): mep: %s" % (label, e),
+                              {"stream": label, "key": "record"}) from None
+
     def _release(self):
         self.procs = []
+        self.meps = []
         arena.reset()
         gc.collect()
 
@@ -119,16 +150,20 @@ class Recorder:
         self.modality = MODALITY.get(spec["type"])
         self.th = alarms.thresholds(spec.get("alarms"))
         self.baseline = baseline
+        self.track = None  # a tracking run's result (search_alarms)
         self.head = 0
         self.count = 0
         self.dropped = 0
         self.open_slot = zeros("i", len(spec["streams"]))
         self._close_all()
         self.procs = [None] * len(spec["streams"])
+        self.meps = [None] * len(spec["streams"])
         self.labels = [s["label"] for s in spec["streams"]]
         for i, s in enumerate(spec["streams"]):
             if s.get("record") is not None:
-                self.procs[i] = self._build(i, s["record"], s["label"])
+                p = self.procs[i] = self._build(i, s["record"], s["label"])
+                if spec["type"] == "tcmep":
+                    p.trial = self.meps[i] = self._trials(p, s["record"], s["label"])
         return any(p is not None for p in self.procs)
 
     # --- per pulse, from the sequencer ----------------------------------------
@@ -174,7 +209,12 @@ class Recorder:
             return False
         stream = self.q_stream[slot]
         p = self.procs[stream]
+        mt = self.meps[stream]
+        if mt is not None:
+            mt.begin(self.q_pulses[slot], self.q_np[slot])
         p.take(hal, self.q_t0[slot], self.q_pulses[slot], self.q_np[slot])
+        if mt is not None:
+            self._report(stream, mt)
         if self.open_slot[stream] == slot:
             self.open_slot[stream] = -1
         self.head = (slot + 1) % QUEUE
@@ -185,6 +225,24 @@ class Recorder:
             d["stream"] = self.labels[stream]
             self.push(note.PUSH_PROGRESS, d)
         return True
+
+    def _report(self, stream, mt):
+        """The trial just measured: into the journal and pushed."""
+        from stimfw.record import mep
+
+        n = mt.pack(self.run, self.mep_buf)
+        data = bytes(memoryview(self.mep_buf)[:n])
+        seq = None
+        if self.log is not None:
+            from stimfw.core import journal as jn
+
+            seq = self.log.journal.append(jn.KIND_MEP, data)
+        d = mep.decode(data)
+        d["seq"] = seq
+        d["stream"] = self.labels[stream]
+        for ci, m in enumerate(d["muscles"]):
+            m["name"] = mt.muscles[ci]
+        self.push(note.PUSH_MEP, d)
 
     def abort(self):
         """The run ended early: sweeps not yet acquired are dropped."""
@@ -206,10 +264,19 @@ class Recorder:
                 continue
             r = p.results()
             r["stream"] = self.labels[i]
+            if i < len(self.meps) and self.meps[i] is not None:
+                r["mep"] = self.meps[i].summary()
+                r["mep_trials"] = self.meps[i].trials
+                if self.track is not None:
+                    # tracking: each muscle's threshold is the measurement
+                    # (its amplitude near threshold says nothing of a loss)
+                    r["mep"] = self._thresholds(self.meps[i])
             r["events"] = []
             out.append(r)
-        if complete and self.modality in alarms.MODALITIES:
-            self._baseline(out)
+        # A tracking run's measurement is each muscle's threshold.
+        mod = "MEPT" if self.track is not None else self.modality
+        if complete and mod in alarms.MODALITIES:
+            self._baseline(out, mod)
         b = self.baselines
         res = {"run": self.run, "hash": self.hash, "baseline": self.baseline,
                "complete": complete, "dropped_sweeps": self.dropped, "streams": out,
@@ -217,19 +284,20 @@ class Recorder:
         self._keep(res)
         return res
 
-    def _baseline(self, out):
-        """The run's streams against the protocol's baseline, or into it."""
+    def _baseline(self, out, mod):
+        """The run's streams against the protocol's baseline, or into it
+        (mod: the modality the measurements are judged as)."""
         tab = self.baselines
         digest = hashlib.sha256(str(self.hash).encode()).digest()
         slot, base_run, _ = tab.slot(digest, self.run, self.baseline)
         need = self.th["baseline_averages"]
         tab.need[slot] = need
-        tab.mod[slot] = alarms.CODES.index(self.modality) + 1
+        tab.mod[slot] = alarms.CODES.index(mod) + 1
         parts = []  # (result, first index, measurements that fit)
         at = 0
         for r in out:
             meas = tab.room(at, r.get("components") or r.get("mep") or [])
-            parts.append((r, alarms.AlarmMonitor(self.modality, self.th, tab, tab.first(slot, at)),
+            parts.append((r, alarms.AlarmMonitor(mod, self.th, tab, tab.first(slot, at)),
                           meas))
             at += len(meas)
         tab.nmeas[slot] = at
@@ -298,15 +366,31 @@ class Recorder:
             return None
         return json.loads(memoryview(self._results)[: self.results_len])
 
+    def _thresholds(self, mt):
+        """A tracking run's thresholds per muscle (mV, or uA on a CC output;
+        None: no response up to the protocol's amplitude)."""
+        th = self.track["threshold"]
+        return [{"name": mt.muscles[ci], "ch": mt.channels[ci], "threshold": th[ci],
+                 "stop": self.track["stop"]} for ci in range(len(mt.channels))]
+
     def responses(self, stream):
         """Peak-to-peak response (uV) per recorded channel of the stream's
-        last sweep: what a threshold search steps on."""
+        last sweep: what a threshold search steps on. TcMEP: the trial's
+        MEP per muscle, 0 where none was found (record.mep)."""
+        mt = self.meps[stream] if stream < len(self.meps) else None
+        if mt is not None:
+            return mt.responses_uv()
         p = self.procs[stream]
         return [p.response_pp_uv(ci) for ci in range(p.n_ch)]
 
     def search_alarms(self, result, muscles):
         """Triggered EMG: a threshold below the protocol's limit (default
-        8 mA) is an alarm, with the values that raised it."""
+        8 mA) is an alarm, with the values that raised it. TcMEP tracking:
+        the thresholds are kept for finish(), which compares them with the
+        protocol's baseline thresholds."""
+        if result.get("mode") == "track":
+            self.track = result
+            return []
         if self.modality != "TEMG":
             return []
         t = result.get("threshold")

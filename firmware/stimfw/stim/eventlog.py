@@ -98,6 +98,10 @@ def decode(kind, data, seq, parts=1):
         from stimfw.stim.pulselog import decode as pulses
 
         rec = pulses(data, True)
+    elif kind == jn.KIND_MEP:
+        from stimfw.record.mep import decode as mep
+
+        rec = mep(data)
     elif kind == jn.KIND_PART:
         rec = {"part": parts, "text": data.decode()}  # of the record at seq - part
     elif parts > 1:

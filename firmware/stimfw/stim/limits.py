@@ -111,6 +111,7 @@ ALARM_RANGES = {
     "mep_loss_uv": (0, 1000, "uV"),
     "dwave_drop_pct": (10, 90, "%"),
     "temg_limit_ma": (0.1, 30, "mA"),
+    "mep_threshold_rise_v": (10, 500, "V"),
     "baseline_averages": (2, 4, "averages"),
     "baseline_lat_ms": (0.1, 5, "ms"),
     "baseline_amp_pct": (5, 100, "%"),

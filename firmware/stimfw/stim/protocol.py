@@ -68,7 +68,7 @@ SSEP_SITES = ("l_median", "r_median", "l_ulnar", "r_ulnar", "l_tibial", "r_tibia
 _TOP_KEYS = {
     "tcmep": ("type", "name", "out", "amp_mv", "amp_ua", "shape", "width_us", "gap_us",
               "width2_us", "amp2_mv", "amp2_ua", "polarity", "pulses", "isi_us", "rate_hz",
-              "count", "anode", "cathode", "record", "alarms"),
+              "count", "anode", "cathode", "record", "alarms", "track"),
     "ssep": ("type", "name", "sites", "count", "rate_hz", "record", "alarms"),
     "scs": ("type", "name", "out", "amp_ua", "shape", "width_us", "gap_us", "width2_us",
             "amp2_ua", "polarity", "rate_hz", "count", "pairs", "muscles", "search", "record",
@@ -275,6 +275,29 @@ def _search(d, path, typ, o):
     return r
 
 
+def _track(d, o, s):
+    """TcMEP threshold tracking ([track]): trains from start up by step until
+    every recorded muscle responds, never above the protocol's own
+    amplitude, the one the limits check. Amplitudes in the output's unit
+    (start_mv / step_mv on a constant-voltage output)."""
+    v = d.get("track")
+    if v is None:
+        return None
+    if not isinstance(v, dict):
+        bad("track", "must be a table")
+    u = "_mv" if o["kind"] == "CV" else "_ua"
+    _unknown(v, ("start" + u, "step" + u, "level_uv"), "track.")
+    top = abs(s["amp"])
+    res = o["res"]
+    r = {"mode": "track", "stop": top, "res": res}
+    for k, dflt in (("start", max(res, top // 4 // res * res)), ("step", max(res, 20 * res))):
+        r[k] = _int(v, k + u, "track.", dflt, res, top)
+        if r[k] % res:
+            bad("track." + k + u, "%d is not a multiple of the output's resolution %d" % (r[k], res))
+    r["level_uv"] = _int(v, "level_uv", "track.", 50, 1, 100000)
+    return r
+
+
 def _muscles(d, path):
     v = d.get("muscles", [])
     if not isinstance(v, list) or len(v) > MAX_MUSCLES:
@@ -354,6 +377,10 @@ def normalise(wire, bd):
                 bad("pulses", "a TcMEP train has 1..9 pulses, got %d" % s["n"])
             if not 1000 <= s["isi"] <= 10000:
                 bad("isi_us", "TcMEP ISI is 1000..10000 us, got %d" % s["isi"])
+        if typ == "tcmep":
+            spec["search"] = _track(wire, o, s)
+        elif "track" in wire:
+            bad("track", "only a TcMEP protocol tracks a threshold")
         if typ == "dwave" and s["n"] != 1:
             bad("pulses", "D-wave stimulation is single pulses")
         if typ == "temg":

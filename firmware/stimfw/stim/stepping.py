@@ -1,5 +1,7 @@
-# Closed-loop stimulation: a threshold search (triggered EMG, direct nerve)
-# or the SCS lead walk, one pulse per step. Each step's amplitude depends on
+# Closed-loop stimulation: a threshold search (triggered EMG, direct nerve),
+# the SCS lead walk, one pulse per step, or TcMEP threshold tracking, one
+# train per step (the walk over a single "pair": each recorded muscle's
+# threshold is the first step at which its MEP is present). Each step's amplitude depends on
 # the response the recording measured for the step before, so the sequencer
 # asks respond() for it before it fills the next timeline.
 #
@@ -20,7 +22,12 @@ class Steps:
         self.streams = spec["streams"]
         self.res = bd.OUTPUTS[self.streams[0]["out"]]["res"]
         self.muscles = spec.get("muscles") or []
-        if spec["type"] == "scs":
+        self.n = self.streams[0]["n"]  # pulses per step
+        if sr["mode"] == "track":
+            rec = self.streams[0]["record"]
+            names = (rec.get("mep") or {}).get("muscles")
+            self.muscles = names or ["ch%d" % c for c in rec["channels"]]
+        if spec["type"] == "scs" or sr["mode"] == "track":
             self.walk = Walk(len(self.streams), self.muscles, sr["start"], sr["stop"],
                              sr["step"], sr["level_uv"])
             self.search = None
@@ -38,7 +45,7 @@ class Steps:
         sr = self.spec["search"]
         per = (sr["stop"] - sr["start"]) // sr["step"] + 1
         if self.walk is not None:
-            return per * len(self.streams)
+            return per * len(self.streams) * self.n
         if sr["mode"] == "bisect":
             n = 2
             span = sr["stop"] - sr["start"]
@@ -72,17 +79,23 @@ class Steps:
                 return None
             i = 0
         s = self.streams[i]
-        add_pulse(tl, 0, with_amp(s, amp, self.res))
-        tl.tag(0, i, 0)
+        sa = with_amp(s, amp, self.res)
+        for k in range(self.n):
+            add_pulse(tl, k * s["isi"], sa)
+            tl.tag(k, i, k)
         self.stream = i
         self.first = self.fired
-        self.fired += 1
+        self.fired += self.n
         self.waiting = True
         start = self.t
         self.t += s["period"]
         return start
 
     def result(self):
+        if self.spec["search"]["mode"] == "track":
+            r = self.walk.result([self.streams[0]["label"]])["pairs"][0]
+            return {"mode": "track", "muscles": self.muscles, "threshold": r["thresholds"],
+                    "steps": r["steps"], "stop": self.spec["search"]["stop"]}
         if self.walk is not None:
             return self.walk.result([s["label"] for s in self.streams])
         return self.search.result()
