@@ -142,6 +142,9 @@ def start_run(box: StimBox, unit: SimUnit, count: int = 300, pulses: int = PULSE
 
 @contextmanager
 def unit_with(image: Image, micropython: str, **kw: Any) -> Iterator[SimUnit]:
+    # The board-like runtime at an RP2040's heap, the firmware from ROMFS.
+    if micropython == RUNTIMES.get("mcu32"):
+        kw.setdefault("heap", "192k")
     unit = SimUnit(micropython=micropython, **kw)
     install_offline(image, unit.flash)
     with unit:

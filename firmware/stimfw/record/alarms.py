@@ -34,6 +34,10 @@ DEFAULTS = {
     "baseline_averages": 2,  # reproducible averages that make a baseline
     "baseline_lat_ms": 1.0,  # reproducible: latencies within this much
     "baseline_amp_pct": 30.0,  # reproducible: amplitudes within this much
+    # An MEP's amplitude varies from train to train by more than half in a
+    # stable patient: its baseline is reproducible when the same muscles
+    # respond (100: any amplitude), unless a protocol asks for more.
+    "baseline_mep_amp_pct": 100.0,
     "confirm": 2,  # consecutive averages a criterion must hold (or clear) in
     "clear_amp_pct": 10.0,  # an amplitude alarm clears this far above its trigger
     "clear_lat_pct": 5.0,  # a latency alarm clears this far below its trigger
@@ -119,9 +123,10 @@ class AlarmMonitor:
                             m.get("name", "MEP"), m["ch"], d, th["baseline_lat_ms"])
                 else:
                     d = 100.0 * abs(v - b) / max(abs(v), abs(b), 1e-9)
-                    if d > th["baseline_amp_pct"]:
+                    tol = th["baseline_mep_amp_pct" if self.modality == "MEP" else "baseline_amp_pct"]
+                    if d > tol:
                         return "%s ch %d: amplitude %.0f%% from the others, allowed %.0f%%" % (
-                            m.get("name", "MEP"), m["ch"], d, th["baseline_amp_pct"])
+                            m.get("name", "MEP"), m["ch"], d, tol)
         return None
 
     def gather(self, measurements, have):

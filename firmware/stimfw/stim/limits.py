@@ -115,6 +115,7 @@ ALARM_RANGES = {
     "baseline_averages": (2, 4, "averages"),
     "baseline_lat_ms": (0.1, 5, "ms"),
     "baseline_amp_pct": (5, 100, "%"),
+    "baseline_mep_amp_pct": (5, 100, "%"),
     "confirm": (1, 8, "averages"),
     "clear_amp_pct": (0, 50, "%"),
     "clear_lat_pct": (0, 10, "%"),
