@@ -15,14 +15,15 @@ DEFAULTS = {
     "mep_drop_pct": 80.0,  # MEP amplitude down by at least this much
     "mep_loss_uv": 20.0,  # below this peak-to-peak the MEP counts as lost
     "temg_limit_ma": 8.0,  # a triggered-EMG threshold below this alarms
+    "dwave_drop_pct": 50.0,  # D-wave amplitude down by more than this (ionm.md)
 }
 
 
 # What a baseline keeps per measurement, by modality: its values (at most
 # two), and the criteria whose "active" state carries over to the next run
 # (one bit each, in this order).
-FIELDS = {"SSEP": ("amp_uv", "lat_ms"), "MEP": ("pp_uv",)}
-CRITERIA = {"SSEP": ("amp", "lat"), "MEP": ("mep",)}
+FIELDS = {"SSEP": ("amp_uv", "lat_ms"), "MEP": ("pp_uv",), "DWAVE": ("amp_uv", "lat_ms")}
+CRITERIA = {"SSEP": ("amp", "lat"), "MEP": ("mep",), "DWAVE": ("dwave",)}
 _NAN = float("nan")
 
 
@@ -132,6 +133,8 @@ class AlarmMonitor:
                     "alarm": "ssep_latency", "modality": "SSEP", "name": name, "ch": ch,
                     "baseline_ms": b, "value_ms": v, "change_pct": rise, "limit_pct": lim,
                     "t_ms": t_ms})
+            elif self.modality == "DWAVE":
+                self._dwave(out, base, m, name, ch, t_ms)
             elif self.modality == "MEP":
                 b = base["pp_uv"]
                 v = m["pp_uv"]
@@ -144,6 +147,23 @@ class AlarmMonitor:
                     "change_pct": -drop, "limit_pct": -lim, "loss_uv": th["mep_loss_uv"],
                     "t_ms": t_ms})
         return out
+
+    def _dwave(self, out, base, m, name, ch, t_ms):
+        # Each channel against its own baseline: the rostral pair (the
+        # control) alarms only if the stimulus or the anaesthesia changed,
+        # the caudal one also for the cord between them.
+        b = base["amp_uv"]
+        if b is None or b <= 0:
+            return  # no D-wave in the baseline: nothing to compare with
+        v = m["amp_uv"]
+        if v is None:
+            v = 0.0  # the D-wave is gone
+        drop = 100.0 * (b - v) / b
+        lim = self.th["dwave_drop_pct"]
+        self._event(out, ("dwave", name, ch), drop > lim, {
+            "alarm": "dwave_amplitude", "modality": "DWAVE", "name": name, "ch": ch,
+            "baseline_uv": b, "value_uv": v, "change_pct": -drop, "limit_pct": -lim,
+            "baseline_ms": base["lat_ms"], "value_ms": m["lat_ms"], "t_ms": t_ms})
 
 
 class Baselines:

@@ -40,7 +40,7 @@ from stimfw.record.averager import SweepProcessor
 
 QUEUE = 8  # sweeps waiting for their window to end
 PULSES = 9  # pulses of one train blanked in its sweep (TcMEP trains: 1..9)
-MODALITY = {"ssep": "SSEP", "tcmep": "MEP", "dwave": "MEP", "temg": "TEMG", "scs": "MEP"}
+MODALITY = {"ssep": "SSEP", "tcmep": "MEP", "dwave": "DWAVE", "temg": "TEMG", "scs": "MEP"}
 # Measurements (components) a protocol's recorded streams may have in all:
 # each keeps a baseline in the table reserved at boot.
 BASELINE_MEASURES = 12
