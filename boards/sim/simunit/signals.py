@@ -202,7 +202,7 @@ class Renderer:
             # The channels added after the first BASE_CHANNELS draw from a
             # stream of their own: the first ones' noise stays what it was.
             parts = []
-            for first, n, extra in ((0, BASE_CHANNELS, ()), (BASE_CHANNELS, NCH - BASE_CHANNELS, (1,))):
+            for n, extra in ((BASE_CHANNELS, ()), (NCH - BASE_CHANNELS, (1,))):
                 rng = np.random.default_rng([self.seed, 1, rate, k + (1 << 40), *extra])
                 parts.append((rng.integers(0, POOL_BLOCKS, n), rng.integers(0, rate, n),
                               (rng.integers(0, 2, n) * 2 - 1).astype(np.float32),
