@@ -9,6 +9,11 @@ before/after of one run. Each scenario runs as it is, then with its
 cortical SSEPs ten times their size (the residual noise of 200 sweeps a
 tenth as large against them), which leaves the measurement's own error.
 
+Then the example D-wave protocol (10 single transcranial pulses, the
+epidural pairs) on the same seeds and scenarios (cord_ischaemia at 3 min,
+a third into its ramp: the caudal D-wave at about a third), its N/P
+measured on each pair against the truth the same way: one more table.
+
 Prints, per runtime, a Markdown table: per scenario and in all, N20 and P37
 latency error (unit less truth; median and worst of |error|, ms), the
 first peak's latency less the model's, amplitude error (unit over truth
@@ -100,6 +105,54 @@ def run_all(exe: str, scenarios: list[str], seeds: int, count: int,
                 print(f"  {scen}{' x10' if x10 else ''} seed {SEED0 + k}: done",
                       file=sys.stderr, flush=True)
     return out
+
+
+# D-wave runs: the scenario time they start at where it differs from the
+# SSEP runs' (the caudal D-wave is gone by 7 min of cord_ischaemia).
+DWAVE_AT = {"cord_ischaemia": 180.0}
+
+
+def run_dwave(exe: str, scenarios: list[str], seeds: int) -> dict[str, list[Compared]]:
+    out: dict[str, list[Compared]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        image = build_image("sim", Path(tmp) / "image", arch=probe(exe).mpy_arch)
+        for scen in scenarios:
+            out[scen] = []
+            for k in range(seeds):
+                unit = SimUnit(flash=Path(tmp) / f"flash-{scen}-{k}", micropython=exe, scenario=scen,
+                               seed=SEED0 + k)
+                install_offline(image, unit.flash)
+                with unit, StimBox.connect(unit.port) as box:
+                    at = DWAVE_AT.get(scen, SCENARIOS[scen])
+                    if at:
+                        box.sim(advance_s=at)
+                    result, cs = compare_run(box, protocols.load("dwave", BOARD), unit.model.truth_average)
+                    if result.outcome != "complete":
+                        raise SystemExit(f"{scen} seed {SEED0 + k} dwave: {result.outcome}")
+                    out[scen] += cs
+            print(f"  {scen} D-wave: done", file=sys.stderr, flush=True)
+    return out
+
+
+def dwave_table(results: dict[str, list[Compared]]) -> list[str]:
+    lines = ["| scenario | pair | measured | absent | latency error ms (median / worst) "
+             "| vs model ms | amplitude error | truth amplitude uV | residual noise uV | reliable |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    groups = [(scen, pair, [c for c in cs if c.model_name() == pair])
+              for scen, cs in results.items() for pair in ("D_rostral", "D_caudal")]
+    groups.append(("**all**", "both", [c for cs in results.values() for c in cs]))
+    for scen, pair, cs in groups:
+        amps = [c.truth["amp_uv"] for c in cs if c.truth["amp_uv"] is not None]
+        noise = [c.unit["noise_uv"] for c in cs if c.unit["noise_uv"] is not None]
+        lines.append(" | ".join([
+            f"| {scen}", pair.removeprefix("D_"), str(len(cs)), str(_absent(cs, lambda c: c.unit)),
+            _stats(c.lat_error_ms() for c in cs), _stats(c.model_lat_error_ms() for c in cs),
+            _stats((c.amp_error() for c in cs), 100, "{:.1f}%"),
+            f"{min(amps):.1f}-{max(amps):.1f}" if amps else "-",
+            f"{statistics.median(noise):.2f}" if noise else "-",
+            f"{sum(c.unit['reliable'] is True for c in cs)}/{len(cs)}",
+        ]) + " |")
+    return lines
 
 
 def _stats(vals: Iterable[float | None], scale: float = 1.0, fmt: str = "{:.2f}") -> str:
@@ -201,6 +254,11 @@ def main() -> None:
             print("\nReliable components only (amplitude >= 10x the residual noise):\n")
             print("\n".join(table(res, only_reliable=True)))
             print("\n" + noise_line(res), flush=True)
+        t0 = time.monotonic()
+        dres = run_dwave(RUNTIMES[rt], a.scenario, a.seeds)
+        print(f"\n### {rt}, D-wave: {a.seeds} seeds x {len(a.scenario)} scenarios, 10 pulses, "
+              f"N/P on the rostral and caudal pairs ({time.monotonic() - t0:.0f} s)\n")
+        print("\n".join(dwave_table(dres)), flush=True)
 
 if __name__ == "__main__":
     main()
