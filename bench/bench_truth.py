@@ -23,7 +23,7 @@ over the reliable components alone.
 
     .venv/bin/python bench/bench_truth.py [--seeds 5] [--count 200]
         [--runtime unix|mcu32|both] [--scenario NAME ...] [--no-x10]
-        [--blank-after-us N]
+        [--blank-after-us N] [--dwave-only]
 """
 
 from __future__ import annotations
@@ -236,13 +236,14 @@ def main() -> None:
                     help="blank this long after each pulse instead of the protocols' 1500 us")
     ap.add_argument("--no-x10", dest="x10", action="store_false",
                     help="skip the runs with cortical SSEPs ten times their size")
+    ap.add_argument("--dwave-only", action="store_true", help="only the D-wave table")
     a = ap.parse_args()
     runtimes = ["unix", "mcu32"] if a.runtime == "both" else [a.runtime]
     for rt in runtimes:
         if rt == "mcu32" and not HAVE_MCU32:
             print(f"\n{rt}: skipped, {NO_MCU32}")
             continue
-        for x10 in (False, True) if a.x10 else (False,):
+        for x10 in () if a.dwave_only else (False, True) if a.x10 else (False,):
             t0 = time.monotonic()
             res = run_all(RUNTIMES[rt], a.scenario, a.seeds, a.count, x10, a.blank_after_us)
             what = "cortical SSEPs x10 (noise a tenth)" if x10 else "the scenarios as they are"
