@@ -9,6 +9,11 @@ before/after of one run. Each scenario runs as it is, then with its
 cortical SSEPs ten times their size (the residual noise of 200 sweeps a
 tenth as large against them), which leaves the measurement's own error.
 
+Then the example D-wave protocol (10 single transcranial pulses, the
+epidural pairs) on the same seeds and scenarios (cord_ischaemia at 3 min,
+a third into its ramp: the caudal D-wave at about a third), its N/P
+measured on each pair against the truth the same way: one more table.
+
 Prints, per runtime, a Markdown table: per scenario and in all, N20 and P37
 latency error (unit less truth; median and worst of |error|, ms), the
 first peak's latency less the model's, amplitude error (unit over truth
@@ -26,11 +31,12 @@ and how often the unit found a response where the truth has none.
 
     .venv/bin/python bench/bench_truth.py [--seeds 5] [--count 200]
         [--runtime unix|mcu32|both] [--scenario NAME ...] [--no-x10]
-        [--blank-after-us N] [--mep-trials 10] [--mep-only | --no-mep]
+        [--blank-after-us N] [--mep-trials 10] [--only ssep mep dwave alarms]
 
-With --alarms, instead: the alarm rows (bench/alarm_study.py): false
-alarms in one simulated hour of a stable patient, and averages from the
-model's true 50% crossing of an insult to the alarm, over --seeds seeds.
+Last, the alarm rows (bench/alarm_study.py): false alarms in one simulated
+hour of a stable patient, and averages from the model's true 50% crossing
+of an insult to the alarm, over the same seeds. --only prints some of the
+tables alone.
 """
 
 from __future__ import annotations
@@ -112,6 +118,54 @@ def run_all(exe: str, scenarios: list[str], seeds: int, count: int,
                 print(f"  {scen}{' x10' if x10 else ''} seed {SEED0 + k}: done",
                       file=sys.stderr, flush=True)
     return out
+
+
+# D-wave runs: the scenario time they start at where it differs from the
+# SSEP runs' (the caudal D-wave is gone by 7 min of cord_ischaemia).
+DWAVE_AT = {"cord_ischaemia": 180.0}
+
+
+def run_dwave(exe: str, scenarios: list[str], seeds: int) -> dict[str, list[Compared]]:
+    out: dict[str, list[Compared]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        image = build_image("sim", Path(tmp) / "image", arch=probe(exe).mpy_arch)
+        for scen in scenarios:
+            out[scen] = []
+            for k in range(seeds):
+                unit = SimUnit(flash=Path(tmp) / f"flash-{scen}-{k}", micropython=exe, scenario=scen,
+                               seed=SEED0 + k)
+                install_offline(image, unit.flash)
+                with unit, StimBox.connect(unit.port) as box:
+                    at = DWAVE_AT.get(scen, SCENARIOS[scen])
+                    if at:
+                        box.sim(advance_s=at)
+                    result, cs = compare_run(box, protocols.load("dwave", BOARD), unit.model.truth_average)
+                    if result.outcome != "complete":
+                        raise SystemExit(f"{scen} seed {SEED0 + k} dwave: {result.outcome}")
+                    out[scen] += cs
+            print(f"  {scen} D-wave: done", file=sys.stderr, flush=True)
+    return out
+
+
+def dwave_table(results: dict[str, list[Compared]]) -> list[str]:
+    lines = ["| scenario | pair | measured | absent | latency error ms (median / worst) "
+             "| vs model ms | amplitude error | truth amplitude uV | residual noise uV | reliable |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    groups = [(scen, pair, [c for c in cs if c.model_name() == pair])
+              for scen, cs in results.items() for pair in ("D_rostral", "D_caudal")]
+    groups.append(("**all**", "both", [c for cs in results.values() for c in cs]))
+    for scen, pair, cs in groups:
+        amps = [c.truth["amp_uv"] for c in cs if c.truth["amp_uv"] is not None]
+        noise = [c.unit["noise_uv"] for c in cs if c.unit["noise_uv"] is not None]
+        lines.append(" | ".join([
+            f"| {scen}", pair.removeprefix("D_"), str(len(cs)), str(_absent(cs, lambda c: c.unit)),
+            _stats(c.lat_error_ms() for c in cs), _stats(c.model_lat_error_ms() for c in cs),
+            _stats((c.amp_error() for c in cs), 100, "{:.1f}%"),
+            f"{min(amps):.1f}-{max(amps):.1f}" if amps else "-",
+            f"{statistics.median(noise):.2f}" if noise else "-",
+            f"{sum(c.unit['reliable'] is True for c in cs)}/{len(cs)}",
+        ]) + " |")
+    return lines
 
 
 def _stats(vals: Iterable[float | None], scale: float = 1.0, fmt: str = "{:.2f}") -> str:
@@ -263,6 +317,9 @@ def mep_outliers(results: dict[str, list[meptruth.Compared]]) -> list[str]:
     return out
 
 
+SECTIONS = ("ssep", "mep", "dwave", "alarms")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, default=5)
@@ -273,27 +330,16 @@ def main() -> None:
                     help="blank this long after each pulse instead of the protocols' 1500 us")
     ap.add_argument("--no-x10", dest="x10", action="store_false",
                     help="skip the runs with cortical SSEPs ten times their size")
-    ap.add_argument("--alarms", action="store_true",
-                    help="the alarm rows instead: false alarms of a stable hour, averages to the alarm")
     ap.add_argument("--mep-trials", type=int, default=10, help="TcMEP trains per seed and scenario")
-    ap.add_argument("--mep-only", action="store_true", help="the TcMEP rows alone")
-    ap.add_argument("--no-mep", dest="mep", action="store_false", help="skip the TcMEP rows")
+    ap.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS),
+                    help="these tables alone (default: all of them)")
     a = ap.parse_args()
     runtimes = ["unix", "mcu32"] if a.runtime == "both" else [a.runtime]
-    if a.alarms:
-        from alarm_study import rows
-
-        for rt in runtimes:
-            t0 = time.monotonic()
-            lines = rows(RUNTIMES[rt], [SEED0 + k for k in range(a.seeds)])
-            print(f"\n### {rt}, alarms: {a.seeds} seeds ({time.monotonic() - t0:.0f} s)\n")
-            print("\n".join(lines), flush=True)
-        return
     for rt in runtimes:
         if rt == "mcu32" and not HAVE_MCU32:
             print(f"\n{rt}: skipped, {NO_MCU32}")
             continue
-        for x10 in ((False, True) if a.x10 else (False,)) if not a.mep_only else ():
+        for x10 in ((False, True) if a.x10 else (False,)) if "ssep" in a.only else ():
             t0 = time.monotonic()
             res = run_all(RUNTIMES[rt], a.scenario, a.seeds, a.count, x10, a.blank_after_us)
             what = "cortical SSEPs x10 (noise a tenth)" if x10 else "the scenarios as they are"
@@ -305,7 +351,7 @@ def main() -> None:
             print("\nReliable components only (amplitude >= 10x the residual noise):\n")
             print("\n".join(table(res, only_reliable=True)))
             print("\n" + noise_line(res), flush=True)
-        if a.mep:
+        if "mep" in a.only:
             t0 = time.monotonic()
             mres = mep_run_all(RUNTIMES[rt], a.seeds, a.mep_trials)
             print(f"\n### {rt}, TcMEP per trial: {a.seeds} seeds x {len(MEP_SCENARIOS)} scenarios, "
@@ -313,6 +359,20 @@ def main() -> None:
             print("\n".join(mep_table(mres)), flush=True)
             print("\nOutside the goals (onset 0.5 ms, amplitude 10%):\n")
             print("\n".join(mep_outliers(mres)) or "none", flush=True)
+        if "dwave" in a.only:
+            t0 = time.monotonic()
+            dres = run_dwave(RUNTIMES[rt], a.scenario, a.seeds)
+            print(f"\n### {rt}, D-wave: {a.seeds} seeds x {len(a.scenario)} scenarios, 10 pulses, "
+                  f"N/P on the rostral and caudal pairs ({time.monotonic() - t0:.0f} s)\n")
+            print("\n".join(dwave_table(dres)), flush=True)
+        if "alarms" in a.only:
+            from alarm_study import rows
+
+            t0 = time.monotonic()
+            lines = rows(RUNTIMES[rt], [SEED0 + k for k in range(a.seeds)])
+            print(f"\n### {rt}, alarms: {a.seeds} seeds ({time.monotonic() - t0:.0f} s)\n")
+            print("\n".join(lines), flush=True)
+
 
 if __name__ == "__main__":
     main()

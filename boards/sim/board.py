@@ -97,14 +97,14 @@ MONITOR_RATE_HZ = 500000
 MONITOR_MAX_SAMPLES = 1024  # per pulse, current and voltage each
 
 # --- recording amplifiers ----------------------------------------------------
-AMP_CHANNELS = 16
+AMP_CHANNELS = 18  # 0..15 scalp, neck, limbs and muscles; 16, 17 the epidural strip
 AMP_UV_PER_LSB = 0.125  # int16: +-4.096 mV full scale
 AMP_RATES_HZ = (5000, 10000, 20000)
 # Recording electrodes of the montage (actives and references), for
 # impedance checks.
 AMP_ELECTRODES = (
     "AHL", "AHLr", "AHR", "AHRr", "APBL", "APBLr", "APBR", "APBRr", "CP3", "CP4", "CPz",
-    "Cv5", "EPL", "EPR", "Fz", "PFL", "PFLr", "PFR", "PFRr", "QUADL", "QUADLr", "QUADR",
+    "Cv5", "EPL", "EPR", "ES1", "ES2", "ES3", "ES4", "Fz", "PFL", "PFLr", "PFR", "PFRr", "QUADL", "QUADLr", "QUADR",
     "QUADRr", "TAL", "TALr", "TAR", "TARr",
 )
 # Reserved at start-up for sweep buffers and averaging sums (stimfw/core/arena.py):

@@ -302,6 +302,7 @@ def add_plan(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from stimbox import dwave
     from stimbox.client import StimBox
     from stimbox.errors import LimitError
     from stimbox.session import run_protocol
@@ -331,6 +332,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                   f"{'  ' + ','.join(p.flags) if p.flags else ''}")
         if len(r.pulses) > args.show:
             print(f"  ... {len(r.pulses) - args.show} more pulses (--json for all)")
+        for line in dwave.recording_lines(r.recording):
+            print(line)
         for ev in r.events:
             print(f"  event {ev.get('seq')}: {ev.get('kind')} "
                   + " ".join(f"{k}={v}" for k, v in ev.items() if k not in ("seq", "kind", "t_ms")))

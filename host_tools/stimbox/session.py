@@ -57,6 +57,14 @@ class RunResult:
         (latency, amplitude), counts, A/B SNR and the alarms they raised."""
         return self.summary.get("recording")
 
+    @property
+    def dwave(self) -> dict[str, Any] | None:
+        """A D-wave run's measurement: rostral and caudal components and
+        their amplitude ratio (stimbox.dwave.summary); None for other runs."""
+        from stimbox import dwave
+
+        return dwave.summary(self.recording)
+
 
 def _flag_names(bits: int) -> list[str]:
     from stimfw.stim.delivery import flag_names

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from simunit import dwave as sim_dwave
 from simunit.groundtruth import through, wave
+from simunit.montage import CHANNEL_INDEX
 from stimfw.dsp import filters as device_filters
 from stimfw.record import measure
 
@@ -39,6 +41,16 @@ def ssep_sites(protocol: dict[str, Any]) -> list[Site]:
         if record is not None:
             out.append(Site(str(s["site"]), str(s.get("out", f"P{i + 1}")), dict(record)))
     return out
+
+
+def recorded_sites(protocol: dict[str, Any]) -> list[Site]:
+    """The recorded streams of an SSEP or D-wave protocol (wire form). A
+    D-wave protocol is one stream, labelled "dwave", on its output (TC
+    unless it names another)."""
+    if protocol.get("type") == "dwave":
+        record = protocol.get("record")
+        return [] if record is None else [Site("dwave", str(protocol.get("out", "TC")), dict(record))]
+    return ssep_sites(protocol)
 
 
 def request(site: Site, channel: int, since_us: int, until_us: int) -> dict[str, Any]:
@@ -90,9 +102,18 @@ class Compared:
             return None
         return float(got["lat_ms"] - self.truth["lat_ms"])
 
+    def model_name(self) -> str:
+        """The model's name for the first peak: an SSEP component's own, a
+        D-wave's by its epidural channel (D_rostral, D_caudal)."""
+        ch = int(self.spec.get("ch", -1))
+        for role, name in sim_dwave.CHANNEL.items():
+            if CHANNEL_INDEX[name] == ch and "D_" + role in self.model:
+                return "D_" + role
+        return self.name.split("/")[0]
+
     def model_lat_error_ms(self) -> float | None:
         """The unit's first-peak latency less the model's for that peak."""
-        first = self.name.split("/")[0]
+        first = self.model_name()
         if self.unit["lat_ms"] is None or first not in self.model:
             return None
         return float(self.unit["lat_ms"] - self.model[first]["latency_ms"])
@@ -116,7 +137,7 @@ class Compared:
 
 def compare_run(box: StimBox, protocol: dict[str, Any], truth: Callable[[dict[str, Any]], dict[str, Any]],
                 causal: bool = True) -> tuple[RunResult, list[Compared]]:
-    """Run an SSEP protocol and compare every component the unit measured
+    """Run an SSEP or D-wave protocol and compare every component the unit measured
     with the truth average of that run. truth(request) answers a
     truth_average request: the in-process model's (SimUnit.model.
     truth_average) or the unit's sim request (sim_truth(box))."""
@@ -126,7 +147,7 @@ def compare_run(box: StimBox, protocol: dict[str, Any], truth: Callable[[dict[st
     rec = result.recording or {}
     streams = {s["stream"]: s for s in rec.get("streams", [])}
     out = []
-    for site in ssep_sites(protocol):
+    for site in recorded_sites(protocol):
         stream = streams.get(site.label)
         if stream is None:
             continue

@@ -3,12 +3,13 @@
 # its code and message (null if accepted).
 import json
 
+import board
 from stimfw.core.errors import ERR_LIMIT, Refused
 from stimfw.record.averager import SweepProcessor
 
 res = []
 good = {"rate_hz": 5000, "pre_ms": 5, "post_ms": 50, "channels": [0, 1]}
-for bad in ({"rate_hz": 7000}, {"channels": [0, 16]},
+for bad in ({"rate_hz": 7000}, {"channels": [0, board.AMP_CHANNELS]},
             {"sos": [[1, 0, 0, 1, -2.0, 1.01]]}, {"sos": [[1, 0, 0, 2, 0, 0]]},
             {"sos": [[1, 0]]}, {"sos": [[3, 3, 3, 1, 0, 0]]}, {"response_ms": [40, 10]}):
     cfg = dict(good)

@@ -45,6 +45,7 @@ def snapshot(m: HardwareModel) -> dict[str, Any]:
         "insults": insults,
         "ssep": m.physiology.ssep_truth(mods),
         "mep": m.physiology.mep_truth(mods),
+        "dwave": m.physiology.dwave_truth(mods),
         "screws": m.physiology.screw_truth(),
         "probe_screw": m.probe_screw,
         "scs": m.physiology.scs_truth(),

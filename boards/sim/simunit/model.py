@@ -25,7 +25,7 @@ import numpy as np
 from simunit import groundtruth, loads, outputstage, scenarios
 from simunit.boardfiles import OUTPUT_INDEX, board
 from simunit.clock import VirtualClock, unwrap
-from simunit.montage import CHANNELS, RECORDING_ELECTRODES, SITES
+from simunit.montage import CHANNELS, EPIDURAL_ELECTRODES, RECORDING_ELECTRODES, SITES
 from simunit.physiology import Physiology, Wave
 from simunit.signals import HORIZON_US, Artifact, Renderer
 
@@ -119,7 +119,12 @@ class HardwareModel:
         self.seed = int(seed)
         self.renderer = Renderer(self.seed)
         rng = np.random.default_rng([self.seed, 5])
-        self.electrode_base = {e: float(rng.uniform(1500, 4500)) for e in RECORDING_ELECTRODES}
+        self.electrode_base = {e: float(rng.uniform(1500, 4500))
+                               for e in RECORDING_ELECTRODES if e not in EPIDURAL_ELECTRODES}
+        # Platinum contacts on the dura: lower than skin electrodes. A
+        # stream of their own, so the others' draws stay as they were.
+        rng = np.random.default_rng([self.seed, 5, 1])
+        self.electrode_base.update({e: float(rng.uniform(800, 2000)) for e in EPIDURAL_ELECTRODES})
         self._reset_activity()
 
     def _reset_activity(self) -> None:
@@ -149,7 +154,7 @@ class HardwareModel:
     def _set_scenario(self, name_or_path: str) -> None:
         self.scenario = scenarios.load(name_or_path)
         self.scenario_start_us = self.clock.now_us()
-        self.physiology = Physiology(self.scenario.screws, self.scenario.scs)
+        self.physiology = Physiology(self.scenario.screws, self.scenario.scs, self.scenario.dwave)
         self.probe_screw = self.scenario.probe_screw
 
     def scenario_time_s(self, t_us: float | None = None) -> float:
@@ -423,7 +428,17 @@ class HardwareModel:
             names = board.OUTPUTS[first.output]["electrodes"]
             anodes = [names[i] for i in range(len(names)) if anodes_mask >> i & 1]
             t_last = ps[-1].t_actual_us
-            waves, truth = self.physiology.mep(q, first.w1, n, isi, anodes, t_last, self._event_rng(), self._mods(t_last))
+            rng = self._event_rng()
+            waves, truth = self.physiology.mep(q, first.w1, n, isi, anodes, t_last, rng, self._mods(t_last))
+            # Every pulse of the train starts a D-wave; drawn after the MEP,
+            # so the MEP's draws are what they were. The truth is the first
+            # pulse's (a sweep's trigger).
+            for i, p in enumerate(ps):
+                dw, dt = self.physiology.dwave(abs(p.delivered.charge1_uc), p.w1, p.t_actual_us,  # type: ignore[union-attr]
+                                               rng, self._mods(p.t_actual_us))
+                waves += dw
+                if i == 0:
+                    truth.update(dt)
             self.trials.append((t_last, "TC", waves, truth))
             self._add_event(Event(t_last, waves, []), {
                 "t_us": t_last, "output": "TC", "pulses": n, "isi_us": round(isi, 1),

@@ -1,5 +1,5 @@
 """The default montage: which output stimulates which site, and what each of
-the 16 recording channels sees. docs/SIMULATOR.md has the same table for
+the 18 recording channels sees. docs/SIMULATOR.md has the same table for
 people; this is the one the model uses."""
 
 from __future__ import annotations
@@ -52,7 +52,17 @@ CHANNELS = (
     Channel(13, "TA_R", "TAR", "TARr", "muscle", "leg_R", "right tibialis anterior (L4-L5)"),
     Channel(14, "AH_L", "AHL", "AHLr", "muscle", "leg_L", "left abductor hallucis (S1-S2), M-wave"),
     Channel(15, "AH_R", "AHR", "AHRr", "muscle", "leg_R", "right abductor hallucis (S1-S2), M-wave"),
+    # An epidural strip of four contacts, ES1 rostral: two bipolar pairs,
+    # one rostral to the operated segment (the control) and one caudal to
+    # it (simunit/dwave.py). Added after the others, so no channel moves.
+    # Its background is the spinal kind the cervical channel has.
+    Channel(16, "ES1-ES2", "ES1", "ES2", "cervical", "spine", "D-wave rostral to the lesion (control)"),
+    Channel(17, "ES3-ES4", "ES3", "ES4", "cervical", "spine", "D-wave caudal to the lesion"),
 )
+# Channels before the epidural strip: their noise and electrode draws are
+# the same as before it was added (signals.py, model.py).
+BASE_CHANNELS = 16
+EPIDURAL_ELECTRODES = ("ES1", "ES2", "ES3", "ES4")
 CHANNEL_INDEX = {c.name: c.index for c in CHANNELS}
 MUSCLES = tuple(c.name for c in CHANNELS if c.kind == "muscle")
 RECORDING_ELECTRODES = tuple(sorted({c.active for c in CHANNELS} | {c.ref for c in CHANNELS}))
@@ -71,7 +81,14 @@ _NEAR = {
 ARTIFACT_MAX_UV_PER_MA = 150.0  # in the stimulated region
 
 
+# The epidural pairs: two contacts 1 cm apart deep in the spinal canal see
+# only a small difference of a distant stimulus's field.
+SPINE_UV_PER_MA = 1.0
+
+
 def artifact_uv_per_ma(site_region: str, channel_region: str) -> float:
+    if channel_region == "spine" and site_region != "trunk":
+        return SPINE_UV_PER_MA
     if site_region == channel_region:
         return ARTIFACT_MAX_UV_PER_MA
     if (site_region, channel_region) in _NEAR or (channel_region, site_region) in _NEAR:

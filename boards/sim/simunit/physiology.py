@@ -184,9 +184,23 @@ def tc_hemisphere_drive(anodes: list[str]) -> dict[str, float]:
 class Physiology:
     """Response generator for one patient; scenario effects come in as modifiers."""
 
-    def __init__(self, screws: dict[str, dict[str, object]], scs: dict[str, float]) -> None:
+    def __init__(self, screws: dict[str, dict[str, object]], scs: dict[str, float],
+                 dwave_levels: dict[str, str] | None = None) -> None:
         self.screws = screws
         self.lead = scs
+        self.dwave_levels = dwave_levels or {"rostral": "T4", "caudal": "T10"}
+
+    # --- D-wave (simunit/dwave.py, which builds on this module) -------------------
+    def dwave(self, q_uc: float, w_us: float, t_us: float,
+              rng: np.random.Generator, mods: Modifiers) -> tuple[list[Wave], dict[str, object]]:
+        from simunit import dwave
+
+        return dwave.response(self.dwave_levels, q_uc, w_us, t_us, rng, mods)
+
+    def dwave_truth(self, mods: Modifiers) -> dict[str, object]:
+        from simunit import dwave
+
+        return dwave.truth(self.dwave_levels, mods)
 
     # --- SSEP and M-wave ---------------------------------------------------------
     def peripheral(self, output: str, q_uc: float, w_us: float, t_us: float,

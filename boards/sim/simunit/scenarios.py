@@ -14,6 +14,9 @@ time (virtual time since the scenario was loaded) to their final factors.
     angle_deg = 0.0
     [probe]
     screw = "L5_L"                      # what the PR probe touches
+    [dwave]                             # cord levels of the epidural strip's pairs (C1..C8, T1..T12)
+    rostral = "T4"                      # the control, above the operated segment
+    caudal = "T10"                      # below it
     [[screw]]                           # pedicle screws (replace the default set when given)
     name = "L5_L"; root = "L5"; side = "L"; threshold_mA = 2.8
     [[effect]]                          # physiological change on named responses
@@ -26,7 +29,7 @@ time (virtual time since the scenario was loaded) to their final factors.
 
 Response names: ssep.<median_L|median_R|tibial_L|tibial_R>.<peripheral|
 subcortical|cortical>.<component>, mep.<muscle>, mwave.<muscle>,
-temg.<muscle>, scs.<muscle>; muscles APB_L ... AH_R (montage.py). Targets
+temg.<muscle>, scs.<muscle>, dwave.<rostral|caudal>; muscles APB_L ... AH_R (montage.py). Targets
 are shell-style patterns.
 """
 
@@ -42,7 +45,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from simunit import loads
+from simunit import dwave, loads
 from simunit.boardfiles import OUTPUT_INDEX
 from simunit.montage import RECORDING_ELECTRODES
 
@@ -110,6 +113,7 @@ class Scenario:
     probe_screw: str | None = None
     screws: dict[str, dict[str, object]] = field(default_factory=lambda: dict(DEFAULT_SCREWS))
     effects: tuple[Effect, ...] = ()
+    dwave: dict[str, str] = field(default_factory=lambda: dict(dwave.DEFAULT_LEVELS))
     _cache: dict[str, tuple[Effect, ...]] = field(default_factory=dict, repr=False)
     _imp_cache: frozenset[str] | None = field(default=None, repr=False)
 
@@ -187,7 +191,7 @@ def _effect(d: dict[str, object], where: str) -> Effect:
 
 
 def parse(doc: dict[str, object], source: str) -> Scenario:
-    known = {"name", "description", "mains_hz", "bursts", "scs", "probe", "screw", "effect"}
+    known = {"name", "description", "mains_hz", "bursts", "scs", "probe", "screw", "effect", "dwave"}
     unknown = set(doc) - known
     if unknown:
         raise ValueError(f"{source}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
@@ -216,6 +220,12 @@ def parse(doc: dict[str, object], source: str) -> Scenario:
     s.probe_screw = probe.get("screw")
     if s.probe_screw is not None and s.probe_screw not in s.screws:
         raise ValueError(f"{source}: probe screw {s.probe_screw!r} is not one of {sorted(s.screws)}")
+    levels = doc.get("dwave", {})
+    if not isinstance(levels, dict) or set(levels) - set(dwave.ROLES):
+        raise ValueError(f"{source}: [dwave] takes {' and '.join(dwave.ROLES)} (cord levels)")
+    for role, level in levels.items():
+        dwave.level_cm(str(level))  # a ValueError names the levels
+        s.dwave[role] = str(level)
     effects = doc.get("effect", [])
     assert isinstance(effects, list)
     s.effects = tuple(_effect(e, source) for e in effects)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simunit.boardfiles import board
-from simunit.montage import ARTIFACT_MAX_UV_PER_MA, CHANNELS, artifact_uv_per_ma
+from simunit.montage import ARTIFACT_MAX_UV_PER_MA, BASE_CHANNELS, CHANNELS, artifact_uv_per_ma
 from simunit.physiology import Wave
 
 NCH = board.AMP_CHANNELS
@@ -184,8 +184,10 @@ class Renderer:
         self._hops: OrderedDict[tuple[int, int], _Hop] = OrderedDict()
         self._slots: dict[tuple[int, int], list[tuple[str, dict[str, float]]]] = {}
         rng = np.random.default_rng([seed, 3])
-        self._mains_phase = rng.uniform(0, 2 * np.pi, (NCH, 3))
+        self._mains_phase = rng.uniform(0, 2 * np.pi, (BASE_CHANNELS, 3))
         self._mains_drift = float(rng.normal(0.0, 0.01))
+        more = np.random.default_rng([seed, 3, 1]).uniform(0, 2 * np.pi, (NCH - BASE_CHANNELS, 3))
+        self._mains_phase = np.concatenate([self._mains_phase, more])
         # sin(h x + phase) = sin(h x) cos(phase) + cos(h x) sin(phase): each
         # channel's weights of sin(h x), then of cos(h x), h = 1, 3, 5.
         rel = np.array([a for _, a in MAINS_HARMONICS])
@@ -197,10 +199,15 @@ class Renderer:
         key = (rate, k)
         d = self._draws.get(key)
         if d is None:
-            rng = np.random.default_rng([self.seed, 1, rate, k + (1 << 40)])
-            d = _Draw(rng.integers(0, POOL_BLOCKS, NCH), rng.integers(0, rate, NCH),
-                      (rng.integers(0, 2, NCH) * 2 - 1).astype(np.float32),
-                      rng.integers(0, WHITE_LEN - rate // 2 + 1, NCH))
+            # The channels added after the first BASE_CHANNELS draw from a
+            # stream of their own: the first ones' noise stays what it was.
+            parts = []
+            for n, extra in ((BASE_CHANNELS, ()), (NCH - BASE_CHANNELS, (1,))):
+                rng = np.random.default_rng([self.seed, 1, rate, k + (1 << 40), *extra])
+                parts.append((rng.integers(0, POOL_BLOCKS, n), rng.integers(0, rate, n),
+                              (rng.integers(0, 2, n) * 2 - 1).astype(np.float32),
+                              rng.integers(0, WHITE_LEN - rate // 2 + 1, n)))
+            d = _Draw(*(np.concatenate([a[j] for a in parts]) for j in range(4)))
             self._draws[key] = d
             if len(self._draws) > 8:
                 self._draws.popitem(last=False)
