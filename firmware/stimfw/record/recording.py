@@ -264,17 +264,29 @@ class Recorder:
         p = self.procs[stream]
         return [p.response_pp_uv(ci) for ci in range(p.n_ch)]
 
-    def search_alarms(self, result, muscles):
-        """Triggered EMG: a threshold below the protocol's limit (default
-        8 mA) is an alarm, with the values that raised it."""
+    def noise(self, stream):
+        """Pre-stimulus peak-to-peak (uV) per recorded channel of the same
+        sweep: each muscle's own noise."""
+        p = self.procs[stream]
+        return [p.noise_pp_uv(ci) for ci in range(p.n_ch)]
+
+    def search_alarms(self, result):
+        """Triggered EMG: a muscle whose threshold is below the protocol's
+        limit (default 8 mA) is an alarm naming the muscle, its recording
+        channel and its roots, with the values that raised it."""
         if self.modality != "TEMG":
             return []
-        mon = alarms.AlarmMonitor("TEMG")
-        t = result.get("threshold")
-        meas = [{"name": ",".join(muscles) or "emg", "ch": 0,
-                 "threshold_ma": None if t is None else t / 1000}]
+        mon = alarms.AlarmMonitor("TEMG", {"temg_limit_ma": result["alarm_ua"] / 1000})
+        chans = self.procs[0].channels
+        names = result["muscles"]
+        meas = []
+        for k, t in enumerate(result["thresholds"]):
+            meas.append({"name": names[k] if k < len(names) else "ch%d" % chans[k], "ch": chans[k],
+                         "threshold_ma": None if t is None else t / 1000})
         events = mon.check(meas, self.hal.wall_ms())
         for ev in events:
+            k = chans.index(ev["ch"])
+            ev["root"] = result["roots"][k] if k < len(result["roots"]) else None
             ev["run"] = self.run
             self.push(note.PUSH_ALARM, ev)
             self.log.record("alarm", **ev)

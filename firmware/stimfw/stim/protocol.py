@@ -53,10 +53,16 @@ DEFAULTS = {
 PULSE_DEFAULTS = {"gap_us": 20, "polarity": "cathodic"}
 SEARCH_DEFAULTS = {
     "temg": {"mode": "step", "start": 500, "stop": 20000, "step": 500, "res": 100,
-             "level_uv": 100},
+             "level_uv": 50, "noise_k": 3, "alarm": 8000},
     "scs": {"mode": "step", "start": 500, "stop": 10000, "step": 250, "res": 100,
-            "level_uv": 50},
+            "level_uv": 50, "noise_k": 3, "alarm": 8000},
 }
+# A search's resolution: finer than 50 uA is below what the responses'
+# trial-to-trial variation lets a search tell apart; coarser than 2 mA
+# would blur the 4 / 8 mA pedicle-screw criteria (docs/SAFETY.md).
+RES_MIN_UA = 50
+RES_MAX_UA = 2000
+NOISE_K_MAX = 20
 # SSEP sites: default output and anode/cathode names on it.
 SSEP_SITES = ("l_median", "r_median", "l_ulnar", "r_ulnar", "l_tibial", "r_tibial")
 
@@ -73,7 +79,8 @@ _TOP_KEYS["temg"] = _TOP_KEYS["tcmep"] + ("search", "muscles")
 _SITE_KEYS = ("site", "out", "amp_ua", "amp_mv", "shape", "width_us", "gap_us", "width2_us",
               "amp2_ua", "amp2_mv", "polarity", "rate_hz", "offset_us", "anode", "cathode",
               "record")
-_SEARCH_KEYS = ("mode", "start_ua", "stop_ua", "step_ua", "res_ua", "level_uv")
+_SEARCH_KEYS = ("mode", "start_ua", "stop_ua", "step_ua", "resolution_ua", "level_uv", "noise_k",
+                "alarm_ua")
 
 
 def _record(d, path, default):
@@ -241,9 +248,16 @@ def _search(d, path, typ, o):
     _unknown(v, _SEARCH_KEYS, p)
     sd = SEARCH_DEFAULTS[typ]
     r = {"mode": _str(v, "mode", p, sd["mode"], ("step", "bisect"))}
-    for k in ("start", "stop", "step", "res"):
+    for k in ("start", "stop", "step"):
         r[k] = _int(v, k + "_ua", p, sd[k], 1, o["max"])
+    r["res"] = _int(v, "resolution_ua", p, sd["res"], RES_MIN_UA, RES_MAX_UA)
+    for k in ("start", "stop", "step", "res"):
+        if r[k] % o["res"]:
+            key = "resolution_ua" if k == "res" else k + "_ua"
+            bad(p + key, "%d is not a multiple of the output's resolution %d" % (r[k], o["res"]))
     r["level_uv"] = _int(v, "level_uv", p, sd["level_uv"], 1, 100000)
+    r["noise_k"] = _int(v, "noise_k", p, sd["noise_k"], 0, NOISE_K_MAX)
+    r["alarm"] = _int(v, "alarm_ua", p, sd["alarm"], 0, o["max"])
     if r["start"] > r["stop"]:
         bad(p + "start_ua", "above stop_ua (%d > %d)" % (r["start"], r["stop"]))
     return r

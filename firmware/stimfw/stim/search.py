@@ -1,83 +1,146 @@
 # Threshold searches for triggered EMG / direct nerve stimulation and SCS lead
 # testing. The logic only decides which amplitude to try next; what a sweep
-# evoked comes from a detector (the acquisition/DSP chain: a function of the
-# amplitude tried, returning the response amplitude in uV, or one per muscle
-# for the SCS walk). Amplitudes are in the output's unit (uA).
-
-
-def _quantise(a, res):
-    return (a + res // 2) // res * res
+# evoked comes from the acquisition/DSP chain (which muscles responded, for
+# the tEMG search; the response per muscle in uV, for the SCS walk).
+# Amplitudes are in the output's unit (uA).
 
 
 class ThresholdSearch:
-    """mode "step": start, start+step, ... up to stop; the first amplitude
-    whose response reaches level_uv is the threshold.
-    mode "bisect": try stop, then start, then halve the bracket between the
-    highest amplitude without a response and the lowest with one until it is
-    no wider than res; the threshold is the bracket's top."""
+    """A threshold per muscle, from a low current up; never the top first.
 
-    def __init__(self, start, stop, step, res, level_uv, mode="step"):
+    Ramp: start, then up by step ("step") or doubling ("bisect") to stop.
+    A muscle that responds is fired at the same current once more, and only
+    a second response counts (one twitch or a noise spike is not a
+    threshold). After a confirmed response the bracket between that
+    muscle's highest silent and lowest responding current is bisected
+    until it is no wider than res; then the ramp goes on for the muscles
+    that have not responded yet. A muscle's threshold is the top of its
+    bracket: the lowest current at which it responded twice.
+
+    feed() takes the muscles that responded to the last pulse as a bitmask
+    (bit k: muscle k); what counts as a response is the detector's
+    business (stimfw.stim.detect). Amplitudes are multiples of q, the
+    output's resolution. All state is made here, so a step allocates
+    nothing but the trace entry."""
+
+    def __init__(self, start, stop, step, res, n_muscles=1, mode="step", q=10):
         self.start = start
         self.stop = stop
         self.step = step
         self.res = res
-        self.level = level_uv
+        self.q = q
         self.mode = mode
-        self.trace = []  # (amplitude, response uV) in the order tried
-        self.threshold = None
+        self.n = n_muscles
+        self.trace = []  # (amplitude, bitmask of muscles that responded) in the order fired
+        # Per muscle: highest current it was silent at (0: none yet) and
+        # lowest at which a response was confirmed (0: none yet).
+        self.lo = [0] * n_muscles
+        self.hi = [0] * n_muscles
+        self.ramp = start  # the ramp's current, the highest fired so far
+        self.pending = 0  # muscles whose response at _next awaits its confirmation
         self.done = False
-        self.lo = None  # highest amplitude without a response
-        self.hi = None  # lowest amplitude with one
-        self._next = stop if mode == "bisect" else start
+        self._next = start
 
     def next_amp(self):
         return None if self.done else self._next
 
-    def feed(self, response_uv):
+    def _open(self, k, a):
+        """Whether amplitude a tells anything about muscle k."""
+        return a > self.lo[k] and (not self.hi[k] or a < self.hi[k])
+
+    def feed(self, bits):
         a = self._next
-        self.trace.append((a, response_uv))
-        hit = response_uv >= self.level
-        if self.mode == "step":
-            if hit:
-                self.threshold = a
-                self.done = True
-            elif a >= self.stop:
-                self.done = True
-            else:
-                self._next = min(a + self.step, self.stop)
-            return
-        if hit:
-            self.hi = a
+        self.trace.append((a, bits))
+        lo = self.lo
+        hi = self.hi
+        if self.pending:
+            for k in range(self.n):
+                if self.pending & (1 << k):
+                    if bits & (1 << k):
+                        hi[k] = a
+                    else:
+                        lo[k] = a
+            self.pending = 0
         else:
-            self.lo = a
-        if self.hi is None:  # nothing at stop: no threshold in range
-            self.done = True
-        elif self.lo is None:
-            if a == self.start:  # responds already at start
-                self.threshold = a
-                self.done = True
-            else:
-                self._next = self.start
-        elif self.hi - self.lo <= self.res:
-            self.threshold = self.hi
+            for k in range(self.n):
+                if self._open(k, a):
+                    if bits & (1 << k):
+                        self.pending |= 1 << k
+                    else:
+                        lo[k] = a
+            if self.pending:
+                return  # the same current once more
+        nxt = self._refine()
+        if nxt is None:
+            nxt = self._climb()
+        if nxt is None:
             self.done = True
         else:
-            mid = _quantise((self.lo + self.hi) // 2, self.res)
-            if mid <= self.lo or mid >= self.hi:
-                mid = self.lo + self.res
-            self._next = mid
+            self._next = nxt
+
+    def _refine(self):
+        """The middle of the first bracket still wider than res, or None."""
+        for k in range(self.n):
+            h = self.hi[k]
+            lo = self.lo[k]
+            if h and lo and h - lo > self.res:
+                q = self.q
+                mid = (lo + h) // 2 // q * q
+                if mid <= lo:
+                    mid = lo + q
+                return mid
+        return None
+
+    def _climb(self):
+        """The ramp's next current while a muscle has not responded, or None."""
+        if self.ramp >= self.stop or 0 not in self.hi:
+            return None
+        a = self.ramp + self.step if self.mode == "step" else self.ramp * 2
+        self.ramp = min(a, self.stop)
+        return self.ramp
+
+    def thresholds(self):
+        return [h or None for h in self.hi]
 
     def result(self):
-        return {"threshold": self.threshold, "found": self.threshold is not None,
-                "steps": len(self.trace), "trace": self.trace}
+        th = self.thresholds()
+        found = [t for t in th if t is not None]
+        return {"threshold": min(found) if found else None, "found": bool(found),
+                "thresholds": th, "steps": len(self.trace), "trace": self.trace}
 
 
-def run_search(search, detector):
+def max_steps(start, stop, step, res, n_muscles, mode):
+    """Most pulses a ThresholdSearch can fire: each ramp current and each
+    bisection, twice (a response is confirmed)."""
+    if mode == "step":
+        ramp = (stop - start + step - 1) // step + 1
+        span = step
+    else:
+        ramp = 1
+        a = start
+        while a < stop:
+            a *= 2
+            ramp += 1
+        span = max(stop // 2, start)
+    halvings = 0
+    while span > res:
+        span = (span + 1) // 2
+        halvings += 1
+    return 2 * (ramp + n_muscles * halvings)
+
+
+def run_search(search, detector, level_uv):
+    """The whole search with detector(amp) -> response uV per muscle (a
+    list), against one fixed level."""
     while True:
         a = search.next_amp()
         if a is None:
             return search.result()
-        search.feed(detector(a))
+        bits = 0
+        for k, r in enumerate(detector(a)):
+            if r >= level_uv:
+                bits |= 1 << k
+        search.feed(bits)
 
 
 def side_of(muscle):

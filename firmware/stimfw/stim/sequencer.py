@@ -184,7 +184,7 @@ class Sequencer:
         if seg is not None and seg.CLOSED_LOOP:
             r.search = seg.result()
             if self.recorder is not None:
-                self.recorder.search_alarms(r.search, seg.muscles)
+                self.recorder.search_alarms(r.search)
         d = r.summary()
         if self.recorder is not None and self.recorder.procs:
             rec = self.recorder.finish(r.outcome == "complete")
@@ -255,7 +255,8 @@ class Sequencer:
                 self.awaiting = True
                 return False
             self.awaiting = False
-            self.seg.respond(self.recorder.responses(self.seg.stream))
+            st = self.seg.stream
+            self.seg.respond(self.recorder.responses(st), self.recorder.noise(st))
         prev_start = self.seg_start
         start = self.seg.fill(tl)
         if start is None:
