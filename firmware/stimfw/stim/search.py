@@ -9,13 +9,17 @@ class ThresholdSearch:
     """A threshold per muscle, from a low current up; never the top first.
 
     Ramp: start, then up by step ("step") or doubling ("bisect") to stop.
-    A muscle that responds is fired at the same current once more, and only
-    a second response counts (one twitch or a noise spike is not a
-    threshold). After a confirmed response the bracket between that
-    muscle's highest silent and lowest responding current is bisected
-    until it is no wider than res; then the ramp goes on for the muscles
-    that have not responded yet. A muscle's threshold is the top of its
-    bracket: the lowest current at which it responded twice.
+    A muscle silent at a ramp current is silent there; one that responds is
+    fired at the same current again, and a response counts only when two
+    of at most three pulses there evoke it (a lone twitch or noise spike is
+    not a threshold). After a confirmed response the bracket between that
+    muscle's highest silent and lowest responding current is bisected until
+    it is no wider than res, each bisection current decided by the same
+    two-of-three vote (silence too: near threshold a response comes and
+    goes, and a one-sided rule would bias the threshold); then the ramp
+    goes on for the muscles that have not responded yet. A muscle's
+    threshold is the top of its bracket: the lowest current at which it
+    responded.
 
     feed() takes the muscles that responded to the last pulse as a bitmask
     (bit k: muscle k); what counts as a response is the detector's
@@ -37,7 +41,10 @@ class ThresholdSearch:
         self.lo = [0] * n_muscles
         self.hi = [0] * n_muscles
         self.ramp = start  # the ramp's current, the highest fired so far
-        self.pending = 0  # muscles whose response at _next awaits its confirmation
+        self.refining = False  # _next is a bisection current, not the ramp's
+        self.voting = -1  # muscles undecided at _next (-1: none fired there yet)
+        self.hits = [0] * n_muscles  # responses of each at _next
+        self.fired_at = 0  # pulses fired at _next
         self.done = False
         self._next = start
 
@@ -53,24 +60,35 @@ class ThresholdSearch:
         self.trace.append((a, bits))
         lo = self.lo
         hi = self.hi
-        if self.pending:
+        hits = self.hits
+        if self.voting < 0:
+            self.voting = 0
             for k in range(self.n):
-                if self.pending & (1 << k):
-                    if bits & (1 << k):
-                        hi[k] = a
-                    else:
-                        lo[k] = a
-            self.pending = 0
-        else:
-            for k in range(self.n):
+                hits[k] = 0
                 if self._open(k, a):
-                    if bits & (1 << k):
-                        self.pending |= 1 << k
-                    else:
-                        lo[k] = a
-            if self.pending:
-                return  # the same current once more
+                    self.voting |= 1 << k
+        self.fired_at += 1
+        n = self.fired_at
+        for k in range(self.n):
+            m = 1 << k
+            if not self.voting & m:
+                continue
+            if bits & m:
+                hits[k] += 1
+            h = hits[k]
+            if h >= 2:
+                hi[k] = a
+            elif n - h >= 2 or (h == 0 and not self.refining):
+                lo[k] = a
+            else:
+                continue
+            self.voting &= ~m
+        if self.voting:
+            return  # the same current once more
+        self.voting = -1
+        self.fired_at = 0
         nxt = self._refine()
+        self.refining = nxt is not None
         if nxt is None:
             nxt = self._climb()
         if nxt is None:
@@ -110,8 +128,9 @@ class ThresholdSearch:
 
 
 def max_steps(start, stop, step, res, n_muscles, mode):
-    """Most pulses a ThresholdSearch can fire: each ramp current and each
-    bisection, twice (a response is confirmed)."""
+    """Most pulses a ThresholdSearch can fire: three at each ramp current
+    and each bisection (the vote), and a bisection more per muscle for the
+    rounding to the output's resolution."""
     if mode == "step":
         ramp = (stop - start + step - 1) // step + 1
         span = step
@@ -126,7 +145,7 @@ def max_steps(start, stop, step, res, n_muscles, mode):
     while span > res:
         span = (span + 1) // 2
         halvings += 1
-    return 2 * (ramp + n_muscles * halvings)
+    return 3 * (ramp + n_muscles * (halvings + 1))
 
 
 def run_search(search, detector, level_uv):
