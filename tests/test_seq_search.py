@@ -158,3 +158,47 @@ def test_search_runs_on_the_device(firmware_image, runtime: str) -> None:
     got = run_image(firmware_image, "search_replay.py",
                     {str(k): v for k, v in responses.items()}, runtime=runtime)
     assert got == [want] and None not in want[0]
+
+
+def test_search_against_the_models_trial_to_trial_spread() -> None:
+    # The simulated unit's recruitment curve, each trial's response scaled
+    # by the model's lognormal spread (15 %), 300 searches per screw with
+    # the protocol's vote (3 of at most 5): against the current at which
+    # the median trial reaches the level, the error stays within 0.5 mA
+    # wherever the threshold is below the 8 mA alarm limit.
+    import numpy as np
+    from simunit.physiology import MOTOR, ROOT_MAX_UV, ROOT_SLOPE, ROOT_W_REF, recruitment
+
+    rng = np.random.default_rng(11)
+    for thr_ma, weight in ((2.8, 1.0), (2.8, 0.3), (3.5, 1.0), (6.0, 1.0)):
+        def median_uv(a: float, thr_ma: float = thr_ma, weight: float = weight) -> float:
+            r = recruitment(a * 200 / 1e6, 200, thr_ma * ROOT_W_REF / 1000, ROOT_W_REF,
+                            MOTOR["chronaxie"], ROOT_SLOPE)
+            return ROOT_MAX_UV * weight * r
+
+        lo, hi = 0.0, 30000.0
+        while hi - lo > 1:
+            lo, hi = (lo, (lo + hi) / 2) if median_uv((lo + hi) / 2) >= 50 else ((lo + hi) / 2, hi)
+        errs = []
+        for _ in range(300):
+            s = search.ThresholdSearch(500, 20000, 500, 100, 1, "step", 10, 3)
+            r = search.run_search(s, lambda a: [median_uv(a) * rng.lognormal(0.0, 0.15)], 50)
+            errs.append(abs(r["thresholds"][0] - hi) / 1000)
+        assert max(errs) <= 0.5 and float(np.median(errs)) <= 0.1, (thr_ma, weight, max(errs))
+
+
+def test_a_ramp_silence_by_chance_is_voted_on_again() -> None:
+    # Silent by chance at 4.5 mA on the ramp (one pulse), a response at
+    # every pulse from 4.2 mA otherwise: the bracket's bottom is voted on
+    # again and the threshold is not pushed above 4.5 mA.
+    seen: dict[int, int] = {}
+
+    def det(amp: int) -> list[float]:
+        seen[amp] = seen.get(amp, 0) + 1
+        if amp == 4500 and seen[amp] == 1:
+            return [0.0]
+        return [300.0 if amp >= 4200 else 0.0]
+
+    r = search.run_search(search.ThresholdSearch(500, 20000, 500, 100, 1, "step", 10, 2), det, 100)
+    assert seen[4500] >= 3 and r["thresholds"][0] is not None
+    assert 4200 <= r["thresholds"][0] <= 4300

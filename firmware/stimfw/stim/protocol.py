@@ -53,9 +53,9 @@ DEFAULTS = {
 PULSE_DEFAULTS = {"gap_us": 20, "polarity": "cathodic"}
 SEARCH_DEFAULTS = {
     "temg": {"mode": "step", "start": 500, "stop": 20000, "step": 500, "res": 100,
-             "level_uv": 50, "noise_k": 3, "alarm": 8000},
+             "level_uv": 50, "noise_k": 3, "alarm": 8000, "votes": 3},
     "scs": {"mode": "step", "start": 500, "stop": 10000, "step": 250, "res": 100,
-            "level_uv": 50, "noise_k": 3, "alarm": 8000},
+            "level_uv": 50, "noise_k": 3, "alarm": 8000, "votes": 3},
 }
 # A search's resolution: finer than 50 uA is below what the responses'
 # trial-to-trial variation lets a search tell apart; coarser than 2 mA
@@ -63,6 +63,8 @@ SEARCH_DEFAULTS = {
 RES_MIN_UA = 50
 RES_MAX_UA = 2000
 NOISE_K_MAX = 20
+VOTES_MIN = 2  # a response is confirmed by a second pulse at least
+VOTES_MAX = 4
 # SSEP sites: default output and anode/cathode names on it.
 SSEP_SITES = ("l_median", "r_median", "l_ulnar", "r_ulnar", "l_tibial", "r_tibial")
 
@@ -80,7 +82,7 @@ _SITE_KEYS = ("site", "out", "amp_ua", "amp_mv", "shape", "width_us", "gap_us", 
               "amp2_ua", "amp2_mv", "polarity", "rate_hz", "offset_us", "anode", "cathode",
               "record")
 _SEARCH_KEYS = ("mode", "start_ua", "stop_ua", "step_ua", "resolution_ua", "level_uv", "noise_k",
-                "alarm_ua")
+                "alarm_ua", "votes")
 
 
 def _record(d, path, default):
@@ -258,6 +260,7 @@ def _search(d, path, typ, o):
     r["level_uv"] = _int(v, "level_uv", p, sd["level_uv"], 1, 100000)
     r["noise_k"] = _int(v, "noise_k", p, sd["noise_k"], 0, NOISE_K_MAX)
     r["alarm"] = _int(v, "alarm_ua", p, sd["alarm"], 0, o["max"])
+    r["votes"] = _int(v, "votes", p, sd["votes"], VOTES_MIN, VOTES_MAX)
     if r["start"] > r["stop"]:
         bad(p + "start_ua", "above stop_ua (%d > %d)" % (r["start"], r["stop"]))
     return r

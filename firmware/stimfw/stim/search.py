@@ -10,13 +10,14 @@ class ThresholdSearch:
 
     Ramp: start, then up by step ("step") or doubling ("bisect") to stop.
     A muscle silent at a ramp current is silent there; one that responds is
-    fired at the same current again, and a response counts only when two
-    of at most three pulses there evoke it (a lone twitch or noise spike is
-    not a threshold). After a confirmed response the bracket between that
-    muscle's highest silent and lowest responding current is bisected until
-    it is no wider than res, each bisection current decided by the same
-    two-of-three vote (silence too: near threshold a response comes and
-    goes, and a one-sided rule would bias the threshold); then the ramp
+    fired at the same current again, and a response counts only when `need`
+    of at most 2 * need - 1 pulses there evoke it (a lone twitch or noise
+    spike is not a threshold). After a confirmed response the bracket
+    between that muscle's highest silent and lowest responding current is
+    bisected until it is no wider than res, each bisection current decided
+    by the same vote (silence too: near threshold a response comes and
+    goes, and a one-sided rule would bias the threshold), and the bracket's
+    bottom, if one silent ramp pulse set it, is voted on too; then the ramp
     goes on for the muscles that have not responded yet. A muscle's
     threshold is the top of its bracket: the lowest current at which it
     responded.
@@ -27,12 +28,13 @@ class ThresholdSearch:
     output's resolution. All state is made here, so a step allocates
     nothing but the trace entry."""
 
-    def __init__(self, start, stop, step, res, n_muscles=1, mode="step", q=10):
+    def __init__(self, start, stop, step, res, n_muscles=1, mode="step", q=10, need=2):
         self.start = start
         self.stop = stop
         self.step = step
         self.res = res
         self.q = q
+        self.need = need  # responses (or silences) that decide a current
         self.mode = mode
         self.n = n_muscles
         self.trace = []  # (amplitude, bitmask of muscles that responded) in the order fired
@@ -40,6 +42,9 @@ class ThresholdSearch:
         # lowest at which a response was confirmed (0: none yet).
         self.lo = [0] * n_muscles
         self.hi = [0] * n_muscles
+        # Muscles whose lo a vote decided; a lo from one silent ramp pulse
+        # is tried again by a vote before its bracket counts as closed.
+        self.sure = 0
         self.ramp = start  # the ramp's current, the highest fired so far
         self.refining = False  # _next is a bisection current, not the ramp's
         self.voting = -1  # muscles undecided at _next (-1: none fired there yet)
@@ -53,7 +58,14 @@ class ThresholdSearch:
 
     def _open(self, k, a):
         """Whether amplitude a tells anything about muscle k."""
-        return a > self.lo[k] and (not self.hi[k] or a < self.hi[k])
+        lo = self.lo[k]
+        return (a > lo or (a == lo and not self.sure & (1 << k))) and (not self.hi[k] or a < self.hi[k])
+
+    def _below(self, a):
+        """The ramp current before a (0: none)."""
+        if a <= self.start:
+            return 0
+        return max(a - self.step, self.start) if self.mode == "step" else max(a // 2, self.start)
 
     def feed(self, bits):
         a = self._next
@@ -76,10 +88,16 @@ class ThresholdSearch:
             if bits & m:
                 hits[k] += 1
             h = hits[k]
-            if h >= 2:
+            if h >= self.need:
                 hi[k] = a
-            elif n - h >= 2 or (h == 0 and not self.refining):
+                if a == lo[k]:  # its single silent ramp pulse was chance
+                    lo[k] = self._below(a)
+            elif n - h >= self.need:
                 lo[k] = a
+                self.sure |= m
+            elif h == 0 and not self.refining:
+                lo[k] = a
+                self.sure &= ~m
             else:
                 continue
             self.voting &= ~m
@@ -107,6 +125,10 @@ class ThresholdSearch:
                 if mid <= lo:
                     mid = lo + q
                 return mid
+        for k in range(self.n):
+            lo = self.lo[k]
+            if self.hi[k] and lo and not self.sure & (1 << k):
+                return lo
         return None
 
     def _climb(self):
@@ -127,10 +149,11 @@ class ThresholdSearch:
                 "thresholds": th, "steps": len(self.trace), "trace": self.trace}
 
 
-def max_steps(start, stop, step, res, n_muscles, mode):
-    """Most pulses a ThresholdSearch can fire: three at each ramp current
-    and each bisection (the vote), and a bisection more per muscle for the
-    rounding to the output's resolution."""
+def max_steps(start, stop, step, res, n_muscles, mode, need=2):
+    """Most pulses a ThresholdSearch can fire: a full vote at each ramp
+    current and each bisection, and per muscle a bisection more for the
+    rounding to the output's resolution and a vote on its bracket's bottom
+    at each ramp current it may fall back through."""
     if mode == "step":
         ramp = (stop - start + step - 1) // step + 1
         span = step
@@ -145,7 +168,7 @@ def max_steps(start, stop, step, res, n_muscles, mode):
     while span > res:
         span = (span + 1) // 2
         halvings += 1
-    return 3 * (ramp + n_muscles * (halvings + 1))
+    return (2 * need - 1) * (ramp + n_muscles * (halvings + 1 + ramp))
 
 
 def run_search(search, detector, level_uv):

@@ -36,7 +36,7 @@ class Steps:
             self.walk = None
             n = len(self.streams[0]["record"]["channels"])
             self.search = ThresholdSearch(sr["start"], sr["stop"], sr["step"], sr["res"], n,
-                                          sr["mode"], self.res)
+                                          sr["mode"], self.res, sr["votes"])
             self.detector = Detector(n, sr["level_uv"], sr["noise_k"])
         self.refused = None  # the detail of a step the limits refused
         self.first = 0
@@ -50,7 +50,8 @@ class Steps:
         per = (sr["stop"] - sr["start"]) // sr["step"] + 1
         if self.walk is not None:
             return per * len(self.streams)
-        return max_steps(sr["start"], sr["stop"], sr["step"], sr["res"], self.search.n, sr["mode"])
+        return max_steps(sr["start"], sr["stop"], sr["step"], sr["res"], self.search.n, sr["mode"],
+                         sr["votes"])
 
     def needs_response(self):
         return self.waiting
