@@ -9,6 +9,11 @@ before/after of one run. Each scenario runs as it is, then with its
 cortical SSEPs ten times their size (the residual noise of 200 sweeps a
 tenth as large against them), which leaves the measurement's own error.
 
+Then (unless --no-temg) the triggered-EMG threshold search (`temg`, per
+muscle) on pedicle screws of three scenarios against stimbox.temg_truth:
+the current at which the model's noise-free response, through the
+protocol's band, reaches the detection level.
+
 Prints, per runtime, a Markdown table: per scenario and in all, N20 and P37
 latency error (unit less truth; median and worst of |error|, ms), the
 first peak's latency less the model's, amplitude error (unit over truth
@@ -18,7 +23,7 @@ over the reliable components alone.
 
     .venv/bin/python bench/bench_truth.py [--seeds 5] [--count 200]
         [--runtime unix|mcu32|both] [--scenario NAME ...] [--no-x10]
-        [--blank-after-us N]
+        [--blank-after-us N] [--no-temg | --temg-only] [--temg-seeds 5]
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from stimbox import protocols  # noqa: E402
 from stimbox.build import board_module, build_image, install_offline  # noqa: E402
 from stimbox.client import StimBox  # noqa: E402
 from stimbox.runtime import probe  # noqa: E402
+from stimbox.session import run_protocol  # noqa: E402
 from stimbox.truth import Compared, compare_run  # noqa: E402
 
 BOARD = board_module("sim")
@@ -181,11 +187,15 @@ def main() -> None:
     ap.add_argument("--scenario", nargs="*", default=list(SCENARIOS), choices=list(SCENARIOS))
     ap.add_argument("--blank-after-us", type=int, default=None,
                     help="blank this long after each pulse instead of the protocols' 1500 us")
+    ap.add_argument("--no-temg", dest="temg", action="store_false",
+                    help="skip the tEMG threshold search against the truth")
+    ap.add_argument("--temg-seeds", type=int, default=5)
+    ap.add_argument("--temg-only", action="store_true", help="the tEMG table alone")
     ap.add_argument("--no-x10", dest="x10", action="store_false",
                     help="skip the runs with cortical SSEPs ten times their size")
     a = ap.parse_args()
     runtimes = ["unix", "mcu32"] if a.runtime == "both" else [a.runtime]
-    for rt in runtimes:
+    for rt in [] if a.temg_only else runtimes:
         if rt == "mcu32" and not HAVE_MCU32:
             print(f"\n{rt}: skipped, {NO_MCU32}")
             continue
@@ -201,6 +211,70 @@ def main() -> None:
             print("\nReliable components only (amplitude >= 10x the residual noise):\n")
             print("\n".join(table(res, only_reliable=True)))
             print("\n" + noise_line(res), flush=True)
+    if a.temg:
+        rows = []
+        for rt in runtimes:
+            if rt == "mcu32" and not HAVE_MCU32:
+                continue
+            t0 = time.monotonic()
+            rows += temg_table(rt, temg_run_all(RUNTIMES[rt], a.temg_seeds))
+            print(f"  temg {rt}: {time.monotonic() - t0:.0f} s", file=sys.stderr, flush=True)
+        print(f"\n### tEMG threshold error, against truth: {a.temg_seeds} seeds x "
+              f"{len(TEMG_SCREWS)} screws, per muscle\n")
+        print("| runtime | muscles | compared | not found | threshold error mA (median / worst) "
+              "| pulses per search (median) |")
+        print("|---|---|---|---|---|---|")
+        print("\n".join(rows), flush=True)
+
+# --- tEMG threshold search against the truth ------------------------------------
+# (scenario, screw): breached, possible breach and intact screws.
+TEMG_SCREWS = [("screw_breach", "L5_L"), ("screw_breach", "S1_R"), ("screw_borderline", "S1_L"),
+               ("screw_borderline", "L5_R"), ("screw_borderline", "L4_L"), ("stable_baseline", "L5_L")]
+TEMG_SIDE = {"L": ([10, 12, 14], ["L_QUAD", "L_TA", "L_AH"]), "R": ([11, 13, 15], ["R_QUAD", "R_TA", "R_AH"])}
+
+
+def temg_run_all(exe: str, seeds: int) -> list[tuple[float, float | None, int]]:
+    """(true threshold uA, unit's less truth in mA or None if it found none,
+    pulses of the search) per muscle whose truth lies within the search."""
+    from stimbox.temg_truth import thresholds_ua
+
+    out: list[tuple[float, float | None, int]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        image = build_image("sim", Path(tmp) / "image", arch=probe(exe).mpy_arch)
+        for k in range(seeds):
+            for scen in dict.fromkeys(sc for sc, _ in TEMG_SCREWS):
+                unit = SimUnit(flash=Path(tmp) / f"temg-{scen}-{k}", micropython=exe, scenario=scen,
+                               seed=SEED0 + k)
+                install_offline(image, unit.flash)
+                with unit, StimBox.connect(unit.port) as box:
+                    for sc, screw in TEMG_SCREWS:
+                        if sc != scen:
+                            continue
+                        box.sim(probe=screw)
+                        p = protocols.load("temg", BOARD)
+                        p["record"]["channels"], p["muscles"] = TEMG_SIDE[screw[-1]]
+                        r = run_protocol(box, p)
+                        s = r.summary["search"]
+                        truth = thresholds_ua(unit.model.physiology, screw, p, p["search"]["level_uv"],
+                                              p["search"]["stop_ua"])
+                        for i, want in enumerate(truth.values()):
+                            got = s["thresholds"][i]
+                            if want is not None:
+                                out.append((want, None if got is None else (got - want) / 1000, s["steps"]))
+            print(f"  temg seed {SEED0 + k}: done", file=sys.stderr, flush=True)
+    return out
+
+
+def temg_table(label: str, res: list[tuple[float, float | None, int]]) -> list[str]:
+    lines = []
+    for what, keep in (("truth <= 8 mA", lambda t: t <= 8000), ("truth > 8 mA", lambda t: t > 8000),
+                       ("all", lambda t: True)):
+        sel = [r for r in res if keep(r[0])]
+        errs = [r[1] for r in sel]
+        lines.append(f"| {label} | {what} | {len(sel)} | {sum(e is None for e in errs)} | "
+                     f"{_stats(errs)} | {statistics.median(r[2] for r in sel) if sel else '-'} |")
+    return lines
+
 
 if __name__ == "__main__":
     main()

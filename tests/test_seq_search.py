@@ -12,6 +12,11 @@ from mpy import BOTH
 from seq_common import run_image
 from stimfw.stim import search
 
+
+def pairs(trace: list[int]) -> list[tuple[int, int]]:
+    """A search's flat trace as (amplitude, responding muscles) per pulse."""
+    return list(zip(trace[::2], trace[1::2], strict=True))
+
 RATE_HZ = 20000
 WINDOW = (3e-3, 13e-3)  # EMG response window after the stimulus
 
@@ -68,7 +73,7 @@ def test_search_ramps_from_the_start_and_brackets_each_threshold(mode: str, thr:
     muscles = [thr, thr * 1.4]
     s = search.ThresholdSearch(500, 20000, 500, 100, 2, mode)
     r = search.run_search(s, detectors(muscles), 100)
-    amps = [a for a, _ in r["trace"]]
+    amps = [a for a, _ in pairs(r["trace"])]
     # Never the top first: the first pulse is the start current, and the
     # ramp climbs from there.
     assert amps[0] == 500 and amps[1] > 500
@@ -100,7 +105,7 @@ def test_a_response_counts_only_when_two_of_three_pulses_evoke_it() -> None:
     assert r["thresholds"] == [6000]  # ... and the lone spike did not count
     # The accepted response was seen twice in a row at its current, and
     # the bisection below it found silence down to the resolution.
-    trace = r["trace"]
+    trace = pairs(r["trace"])
     i = trace.index((6000, 1))
     assert trace[i + 1] == (6000, 1)
     assert all(bits == 0 for a, bits in trace[i + 2:] if a < 6000)
@@ -110,7 +115,7 @@ def test_a_response_counts_only_when_two_of_three_pulses_evoke_it() -> None:
 def test_bisect_mode_doubles_up_from_the_start() -> None:
     r = search.run_search(search.ThresholdSearch(500, 20000, 500, 100, 1, "bisect"),
                           detectors([6300.0]), 100)
-    amps = [a for a, _ in r["trace"]]
+    amps = [a for a, _ in pairs(r["trace"])]
     assert amps[:5] == [500, 1000, 2000, 4000, 8000]
     assert max(amps) == 8000  # no higher than the first current that responded
 
@@ -120,7 +125,7 @@ def test_no_response_in_range_reports_none() -> None:
         r = search.run_search(search.ThresholdSearch(500, 5000, 500, 100, 1, mode),
                               detectors([40000.0]), 100)
         assert r["threshold"] is None and not r["found"] and r["thresholds"] == [None]
-        assert max(a for a, _ in r["trace"]) == 5000
+        assert max(a for a, _ in pairs(r["trace"])) == 5000
 
 
 def test_scs_walk_thresholds_and_laterality() -> None:

@@ -5,6 +5,7 @@ detection level). Several seeds, three scenarios' screws, both runtimes."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -18,7 +19,10 @@ from stimbox.temg_truth import thresholds_ua
 BOARD = board_module("sim")
 SEEDS = (1, 2)
 SIDE = {"L": ([10, 12, 14], ["L_QUAD", "L_TA", "L_AH"]), "R": ([11, 13, 15], ["R_QUAD", "R_TA", "R_AH"])}
-ROOTS = {"QUAD": "L2-L4", "TA": "L4-L5", "AH": "S1-S2"}  # the montage's (docs/SIMULATOR.md)
+# Each muscle's roots as the simulated unit's montage gives them ("left
+# tibialis anterior (L4-L5)").
+ROOTS = {c.name.split("_")[0]: m.group(1) for c in CHANNELS
+         if c.kind == "muscle" and (m := re.search(r"\(([LS]\d-[LS]\d)\)", c.sees))}
 # The model scales every trial's response by a lognormal spread of 15 %;
 # near a threshold of about 9 mA that moves a single pulse's response
 # across the level over +-0.5 mA of current, more than a search of a few
@@ -31,7 +35,14 @@ TOLERANCE_ABOVE_8_MA = 1.0
 def protocol_for(screw: str) -> dict[str, Any]:
     p = protocols.load("temg", BOARD)
     p["record"]["channels"], p["muscles"] = SIDE[screw[-1]]
+    p["roots"] = [ROOTS[m.split("_")[1]] for m in p["muscles"]]
     return p
+
+
+def test_the_example_protocol_names_each_muscles_roots_as_the_montage_does() -> None:
+    p = protocols.load("temg", BOARD)
+    assert set(ROOTS) == {"QUAD", "TA", "AH"}
+    assert p["roots"] == [ROOTS[m.split("_")[1]] for m in p["muscles"]]
 
 
 def search_on(new_unit, firmware_image, scenario: str, screws: list[str], seed: int
@@ -59,7 +70,7 @@ def search_on(new_unit, firmware_image, scenario: str, screws: list[str], seed: 
 def test_temg_thresholds_per_muscle_match_the_truth(firmware_image, new_unit, scenario: str,
                                                      screw: str) -> None:
     for seed in SEEDS:
-        for screw, p, r, truth in search_on(new_unit, firmware_image, scenario, [screw], seed):
+        for _, p, r, truth in search_on(new_unit, firmware_image, scenario, [screw], seed):
             where = (scenario, seed, screw)
             assert r.outcome == "complete", where
             s = r.summary["search"]

@@ -270,7 +270,7 @@ class Recorder:
         p = self.procs[stream]
         return [p.noise_pp_uv(ci) for ci in range(p.n_ch)]
 
-    def search_alarms(self, result):
+    def search_alarms(self, result, names):
         """Triggered EMG: a muscle whose threshold is below the protocol's
         limit (default 8 mA) is an alarm naming the muscle, its recording
         channel and its roots, with the values that raised it."""
@@ -278,7 +278,6 @@ class Recorder:
             return []
         mon = alarms.AlarmMonitor("TEMG", {"temg_limit_ma": result["alarm_ua"] / 1000})
         chans = self.procs[0].channels
-        names = result["muscles"]
         meas = []
         for k, t in enumerate(result["thresholds"]):
             meas.append({"name": names[k] if k < len(names) else "ch%d" % chans[k], "ch": chans[k],

@@ -34,4 +34,5 @@ class Detector:
         return bits
 
     def levels(self):
-        return [round(self.level(i), 1) for i in range(self.n)]
+        # Whole uV: a float per muscle would be a heap object each.
+        return [int(self.level(i) + 0.5) for i in range(self.n)]

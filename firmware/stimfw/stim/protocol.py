@@ -77,7 +77,7 @@ _TOP_KEYS = {
             "amp2_ua", "polarity", "rate_hz", "count", "pairs", "muscles", "search", "record"),
 }
 _TOP_KEYS["dwave"] = _TOP_KEYS["tcmep"]
-_TOP_KEYS["temg"] = _TOP_KEYS["tcmep"] + ("search", "muscles")
+_TOP_KEYS["temg"] = _TOP_KEYS["tcmep"] + ("search", "muscles", "roots")
 _SITE_KEYS = ("site", "out", "amp_ua", "amp_mv", "shape", "width_us", "gap_us", "width2_us",
               "amp2_ua", "amp2_mv", "polarity", "rate_hz", "offset_us", "anode", "cathode",
               "record")
@@ -266,12 +266,23 @@ def _search(d, path, typ, o):
     return r
 
 
-def _muscles(d, path):
-    v = d.get("muscles", [])
+def _muscles(d, path, key="muscles"):
+    v = d.get(key, [])
     if not isinstance(v, list) or len(v) > MAX_MUSCLES:
-        bad(path + "muscles", "must be a list of at most %d names" % MAX_MUSCLES)
+        bad(path + key, "must be a list of at most %d names" % MAX_MUSCLES)
     for i, x in enumerate(v):
-        _name({"m": x}, "m", path + "muscles.%d." % i, None)
+        _name({"m": x}, "m", path + "%s.%d." % (key, i), None)
+    return v
+
+
+def _roots(d, muscles):
+    """The spinal roots of each muscle (e.g. "L4-L5"), in the order of
+    muscles: what a low threshold puts at risk, for its alarm. Declared by
+    the protocol (the montage's table: docs/SIMULATOR.md), so the device
+    keeps no anatomy of its own."""
+    v = _muscles(d, "", "roots")
+    if v and len(v) != len(muscles):
+        bad("roots", "%d roots for %d muscles: one per muscle" % (len(v), len(muscles)))
     return v
 
 
@@ -349,6 +360,7 @@ def normalise(wire, bd):
         if typ == "temg":
             spec["search"] = _search(wire, "", typ, o)
             spec["muscles"] = _muscles(wire, "")
+            spec["roots"] = _roots(wire, spec["muscles"])
             if spec["search"]:
                 s = with_amp(s, spec["search"]["stop"], o["res"])
         streams.append(s)

@@ -37,7 +37,10 @@ class ThresholdSearch:
         self.need = need  # responses (or silences) that decide a current
         self.mode = mode
         self.n = n_muscles
-        self.trace = []  # (amplitude, bitmask of muscles that responded) in the order fired
+        # Amplitude and bitmask of the muscles that responded, per pulse in
+        # the order fired, flat: a pair as a tuple would cost a heap object
+        # each, and a search fires dozens.
+        self.trace = []
         # Per muscle: highest current it was silent at (0: none yet) and
         # lowest at which a response was confirmed (0: none yet).
         self.lo = [0] * n_muscles
@@ -69,7 +72,8 @@ class ThresholdSearch:
 
     def feed(self, bits):
         a = self._next
-        self.trace.append((a, bits))
+        self.trace.append(a)
+        self.trace.append(bits)
         lo = self.lo
         hi = self.hi
         hits = self.hits
@@ -146,7 +150,7 @@ class ThresholdSearch:
         th = self.thresholds()
         found = [t for t in th if t is not None]
         return {"threshold": min(found) if found else None, "found": bool(found),
-                "thresholds": th, "steps": len(self.trace), "trace": self.trace}
+                "thresholds": th, "steps": len(self.trace) // 2, "trace": self.trace}
 
 
 def max_steps(start, stop, step, res, n_muscles, mode, need=2):

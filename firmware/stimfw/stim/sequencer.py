@@ -184,7 +184,7 @@ class Sequencer:
         if seg is not None and seg.CLOSED_LOOP:
             r.search = seg.result()
             if self.recorder is not None:
-                self.recorder.search_alarms(r.search)
+                self.recorder.search_alarms(r.search, seg.muscles)
         d = r.summary()
         if self.recorder is not None and self.recorder.procs:
             rec = self.recorder.finish(r.outcome == "complete")

@@ -98,12 +98,9 @@ class Steps:
     def result(self):
         if self.walk is not None:
             return self.walk.result([s["label"] for s in self.streams])
-        from stimfw.stim.myotomes import root_of
-
         r = self.search.result()
         r["levels_uv"] = self.detector.levels()
-        r["muscles"] = self.muscles
-        r["roots"] = [root_of(m) for m in self.muscles]
+        r["roots"] = self.spec.get("roots") or []
         r["alarm_ua"] = self.spec["search"]["alarm"]
         if self.refused is not None:
             r["refused"] = self.refused
