@@ -85,13 +85,43 @@ _SEARCH_KEYS = ("mode", "start_ua", "stop_ua", "step_ua", "resolution_ua", "leve
                 "alarm_ua", "votes")
 
 
+# What a record table and each of its components may hold (read by
+# stimfw.record.averager and measure): a misspelt key is refused, not
+# silently left at its default.
+_RECORD_KEYS = ("rate_hz", "pre_ms", "post_ms", "channels", "band", "notch", "sos", "blank_us",
+                "reject_uv", "split", "progress_every", "components", "response_ms")
+_COMPONENT_KEYS = ("name", "ch", "win_ms")
+
+
 def _record(d, path, default):
     """What to record after each stimulus of a stream (stimfw.record.recording):
-    a table, checked in full by the recording side at validation."""
+    a table, its keys checked here, its values in full by the recording
+    side at validation."""
     rec = d.get("record", default)
-    if rec is not None and not isinstance(rec, dict):
-        bad(path + "record", "must be a table")
+    if rec is None:
+        return rec
+    p = path + "record"
+    if not isinstance(rec, dict):
+        bad(p, "must be a table")
+    _unknown(rec, _RECORD_KEYS, p + ".")
+    comps = rec.get("components")
+    if isinstance(comps, list):
+        for i, c in enumerate(comps):
+            if isinstance(c, dict):
+                _unknown(c, _COMPONENT_KEYS, "%s.components.%d." % (p, i))
     return rec
+
+
+def _muscles_match(spec):
+    """One muscle per recorded channel: thresholds and alarms are reported
+    by muscle name, channel by channel."""
+    mus = spec.get("muscles")
+    rec = spec["streams"][0].get("record") if spec["streams"] else None
+    if not mus or not isinstance(rec, dict) or not isinstance(rec.get("channels"), list):
+        return
+    if len(mus) != len(rec["channels"]):
+        bad("muscles", "%d muscles for %d record channels: one per channel"
+            % (len(mus), len(rec["channels"])))
 
 
 def bad(key, problem):
@@ -368,6 +398,8 @@ def normalise(wire, bd):
         rec = _record(wire, "", None)
         for s in streams:
             s["record"] = rec
+    spec["streams"] = streams
+    _muscles_match(spec)
     for s in streams:
         if s["an"] & s["ca"]:
             bad("anode", "an electrode cannot be anode and cathode at once (%s)" % s["label"])
