@@ -24,10 +24,10 @@ def refused(p: dict) -> err.Refused:
 @pytest.mark.parametrize("name", ["temg", "ssep", "ssep_tibial", "scs"])
 def test_a_misspelt_record_key_is_refused_with_its_path(name: str) -> None:
     p = protocols.load(name, BOARD)
-    rec = p["sites"][0]["record"] if name == "ssep" else p["record"]
+    rec = p["sites"][0]["record"] if name.startswith("ssep") else p["record"]
     rec["bnad"] = [10, 1500]
     e = refused(p)
-    want = "sites.0.record.bnad" if name == "ssep" else "record.bnad"
+    want = "sites.0.record.bnad" if name.startswith("ssep") else "record.bnad"
     assert e.detail["key"] == want and "unknown key" in e.message and "band" in e.message
 
 
