@@ -97,6 +97,11 @@ class Recorder:
     def _build(self, i, cfg, label):
         try:
             return SweepProcessor(cfg, self.bd)
+        except MemoryError:
+            # A set-up larger than the averaging memory (16 channels at
+            # 20 kHz, say): refused at VALIDATE, naming what it needs.
+            self._release()
+            raise self._too_big(cfg, label) from None
         except err.Refused as e:
             detail = e.detail or {}
             detail["stream"] = label
@@ -105,6 +110,18 @@ class Recorder:
         except (ValueError, TypeError, IndexError) as e:  # a malformed table
             raise err.Refused(err.ERR_BAD_PAYLOAD, "record (%s): %s" % (label, e),
                               {"stream": label, "key": "record"}) from None
+
+    def _too_big(self, cfg, label):
+        """The refusal of a set-up the averaging memory cannot hold: its A/B
+        sums (3 bytes a sample, per channel and split) and sweep buffer
+        against the DSP arena and the free heap."""
+        rate = cfg.get("rate_hz") or 0
+        n = rate * (cfg.get("pre_ms", 0) + cfg.get("post_ms", 0)) // 1000
+        chans = cfg.get("channels") or ()
+        need = int(2 * 3 * n * len(chans) + 2 * n)
+        have = arena.size() + gc.mem_free()
+        return err.LimitRefused("averaging_memory", need, 0, have, "bytes",
+                                {"stream": label, "channels": len(chans), "samples": int(n)})
 
     def _release(self):
         self.procs = []
