@@ -207,3 +207,48 @@ def test_a_ramp_silence_by_chance_is_voted_on_again() -> None:
     r = search.run_search(search.ThresholdSearch(500, 20000, 500, 100, 1, "step", 10, 2), det, 100)
     assert seen[4500] >= 3 and r["thresholds"][0] is not None
     assert 4200 <= r["thresholds"][0] <= 4300
+
+
+def test_each_muscle_is_judged_against_its_own_noise() -> None:
+    from stimfw.stim.detect import Detector
+
+    d = Detector(2, 50, 3)
+    # Muscle 0 quiet (8 uV pre-stimulus peak-to-peak), muscle 1 noisy (40 uV).
+    bits = [d.feed([80.0, 80.0], [8.0, 40.0]) for _ in range(4)]
+    # 80 uV clears the quiet muscle's floor (50 uV, above 3 x 8) but not the
+    # noisy one's own level (3 x 40 = 120 uV).
+    assert bits == [0b01] * 4 and d.levels() == [50, 120]
+    assert d.feed([40.0, 130.0], [8.0, 40.0]) == 0b10
+
+
+def test_a_step_the_limits_refuse_ends_the_search() -> None:
+    import copy
+    from types import SimpleNamespace
+
+    from stimbox import protocols
+    from stimbox.build import board_module
+    from stimfw.core import errors as err
+    from stimfw.stim import protocol
+    from stimfw.stim.stepping import Steps
+    from stimfw.stim.timeline import Timeline
+
+    bd = board_module("sim")
+    spec = protocol.normalise(protocols.load("temg", bd), bd)
+    # Limits tighter than those the protocol was validated under: 2 mA.
+    limits = copy.deepcopy(bd.LIMITS)
+    limits["outputs"]["PR"]["amp_max"] = 2000
+    tight = SimpleNamespace(OUTPUTS=bd.OUTPUTS, LIMITS=limits)
+    st = Steps(spec, tight)
+    tl = Timeline(4)
+    fired = []
+    while st.fill(tl) is not None:
+        fired.append(abs(tl.amp[0]))
+        st.respond([0.0, 0.0, 0.0], [5.0, 5.0, 5.0])
+    assert fired == [500, 1000, 1500, 2000]  # never the refused 2.5 mA
+    r = st.result()
+    assert r["refused"]["limit"] == "amplitude" and r["refused"]["value"] == 2500
+    assert r["refused"]["max"] == 2000
+    # A first step already over the limits refuses the start itself.
+    limits["outputs"]["PR"]["amp_max"] = 400
+    with pytest.raises(err.LimitRefused):
+        Steps(spec, tight).fill(tl)
