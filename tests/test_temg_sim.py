@@ -116,3 +116,25 @@ def test_the_search_starts_low_and_stays_within_the_limits(firmware_image, new_u
         assert x["commanded"] <= min(sr["stop_ua"], lim["amp_max"])
         assert x["peak_mA"] * 1000 <= lim["amp_max"] * 1.05
         assert x["charge1_uC"] * 1000 <= lim["charge_max_nc"]
+
+
+def test_a_noisy_muscle_gets_a_level_of_its_own(firmware_image, new_unit) -> None:
+    # A poor TA_L contact (1 MOhm: tens of uV of noise) on the breached L5_L
+    # screw: TA's level rises with its own noise, so the noise is not taken
+    # for responses at low currents, and the quiet muscles keep the floor
+    # and their thresholds.
+    p = protocol_for("L5_L")
+    with new_unit(scenario="screw_breach", seed=4) as unit:
+        install_offline(firmware_image, unit.flash)
+        with StimBox.connect(unit.port) as box:
+            box.sim(electrode={"name": "TAL", "ohms": 1e6})
+            r = run_protocol(box, p)
+            truth = thresholds_ua(unit.model.physiology, "L5_L", p, p["search"]["level_uv"],
+                                  p["search"]["stop_ua"])
+    s = r.summary["search"]
+    quad, ta, ah = s["levels_uv"]
+    assert quad == ah == p["search"]["level_uv"] and ta > 2 * p["search"]["level_uv"]
+    assert s["thresholds"][0] is None  # QUAD: L5 does not reach it
+    assert s["thresholds"][1] is None or s["thresholds"][1] > (truth["TA_L"] or 0) + 500
+    want = truth["AH_L"]
+    assert want is not None and abs(s["thresholds"][2] - want) <= TOLERANCE_MA * 1000
