@@ -31,7 +31,13 @@ and how often the unit found a response where the truth has none.
 
     .venv/bin/python bench/bench_truth.py [--seeds 5] [--count 200]
         [--runtime unix|mcu32|both] [--scenario NAME ...] [--no-x10]
-        [--blank-after-us N] [--mep-trials 10] [--only ssep mep dwave alarms]
+        [--blank-after-us N] [--mep-trials 10] [--temg-seeds 5]
+        [--only ssep mep dwave temg alarms]
+
+Then the triggered-EMG threshold search (`temg`, per muscle) on pedicle
+screws of three scenarios against stimbox.temg_truth: the current at which
+the model's noise-free response, through the protocol's band, reaches the
+detection level.
 
 Last, the alarm rows (bench/alarm_study.py): false alarms in one simulated
 hour of a stable patient, and averages from the model's true 50% crossing
@@ -59,6 +65,7 @@ from stimbox import meptruth, protocols  # noqa: E402
 from stimbox.build import board_module, build_image, install_offline  # noqa: E402
 from stimbox.client import StimBox  # noqa: E402
 from stimbox.runtime import probe  # noqa: E402
+from stimbox.session import run_protocol  # noqa: E402
 from stimbox.truth import Compared, compare_run  # noqa: E402
 
 BOARD = board_module("sim")
@@ -317,7 +324,7 @@ def mep_outliers(results: dict[str, list[meptruth.Compared]]) -> list[str]:
     return out
 
 
-SECTIONS = ("ssep", "mep", "dwave", "alarms")
+SECTIONS = ("ssep", "mep", "dwave", "temg", "alarms")
 
 
 def main() -> None:
@@ -331,6 +338,7 @@ def main() -> None:
     ap.add_argument("--no-x10", dest="x10", action="store_false",
                     help="skip the runs with cortical SSEPs ten times their size")
     ap.add_argument("--mep-trials", type=int, default=10, help="TcMEP trains per seed and scenario")
+    ap.add_argument("--temg-seeds", type=int, default=5)
     ap.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS),
                     help="these tables alone (default: all of them)")
     a = ap.parse_args()
@@ -365,6 +373,15 @@ def main() -> None:
             print(f"\n### {rt}, D-wave: {a.seeds} seeds x {len(a.scenario)} scenarios, 10 pulses, "
                   f"N/P on the rostral and caudal pairs ({time.monotonic() - t0:.0f} s)\n")
             print("\n".join(dwave_table(dres)), flush=True)
+        if "temg" in a.only:
+            t0 = time.monotonic()
+            trows = temg_table(rt, temg_run_all(RUNTIMES[rt], a.temg_seeds))
+            print(f"\n### {rt}, tEMG threshold error, against truth: {a.temg_seeds} seeds x "
+                  f"{len(TEMG_SCREWS)} screws, per muscle ({time.monotonic() - t0:.0f} s)\n")
+            print("| runtime | muscles | compared | not found | threshold error mA (median / worst) "
+                  "| pulses per search (median) |")
+            print("|---|---|---|---|---|---|")
+            print("\n".join(trows), flush=True)
         if "alarms" in a.only:
             from alarm_study import rows
 
@@ -372,6 +389,56 @@ def main() -> None:
             lines = rows(RUNTIMES[rt], [SEED0 + k for k in range(a.seeds)])
             print(f"\n### {rt}, alarms: {a.seeds} seeds ({time.monotonic() - t0:.0f} s)\n")
             print("\n".join(lines), flush=True)
+
+
+# --- tEMG threshold search against the truth ------------------------------------
+# (scenario, screw): breached, possible breach and intact screws.
+TEMG_SCREWS = [("screw_breach", "L5_L"), ("screw_breach", "S1_R"), ("screw_borderline", "S1_L"),
+               ("screw_borderline", "L5_R"), ("screw_borderline", "L4_L"), ("stable_baseline", "L5_L")]
+TEMG_SIDE = {"L": ([10, 12, 14], ["L_QUAD", "L_TA", "L_AH"]), "R": ([11, 13, 15], ["R_QUAD", "R_TA", "R_AH"])}
+
+
+def temg_run_all(exe: str, seeds: int) -> list[tuple[float, float | None, int]]:
+    """(true threshold uA, unit's less truth in mA or None if it found none,
+    pulses of the search) per muscle whose truth lies within the search."""
+    from stimbox.temg_truth import thresholds_ua
+
+    out: list[tuple[float, float | None, int]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        image = build_image("sim", Path(tmp) / "image", arch=probe(exe).mpy_arch)
+        for k in range(seeds):
+            for scen in dict.fromkeys(sc for sc, _ in TEMG_SCREWS):
+                unit = SimUnit(flash=Path(tmp) / f"temg-{scen}-{k}", micropython=exe, scenario=scen,
+                               seed=SEED0 + k)
+                install_offline(image, unit.flash)
+                with unit, StimBox.connect(unit.port) as box:
+                    for sc, screw in TEMG_SCREWS:
+                        if sc != scen:
+                            continue
+                        box.sim(probe=screw)
+                        p = protocols.load("temg", BOARD)
+                        p["record"]["channels"], p["muscles"] = TEMG_SIDE[screw[-1]]
+                        r = run_protocol(box, p)
+                        s = r.summary["search"]
+                        truth = thresholds_ua(unit.model.physiology, screw, p, p["search"]["level_uv"],
+                                              p["search"]["stop_ua"])
+                        for i, want in enumerate(truth.values()):
+                            got = s["thresholds"][i]
+                            if want is not None:
+                                out.append((want, None if got is None else (got - want) / 1000, s["steps"]))
+            print(f"  temg seed {SEED0 + k}: done", file=sys.stderr, flush=True)
+    return out
+
+
+def temg_table(label: str, res: list[tuple[float, float | None, int]]) -> list[str]:
+    lines = []
+    for what, keep in (("truth <= 8 mA", lambda t: t <= 8000), ("truth > 8 mA", lambda t: t > 8000),
+                       ("all", lambda t: True)):
+        sel = [r for r in res if keep(r[0])]
+        errs = [r[1] for r in sel]
+        lines.append(f"| {label} | {what} | {len(sel)} | {sum(e is None for e in errs)} | "
+                     f"{_stats(errs)} | {statistics.median(r[2] for r in sel) if sel else '-'} |")
+    return lines
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ from stimfw.stim.sequencer import Sequencer  # noqa: E402
 # (seen: a tEMG run's results failing to load the measurements).
 for _name in ("stimfw.amp.requests", "stimfw.amp.freerun", "stimfw.amp.impedance",
               "stimfw.dsp.design", "stimfw.record.acquisition", "stimfw.record.measure",
-              "stimfw.record.mep",
+              "stimfw.record.mep", "stimfw.stim.detect",
               "stimfw.stim.stepping"):
     __import__(_name)
 del _name

@@ -8,6 +8,6 @@ from stimfw.stim import search
 resp = {int(k): v for k, v in devargs.data().items()}
 out = []
 for mode in ("step", "bisect"):
-    s = search.ThresholdSearch(500, 20000, 500, 100, 100, mode)
-    out.append(search.run_search(s, lambda a: resp[a])["threshold"])
+    s = search.ThresholdSearch(500, 20000, 500, 100, 2, mode, 10)
+    out.append(search.run_search(s, lambda a: resp[a], 100)["thresholds"])
 print(json.dumps(out))

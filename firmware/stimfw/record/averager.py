@@ -77,6 +77,10 @@ class SweepProcessor:
         need("response_end_ms", win[1], win[0], post_ms, "ms")
         self.resp_i0 = max(self.pre + int(win[0] * rate / 1000 + 0.5), 0)
         self.resp_i1 = min(self.pre + int(win[1] * rate / 1000 + 0.5) + 1, n)
+        # Pre-stimulus noise window: clear of the filter's first samples
+        # (its start from zero state) and of the blanking before the pulse.
+        self.noise_i0 = self.pre // 5
+        self.noise_i1 = max(self.pre - (self.blank_before * rate + 999999) // 1000000, self.noise_i0)
         self.uv_per_lsb = amp.AMP_UV_PER_LSB
         reject_uv = need("reject_uv", cfg.get("reject_uv", 4000), 1, 32767 * self.uv_per_lsb, "uV")
         self.split = bool(cfg.get("split", True))
@@ -94,6 +98,7 @@ class SweepProcessor:
         self.rej = rejection.Rejection(int(reject_uv / self.uv_per_lsb), self.n_ch)
         self.verdicts = bytearray(self.n_ch)  # of the last sweep, per channel
         self.pp = array("i", bytearray(4 * self.n_ch))  # LSB, of the last sweep
+        self.noise_pp = array("i", bytearray(4 * self.n_ch))  # LSB, before its stimulus
         self.used = 0  # sweeps that added at least one channel to the average
         self._due = False
         # per-trial measurement of each filtered channel (record.mep.MepTrials)
@@ -137,6 +142,7 @@ class SweepProcessor:
             if self.trial is not None:
                 self.trial.measure(ci, buf, sat)
             self.pp[ci] = chain.span(buf, self.resp_i0, self.resp_i1)
+            self.noise_pp[ci] = chain.span(buf, self.noise_i0, self.noise_i1)
             v = rej.judge(ci, sat, chain.peak)
             self.verdicts[ci] = v
             if v == rejection.ACCEPT and chain.accumulate(buf, split, ci):
@@ -155,6 +161,12 @@ class SweepProcessor:
         the response_ms window, in uV: the response amplitude a threshold
         search compares with its level."""
         return self.pp[ch_index] * self.uv_per_lsb
+
+    def noise_pp_uv(self, ch_index):
+        """Peak-to-peak of the same sweep and channel before its stimulus
+        (clear of the blanking), in uV: the noise a response is judged
+        against."""
+        return self.noise_pp[ch_index] * self.uv_per_lsb
 
     # --- results ------------------------------------------------------------
     # Results are read straight from the sums through MeanView: no waveform

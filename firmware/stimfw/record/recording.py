@@ -113,6 +113,11 @@ class Recorder:
     def _build(self, i, cfg, label):
         try:
             return SweepProcessor(cfg, self.bd)
+        except MemoryError:
+            # A set-up larger than the averaging memory (16 channels at
+            # 20 kHz, say): refused at VALIDATE, naming what it needs.
+            self._release()
+            raise self._too_big(cfg, label) from None
         except err.Refused as e:
             detail = e.detail or {}
             detail["stream"] = label
@@ -136,6 +141,18 @@ class Recorder:
         except (ValueError, TypeError, IndexError) as e:
             raise err.Refused(err.ERR_BAD_PAYLOAD, "record (%s): mep: %s" % (label, e),
                               {"stream": label, "key": "record"}) from None
+
+    def _too_big(self, cfg, label):
+        """The refusal of a set-up the averaging memory cannot hold: its A/B
+        sums (3 bytes a sample, per channel and split) and sweep buffer
+        against the DSP arena and the free heap."""
+        rate = cfg.get("rate_hz") or 0
+        n = rate * (cfg.get("pre_ms", 0) + cfg.get("post_ms", 0)) // 1000
+        chans = cfg.get("channels") or ()
+        need = int(2 * 3 * n * len(chans) + 2 * n)
+        have = arena.size() + gc.mem_free()
+        return err.LimitRefused("averaging_memory", need, 0, have, "bytes",
+                                {"stream": label, "channels": len(chans), "samples": int(n)})
 
     def _release(self):
         self.procs = []
@@ -383,21 +400,33 @@ class Recorder:
         p = self.procs[stream]
         return [p.response_pp_uv(ci) for ci in range(p.n_ch)]
 
-    def search_alarms(self, result, muscles):
-        """Triggered EMG: a threshold below the protocol's limit (default
-        8 mA) is an alarm, with the values that raised it. TcMEP tracking:
-        the thresholds are kept for finish(), which compares them with the
-        protocol's baseline thresholds."""
+    def noise(self, stream):
+        """Pre-stimulus peak-to-peak (uV) per recorded channel of the same
+        sweep: each muscle's own noise."""
+        p = self.procs[stream]
+        return [p.noise_pp_uv(ci) for ci in range(p.n_ch)]
+
+    def search_alarms(self, result, names):
+        """Triggered EMG: a muscle whose threshold is below the protocol's
+        limit (default 8 mA) is an alarm naming the muscle, its recording
+        channel and its roots, with the values that raised it. TcMEP
+        tracking: the thresholds are kept for finish(), which compares them
+        with the protocol's baseline thresholds."""
         if result.get("mode") == "track":
             self.track = result
             return []
         if self.modality != "TEMG":
             return []
-        t = result.get("threshold")
-        meas = [{"name": ",".join(muscles) or "emg", "ch": 0,
-                 "threshold_ma": None if t is None else t / 1000}]
-        events = alarms.AlarmMonitor("TEMG", self.th).check(meas, self.hal.wall_ms())
+        mon = alarms.AlarmMonitor("TEMG", {"temg_limit_ma": result["alarm_ua"] / 1000})
+        chans = self.procs[0].channels
+        meas = []
+        for k, t in enumerate(result["thresholds"]):
+            meas.append({"name": names[k] if k < len(names) else "ch%d" % chans[k], "ch": chans[k],
+                         "threshold_ma": None if t is None else t / 1000})
+        events = mon.check(meas, self.hal.wall_ms())
         for ev in events:
+            k = chans.index(ev["ch"])
+            ev["root"] = result["roots"][k] if k < len(result["roots"]) else None
             ev["run"] = self.run
             self.push(note.PUSH_ALARM, ev)
             self.log.record("alarm", **ev)

@@ -58,10 +58,18 @@ DEFAULTS = {
 PULSE_DEFAULTS = {"gap_us": 20, "polarity": "cathodic"}
 SEARCH_DEFAULTS = {
     "temg": {"mode": "step", "start": 500, "stop": 20000, "step": 500, "res": 100,
-             "level_uv": 100},
+             "level_uv": 50, "noise_k": 3, "alarm": 8000, "votes": 3},
     "scs": {"mode": "step", "start": 500, "stop": 10000, "step": 250, "res": 100,
-            "level_uv": 50},
+            "level_uv": 50, "noise_k": 3, "alarm": 8000, "votes": 3},
 }
+# A search's resolution: finer than 50 uA is below what the responses'
+# trial-to-trial variation lets a search tell apart; coarser than 2 mA
+# would blur the 4 / 8 mA pedicle-screw criteria (docs/SAFETY.md).
+RES_MIN_UA = 50
+RES_MAX_UA = 2000
+NOISE_K_MAX = 20
+VOTES_MIN = 2  # a response is confirmed by a second pulse at least
+VOTES_MAX = 4
 # SSEP sites: default output and anode/cathode names on it.
 SSEP_SITES = ("l_median", "r_median", "l_ulnar", "r_ulnar", "l_tibial", "r_tibial")
 
@@ -75,19 +83,41 @@ _TOP_KEYS = {
             "alarms"),
 }
 _TOP_KEYS["dwave"] = _TOP_KEYS["tcmep"]
-_TOP_KEYS["temg"] = _TOP_KEYS["tcmep"] + ("search", "muscles")
+_TOP_KEYS["temg"] = _TOP_KEYS["tcmep"] + ("search", "muscles", "roots")
 _SITE_KEYS = ("site", "out", "amp_ua", "amp_mv", "shape", "width_us", "gap_us", "width2_us",
               "amp2_ua", "amp2_mv", "polarity", "rate_hz", "offset_us", "anode", "cathode",
               "record")
-_SEARCH_KEYS = ("mode", "start_ua", "stop_ua", "step_ua", "res_ua", "level_uv")
+_SEARCH_KEYS = ("mode", "start_ua", "stop_ua", "step_ua", "resolution_ua", "level_uv", "noise_k",
+                "alarm_ua", "votes")
+
+
+# What a record table and each of its components may hold (read by
+# stimfw.record.averager and measure): a misspelt key is refused, not
+# silently left at its default.
+_RECORD_KEYS = ("rate_hz", "pre_ms", "post_ms", "channels", "band", "notch", "sos", "blank_us",
+                "reject_uv", "split", "progress_every", "components", "response_ms", "mep")
+_COMPONENT_KEYS = ("name", "ch", "win_ms")
+_MEP_KEYS = ("k", "min_uv", "muscles", "win_ms")  # record/mep.py
 
 
 def _record(d, path, default):
     """What to record after each stimulus of a stream (stimfw.record.recording):
-    a table, checked in full by the recording side at validation."""
+    a table, its keys checked here, its values in full by the recording
+    side at validation."""
     rec = d.get("record", default)
-    if rec is not None and not isinstance(rec, dict):
-        bad(path + "record", "must be a table")
+    if rec is None:
+        return rec
+    p = path + "record"
+    if not isinstance(rec, dict):
+        bad(p, "must be a table")
+    _unknown(rec, _RECORD_KEYS, p + ".")
+    comps = rec.get("components")
+    if isinstance(comps, list):
+        for i, c in enumerate(comps):
+            if isinstance(c, dict):
+                _unknown(c, _COMPONENT_KEYS, "%s.components.%d." % (p, i))
+    if isinstance(rec.get("mep"), dict):
+        _unknown(rec["mep"], _MEP_KEYS, p + ".mep.")
     return rec
 
 
@@ -109,6 +139,18 @@ def _alarms(wire):
             bad("alarms." + k, "%r outside -1e6..1e6" % (x,))
         out[k] = int(x * 1000 + (0.5 if x >= 0 else -0.5))
     return out
+
+
+def _muscles_match(spec):
+    """One muscle per recorded channel: thresholds and alarms are reported
+    by muscle name, channel by channel."""
+    mus = spec.get("muscles")
+    rec = spec["streams"][0].get("record") if spec["streams"] else None
+    if not mus or not isinstance(rec, dict) or not isinstance(rec.get("channels"), list):
+        return
+    if len(mus) != len(rec["channels"]):
+        bad("muscles", "%d muscles for %d record channels: one per channel"
+            % (len(mus), len(rec["channels"])))
 
 
 def bad(key, problem):
@@ -267,9 +309,17 @@ def _search(d, path, typ, o):
     _unknown(v, _SEARCH_KEYS, p)
     sd = SEARCH_DEFAULTS[typ]
     r = {"mode": _str(v, "mode", p, sd["mode"], ("step", "bisect"))}
-    for k in ("start", "stop", "step", "res"):
+    for k in ("start", "stop", "step"):
         r[k] = _int(v, k + "_ua", p, sd[k], 1, o["max"])
+    r["res"] = _int(v, "resolution_ua", p, sd["res"], RES_MIN_UA, RES_MAX_UA)
+    for k in ("start", "stop", "step", "res"):
+        if r[k] % o["res"]:
+            key = "resolution_ua" if k == "res" else k + "_ua"
+            bad(p + key, "%d is not a multiple of the output's resolution %d" % (r[k], o["res"]))
     r["level_uv"] = _int(v, "level_uv", p, sd["level_uv"], 1, 100000)
+    r["noise_k"] = _int(v, "noise_k", p, sd["noise_k"], 0, NOISE_K_MAX)
+    r["alarm"] = _int(v, "alarm_ua", p, sd["alarm"], 0, o["max"])
+    r["votes"] = _int(v, "votes", p, sd["votes"], VOTES_MIN, VOTES_MAX)
     if r["start"] > r["stop"]:
         bad(p + "start_ua", "above stop_ua (%d > %d)" % (r["start"], r["stop"]))
     return r
@@ -298,12 +348,23 @@ def _track(d, o, s):
     return r
 
 
-def _muscles(d, path):
-    v = d.get("muscles", [])
+def _muscles(d, path, key="muscles"):
+    v = d.get(key, [])
     if not isinstance(v, list) or len(v) > MAX_MUSCLES:
-        bad(path + "muscles", "must be a list of at most %d names" % MAX_MUSCLES)
+        bad(path + key, "must be a list of at most %d names" % MAX_MUSCLES)
     for i, x in enumerate(v):
-        _name({"m": x}, "m", path + "muscles.%d." % i, None)
+        _name({"m": x}, "m", path + "%s.%d." % (key, i), None)
+    return v
+
+
+def _roots(d, muscles):
+    """The spinal roots of each muscle (e.g. "L4-L5"), in the order of
+    muscles: what a low threshold puts at risk, for its alarm. Declared by
+    the protocol (the montage's table: docs/SIMULATOR.md), so the device
+    keeps no anatomy of its own."""
+    v = _muscles(d, "", "roots")
+    if v and len(v) != len(muscles):
+        bad("roots", "%d roots for %d muscles: one per muscle" % (len(v), len(muscles)))
     return v
 
 
@@ -386,6 +447,7 @@ def normalise(wire, bd):
         if typ == "temg":
             spec["search"] = _search(wire, "", typ, o)
             spec["muscles"] = _muscles(wire, "")
+            spec["roots"] = _roots(wire, spec["muscles"])
             if spec["search"]:
                 s = with_amp(s, spec["search"]["stop"], o["res"])
         streams.append(s)
@@ -393,6 +455,8 @@ def normalise(wire, bd):
         rec = _record(wire, "", None)
         for s in streams:
             s["record"] = rec
+    spec["streams"] = streams
+    _muscles_match(spec)
     for s in streams:
         if s["an"] & s["ca"]:
             bad("anode", "an electrode cannot be anode and cathode at once (%s)" % s["label"])

@@ -1,83 +1,192 @@
 # Threshold searches for triggered EMG / direct nerve stimulation and SCS lead
 # testing. The logic only decides which amplitude to try next; what a sweep
-# evoked comes from a detector (the acquisition/DSP chain: a function of the
-# amplitude tried, returning the response amplitude in uV, or one per muscle
-# for the SCS walk). Amplitudes are in the output's unit (uA).
-
-
-def _quantise(a, res):
-    return (a + res // 2) // res * res
+# evoked comes from the acquisition/DSP chain (which muscles responded, for
+# the tEMG search; the response per muscle in uV, for the SCS walk).
+# Amplitudes are in the output's unit (uA).
 
 
 class ThresholdSearch:
-    """mode "step": start, start+step, ... up to stop; the first amplitude
-    whose response reaches level_uv is the threshold.
-    mode "bisect": try stop, then start, then halve the bracket between the
-    highest amplitude without a response and the lowest with one until it is
-    no wider than res; the threshold is the bracket's top."""
+    """A threshold per muscle, from a low current up; never the top first.
 
-    def __init__(self, start, stop, step, res, level_uv, mode="step"):
+    Ramp: start, then up by step ("step") or doubling ("bisect") to stop.
+    A muscle silent at a ramp current is silent there; one that responds is
+    fired at the same current again, and a response counts only when `need`
+    of at most 2 * need - 1 pulses there evoke it (a lone twitch or noise
+    spike is not a threshold). After a confirmed response the bracket
+    between that muscle's highest silent and lowest responding current is
+    bisected until it is no wider than res, each bisection current decided
+    by the same vote (silence too: near threshold a response comes and
+    goes, and a one-sided rule would bias the threshold), and the bracket's
+    bottom, if one silent ramp pulse set it, is voted on too; then the ramp
+    goes on for the muscles that have not responded yet. A muscle's
+    threshold is the top of its bracket: the lowest current at which it
+    responded.
+
+    feed() takes the muscles that responded to the last pulse as a bitmask
+    (bit k: muscle k); what counts as a response is the detector's
+    business (stimfw.stim.detect). Amplitudes are multiples of q, the
+    output's resolution. All state is made here, so a step allocates
+    nothing but the trace entry."""
+
+    def __init__(self, start, stop, step, res, n_muscles=1, mode="step", q=10, need=2):
         self.start = start
         self.stop = stop
         self.step = step
         self.res = res
-        self.level = level_uv
+        self.q = q
+        self.need = need  # responses (or silences) that decide a current
         self.mode = mode
-        self.trace = []  # (amplitude, response uV) in the order tried
-        self.threshold = None
+        self.n = n_muscles
+        # Amplitude and bitmask of the muscles that responded, per pulse in
+        # the order fired, flat: a pair as a tuple would cost a heap object
+        # each, and a search fires dozens.
+        self.trace = []
+        # Per muscle: highest current it was silent at (0: none yet) and
+        # lowest at which a response was confirmed (0: none yet).
+        self.lo = [0] * n_muscles
+        self.hi = [0] * n_muscles
+        # Muscles whose lo a vote decided; a lo from one silent ramp pulse
+        # is tried again by a vote before its bracket counts as closed.
+        self.sure = 0
+        self.ramp = start  # the ramp's current, the highest fired so far
+        self.refining = False  # _next is a bisection current, not the ramp's
+        self.voting = -1  # muscles undecided at _next (-1: none fired there yet)
+        self.hits = [0] * n_muscles  # responses of each at _next
+        self.fired_at = 0  # pulses fired at _next
         self.done = False
-        self.lo = None  # highest amplitude without a response
-        self.hi = None  # lowest amplitude with one
-        self._next = stop if mode == "bisect" else start
+        self._next = start
 
     def next_amp(self):
         return None if self.done else self._next
 
-    def feed(self, response_uv):
+    def _open(self, k, a):
+        """Whether amplitude a tells anything about muscle k."""
+        lo = self.lo[k]
+        return (a > lo or (a == lo and not self.sure & (1 << k))) and (not self.hi[k] or a < self.hi[k])
+
+    def _below(self, a):
+        """The ramp current before a (0: none)."""
+        if a <= self.start:
+            return 0
+        return max(a - self.step, self.start) if self.mode == "step" else max(a // 2, self.start)
+
+    def feed(self, bits):
         a = self._next
-        self.trace.append((a, response_uv))
-        hit = response_uv >= self.level
-        if self.mode == "step":
-            if hit:
-                self.threshold = a
-                self.done = True
-            elif a >= self.stop:
-                self.done = True
+        self.trace.append(a)
+        self.trace.append(bits)
+        lo = self.lo
+        hi = self.hi
+        hits = self.hits
+        if self.voting < 0:
+            self.voting = 0
+            for k in range(self.n):
+                hits[k] = 0
+                if self._open(k, a):
+                    self.voting |= 1 << k
+        self.fired_at += 1
+        n = self.fired_at
+        for k in range(self.n):
+            m = 1 << k
+            if not self.voting & m:
+                continue
+            if bits & m:
+                hits[k] += 1
+            h = hits[k]
+            if h >= self.need:
+                hi[k] = a
+                if a == lo[k]:  # its single silent ramp pulse was chance
+                    lo[k] = self._below(a)
+            elif n - h >= self.need:
+                lo[k] = a
+                self.sure |= m
+            elif h == 0 and not self.refining:
+                lo[k] = a
+                self.sure &= ~m
             else:
-                self._next = min(a + self.step, self.stop)
-            return
-        if hit:
-            self.hi = a
-        else:
-            self.lo = a
-        if self.hi is None:  # nothing at stop: no threshold in range
-            self.done = True
-        elif self.lo is None:
-            if a == self.start:  # responds already at start
-                self.threshold = a
-                self.done = True
-            else:
-                self._next = self.start
-        elif self.hi - self.lo <= self.res:
-            self.threshold = self.hi
+                continue
+            self.voting &= ~m
+        if self.voting:
+            return  # the same current once more
+        self.voting = -1
+        self.fired_at = 0
+        nxt = self._refine()
+        self.refining = nxt is not None
+        if nxt is None:
+            nxt = self._climb()
+        if nxt is None:
             self.done = True
         else:
-            mid = _quantise((self.lo + self.hi) // 2, self.res)
-            if mid <= self.lo or mid >= self.hi:
-                mid = self.lo + self.res
-            self._next = mid
+            self._next = nxt
+
+    def _refine(self):
+        """The middle of the first bracket still wider than res, or None."""
+        for k in range(self.n):
+            h = self.hi[k]
+            lo = self.lo[k]
+            if h and lo and h - lo > self.res:
+                q = self.q
+                mid = (lo + h) // 2 // q * q
+                if mid <= lo:
+                    mid = lo + q
+                return mid
+        for k in range(self.n):
+            lo = self.lo[k]
+            if self.hi[k] and lo and not self.sure & (1 << k):
+                return lo
+        return None
+
+    def _climb(self):
+        """The ramp's next current while a muscle has not responded, or None."""
+        if self.ramp >= self.stop or 0 not in self.hi:
+            return None
+        a = self.ramp + self.step if self.mode == "step" else self.ramp * 2
+        self.ramp = min(a, self.stop)
+        return self.ramp
+
+    def thresholds(self):
+        return [h or None for h in self.hi]
 
     def result(self):
-        return {"threshold": self.threshold, "found": self.threshold is not None,
-                "steps": len(self.trace), "trace": self.trace}
+        th = self.thresholds()
+        found = [t for t in th if t is not None]
+        return {"threshold": min(found) if found else None, "found": bool(found),
+                "thresholds": th, "steps": len(self.trace) // 2, "trace": self.trace}
 
 
-def run_search(search, detector):
+def max_steps(start, stop, step, res, n_muscles, mode, need=2):
+    """Most pulses a ThresholdSearch can fire: a full vote at each ramp
+    current and each bisection, and per muscle a bisection more for the
+    rounding to the output's resolution and a vote on its bracket's bottom
+    at each ramp current it may fall back through."""
+    if mode == "step":
+        ramp = (stop - start + step - 1) // step + 1
+        span = step
+    else:
+        ramp = 1
+        a = start
+        while a < stop:
+            a *= 2
+            ramp += 1
+        span = max(stop // 2, start)
+    halvings = 0
+    while span > res:
+        span = (span + 1) // 2
+        halvings += 1
+    return (2 * need - 1) * (ramp + n_muscles * (halvings + 1 + ramp))
+
+
+def run_search(search, detector, level_uv):
+    """The whole search with detector(amp) -> response uV per muscle (a
+    list), against one fixed level."""
     while True:
         a = search.next_amp()
         if a is None:
             return search.result()
-        search.feed(detector(a))
+        bits = 0
+        for k, r in enumerate(detector(a)):
+            if r >= level_uv:
+                bits |= 1 << k
+        search.feed(bits)
 
 
 def side_of(muscle):

@@ -269,7 +269,8 @@ class Sequencer:
                 self.awaiting = True
                 return False
             self.awaiting = False
-            self.seg.respond(self.recorder.responses(self.seg.stream))
+            st = self.seg.stream
+            self.seg.respond(self.recorder.responses(st), self.recorder.noise(st))
         prev_start = self.seg_start
         start = self.seg.fill(tl)
         if start is None:

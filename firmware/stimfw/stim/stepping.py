@@ -1,17 +1,22 @@
 # Closed-loop stimulation: a threshold search (triggered EMG, direct nerve),
 # the SCS lead walk, one pulse per step, or TcMEP threshold tracking, one
 # train per step (the walk over a single "pair": each recorded muscle's
-# threshold is the first step at which its MEP is present). Each step's amplitude depends on
+# threshold is the first step at which its MEP is present). Each step's
+# amplitude depends on
 # the response the recording measured for the step before, so the sequencer
 # asks respond() for it before it fills the next timeline.
 #
 # Same interface as compiler.Segmenter: fill(tl) -> start (us from the run's
 # start) or None when done, and .first (the run index of the segment's first
 # pulse). Every amplitude tried lies between the search's start and stop; the
-# limits checked stop, the highest, at validation.
+# limits checked stop, the highest, at validation, and each step's pulse is
+# checked against them again before it is put on the timeline: a step the
+# limits refuse ends the search, and the result says which limit.
+from stimfw.core import errors as err
+from stimfw.stim import limits
 from stimfw.stim.compiler import add_pulse
 from stimfw.stim.protocol import with_amp
-from stimfw.stim.search import ThresholdSearch, Walk
+from stimfw.stim.search import ThresholdSearch, Walk, max_steps
 
 
 class Steps:
@@ -19,6 +24,7 @@ class Steps:
     def __init__(self, spec, bd):
         sr = spec["search"]
         self.spec = spec
+        self.bd = bd
         self.streams = spec["streams"]
         self.res = bd.OUTPUTS[self.streams[0]["out"]]["res"]
         self.muscles = spec.get("muscles") or []
@@ -31,10 +37,16 @@ class Steps:
             self.walk = Walk(len(self.streams), self.muscles, sr["start"], sr["stop"],
                              sr["step"], sr["level_uv"])
             self.search = None
+            self.detector = None
         else:
+            from stimfw.stim.detect import Detector
+
             self.walk = None
-            self.search = ThresholdSearch(sr["start"], sr["stop"], sr["step"], sr["res"],
-                                          sr["level_uv"], sr["mode"])
+            n = len(self.streams[0]["record"]["channels"])
+            self.search = ThresholdSearch(sr["start"], sr["stop"], sr["step"], sr["res"], n,
+                                          sr["mode"], self.res, sr["votes"])
+            self.detector = Detector(n, sr["level_uv"], sr["noise_k"])
+        self.refused = None  # the detail of a step the limits refused
         self.first = 0
         self.fired = 0
         self.t = 0  # start of the next step, us from the run's start
@@ -46,25 +58,20 @@ class Steps:
         per = (sr["stop"] - sr["start"]) // sr["step"] + 1
         if self.walk is not None:
             return per * len(self.streams) * self.n
-        if sr["mode"] == "bisect":
-            n = 2
-            span = sr["stop"] - sr["start"]
-            while span > sr["res"]:
-                span //= 2
-                n += 1
-            return n
-        return per
+        return max_steps(sr["start"], sr["stop"], sr["step"], sr["res"], self.search.n, sr["mode"],
+                         sr["votes"])
 
     def needs_response(self):
         return self.waiting
 
-    def respond(self, responses_uv):
-        """The last step's response, per recorded channel, in uV."""
+    def respond(self, responses_uv, noise_uv=None):
+        """The last step's response, and its pre-stimulus noise, per
+        recorded channel, in uV."""
         self.waiting = False
         if self.walk is not None:
             self.walk.feed(responses_uv)
         else:
-            self.search.feed(max(responses_uv) if responses_uv else 0)
+            self.search.feed(self.detector.feed(responses_uv, noise_uv))
 
     def fill(self, tl):
         tl.clear()
@@ -78,10 +85,16 @@ class Steps:
             if amp is None:
                 return None
             i = 0
-        s = self.streams[i]
-        sa = with_amp(s, amp, self.res)
+        s = with_amp(self.streams[i], amp, self.res)
+        try:
+            limits.check_stream(self.bd, s)
+        except err.LimitRefused as e:
+            if not self.fired:
+                raise  # START is refused, naming the limit
+            self.refused = e.detail
+            return None
         for k in range(self.n):
-            add_pulse(tl, k * s["isi"], sa)
+            add_pulse(tl, k * s["isi"], s)
             tl.tag(k, i, k)
         self.stream = i
         self.first = self.fired
@@ -98,4 +111,10 @@ class Steps:
                     "steps": r["steps"], "stop": self.spec["search"]["stop"]}
         if self.walk is not None:
             return self.walk.result([s["label"] for s in self.streams])
-        return self.search.result()
+        r = self.search.result()
+        r["levels_uv"] = self.detector.levels()
+        r["roots"] = self.spec.get("roots") or []
+        r["alarm_ua"] = self.spec["search"]["alarm"]
+        if self.refused is not None:
+            r["refused"] = self.refused
+        return r
