@@ -1,6 +1,7 @@
 """The D-wave alarm under MicroPython: more than 50% below its baseline on
 a pair (ionm.md: a drop over 50% predicts a lasting deficit), once when it
-starts and once when it clears, each pair against its own baseline, the
+starts and once when it has recovered past the limit by the hysteresis
+margin (10 points), each pair against its own baseline, the
 state carried between runs in the table reserved at boot."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ def test_dwave_alarm_per_pair_against_its_baseline(runtime: str) -> None:
         [["dwave_amplitude", 17, -51.7, False]],  # 14.5: down 51.7%
         [],  # still down: reported once
         [],  # the caudal D-wave gone (no peak): still the same alarm
-        [["dwave_amplitude", 17, -46.7, True]],  # back to 16: cleared
+        [],  # back to 16 (down 46.7%): not yet 10 points inside the limit
+        [["dwave_amplitude", 17, -36.7, True]],  # 19 (down 36.7%): cleared
         [["dwave_amplitude", 16, -52.5, False]],  # the rostral control down: its own alarm
     ]
