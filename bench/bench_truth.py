@@ -189,6 +189,8 @@ def main() -> None:
                     help="skip the runs with cortical SSEPs ten times their size")
     ap.add_argument("--alarms", action="store_true",
                     help="the alarm rows instead: false alarms of a stable hour, averages to the alarm")
+    ap.add_argument("--alarm-rows", nargs="+", choices=("stable", "crossing"), default=["stable", "crossing"],
+                    help="with --alarms: which rows")
     a = ap.parse_args()
     runtimes = ["unix", "mcu32"] if a.runtime == "both" else [a.runtime]
     if a.alarms:
@@ -196,7 +198,7 @@ def main() -> None:
 
         for rt in runtimes:
             t0 = time.monotonic()
-            lines = rows(RUNTIMES[rt], [SEED0 + k for k in range(a.seeds)])
+            lines = rows(RUNTIMES[rt], [SEED0 + k for k in range(a.seeds)], tuple(a.alarm_rows))
             print(f"\n### {rt}, alarms: {a.seeds} seeds ({time.monotonic() - t0:.0f} s)\n")
             print("\n".join(lines), flush=True)
         return

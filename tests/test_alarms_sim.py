@@ -52,11 +52,13 @@ def baseline(box: StimBox, p: dict[str, Any]) -> list[RunResult]:
     """Runs of p from a baseline request until its baseline is set: two
     reproducible averages, more when one is not (at most five in all)."""
     runs = [run_protocol(box, p, baseline=True)]
+    assert runs[-1].outcome == "complete", runs[-1].summary
     while any(s["baseline_state"] == "pending" for s in streams(runs[-1]).values()):
         assert len(runs) < 5, [s["baseline_why"] for s in streams(runs[-1]).values()]
         s0 = next(iter(streams(runs[-1]).values()))
         assert s0["baseline_why"], s0  # pending says why
         runs.append(run_protocol(box, p))
+        assert runs[-1].outcome == "complete", runs[-1].summary
     for r in runs:
         assert r.alarms == []
     return runs
