@@ -341,6 +341,8 @@ def main() -> None:
     ap.add_argument("--temg-seeds", type=int, default=5)
     ap.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS),
                     help="these tables alone (default: all of them)")
+    ap.add_argument("--alarm-rows", nargs="+", choices=("stable", "crossing"), default=["stable", "crossing"],
+                    help="which alarm rows")
     a = ap.parse_args()
     runtimes = ["unix", "mcu32"] if a.runtime == "both" else [a.runtime]
     for rt in runtimes:
@@ -386,7 +388,7 @@ def main() -> None:
             from alarm_study import rows
 
             t0 = time.monotonic()
-            lines = rows(RUNTIMES[rt], [SEED0 + k for k in range(a.seeds)])
+            lines = rows(RUNTIMES[rt], [SEED0 + k for k in range(a.seeds)], tuple(a.alarm_rows))
             print(f"\n### {rt}, alarms: {a.seeds} seeds ({time.monotonic() - t0:.0f} s)\n")
             print("\n".join(lines), flush=True)
 

@@ -52,11 +52,13 @@ def baseline(box: StimBox, p: dict[str, Any]) -> list[RunResult]:
     """Runs of p from a baseline request until its baseline is set: two
     reproducible averages, more when one is not (at most five in all)."""
     runs = [run_protocol(box, p, baseline=True)]
+    assert runs[-1].outcome == "complete", runs[-1].summary
     while any(s["baseline_state"] == "pending" for s in streams(runs[-1]).values()):
         assert len(runs) < 5, [s["baseline_why"] for s in streams(runs[-1]).values()]
         s0 = next(iter(streams(runs[-1]).values()))
         assert s0["baseline_why"], s0  # pending says why
         runs.append(run_protocol(box, p))
+        assert runs[-1].outcome == "complete", runs[-1].summary
     for r in runs:
         assert r.alarms == []
     return runs
@@ -118,10 +120,11 @@ def test_cord_ischaemia_raises_focal_tibial_ssep_alarms(firmware_image, new_unit
 
 def test_an_anaesthetic_fade_is_labelled_global(firmware_image, new_unit, runtime: str) -> None:
     # The fade takes cortical SSEPs to 70% over 30 minutes: below the default
-    # 50% criterion, so the protocol asks for a 20% one, as a team watching
+    # 50% criterion, so the protocol asks for a 15% one (about half the true
+    # drop: one 400-sweep N20/P25 scatters by about 10%), as a team watching
     # for trends may; the label is what this test is about. Both arms are
     # monitored, and both fade.
-    crit = {"ssep_amp_drop_pct": 20, "global_pct": 25}
+    crit = {"ssep_amp_drop_pct": 15, "global_pct": 25}
     seed = SEEDS[runtime]
     with new_unit(scenario="anaesthetic_fade", seed=seed) as unit:
         install_offline(firmware_image, unit.flash)
@@ -130,7 +133,7 @@ def test_an_anaesthetic_fade_is_labelled_global(firmware_image, new_unit, runtim
             baseline(box, med)
             t_base = scenario_time(unit)
             box.sim(advance_s=max(0.0, 1900.0 - t_base))  # the fade is complete at 1860 s
-            runs = [run_protocol(box, med) for _ in range(3)]
+            runs = [run_protocol(box, med) for _ in range(4)]
             t_end = scenario_time(unit)
     for stream in ("l_median", "r_median"):
         a0, l0 = true_factor("anaesthetic_fade", stream, t_base)
@@ -152,7 +155,7 @@ def test_a_lead_off_is_technical_not_a_loss_of_response(firmware_image, new_unit
             baseline(box, med)
             assert scenario_time(unit) < 240  # the baseline before the electrode comes off
             box.sim(advance_s=260.0 - scenario_time(unit))
-            runs = [run_protocol(box, med) for _ in range(3)]
+            runs = [run_protocol(box, med) for _ in range(4)]
             truth = unit.model.ground_truth()
     assert truth["electrodes_ohm"]["CP4"] >= 1e5  # off, in the model
     assert true_factor("lead_off", "l_median", 300.0) == (1.0, 1.0)  # the response itself unchanged
