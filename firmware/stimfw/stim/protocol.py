@@ -58,9 +58,9 @@ DEFAULTS = {
 PULSE_DEFAULTS = {"gap_us": 20, "polarity": "cathodic"}
 SEARCH_DEFAULTS = {
     "temg": {"mode": "step", "start": 500, "stop": 20000, "step": 500, "res": 100,
-             "level_uv": 50, "noise_k": 3, "alarm": 8000, "votes": 3},
+             "level_uv": 50, "noise_k": 2, "alarm": 8000, "votes": 3},
     "scs": {"mode": "step", "start": 500, "stop": 10000, "step": 250, "res": 100,
-            "level_uv": 50, "noise_k": 3, "alarm": 8000, "votes": 3},
+            "level_uv": 50, "noise_k": 2, "alarm": 8000, "votes": 3},
 }
 # A search's resolution: finer than 50 uA is below what the responses'
 # trial-to-trial variation lets a search tell apart; coarser than 2 mA

@@ -47,6 +47,7 @@ class Steps:
                                           sr["mode"], self.res, sr["votes"])
             self.detector = Detector(n, sr["level_uv"], sr["noise_k"])
         self.refused = None  # the detail of a step the limits refused
+        self.cap = self.max_steps()
         self.first = 0
         self.fired = 0
         self.t = 0  # start of the next step, us from the run's start
@@ -82,7 +83,9 @@ class Steps:
             i, amp = nxt
         else:
             amp = self.search.next_amp()
-            if amp is None:
+            # Never more pulses than the run declared (max_steps bounds
+            # the search; this holds it to that whatever the responses).
+            if amp is None or self.fired >= self.cap:
                 return None
             i = 0
         s = with_amp(self.streams[i], amp, self.res)
