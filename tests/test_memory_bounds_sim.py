@@ -62,12 +62,17 @@ def test_sixty_protocols_keep_the_heap_flat(sim_unit: SimUnit, box: StimBox) -> 
         h = heap[settled + parity :: 2]
         assert max(h) - min(h) <= TOLERANCE, (parity, heap)
     print(f"heap_used after runs 1, {settled}, {N}: {heap[0]}, {heap[settled]}, {heap[-1]}")
-    # The most recent protocols still compare with the baseline they set ...
+    # The most recent protocols still compare with the baseline they began
+    # (docs/ALARMS.md: two reproducible averages make it; these 4-sweep
+    # averages may differ too much, and then this one begins it again) ...
     again = run(box, protocol(N - 2))
-    assert all(s["baseline_run"] == runs[N - 2].run for s in again.recording["streams"])
-    # ... the first one's baseline was dropped: this run sets a new one.
+    for s in again.recording["streams"]:
+        kept = s["baseline_run"] == runs[N - 2].run and s["baseline_state"] == "set"
+        assert kept or "not reproducible" in (s["baseline_why"] or ""), s
+    # ... the first one's baseline was dropped: this run begins a new one.
     first = run(box, protocol(0))
-    assert all(s["baseline_run"] == first.run for s in first.recording["streams"])
+    for s in first.recording["streams"]:
+        assert s["baseline_run"] == first.run and s["baseline_averages"][0] == 1, s
     assert first.recording["baselines"] == BASELINES_MAX
 
 
