@@ -62,14 +62,7 @@ SEARCH_DEFAULTS = {
     "scs": {"mode": "step", "start": 500, "stop": 10000, "step": 250, "res": 100,
             "level_uv": 50, "noise_k": 2, "alarm": 8000, "votes": 3},
 }
-# A search's resolution: finer than 50 uA is below what the responses'
-# trial-to-trial variation lets a search tell apart; coarser than 2 mA
-# would blur the 4 / 8 mA pedicle-screw criteria (docs/SAFETY.md).
-RES_MIN_UA = 50
-RES_MAX_UA = 2000
-NOISE_K_MAX = 20
-VOTES_MIN = 2  # a response is confirmed by a second pulse at least
-VOTES_MAX = 4
+
 # SSEP sites: default output and anode/cathode names on it.
 SSEP_SITES = ("l_median", "r_median", "l_ulnar", "r_ulnar", "l_tibial", "r_tibial")
 
@@ -311,15 +304,20 @@ def _search(d, path, typ, o):
     r = {"mode": _str(v, "mode", p, sd["mode"], ("step", "bisect"))}
     for k in ("start", "stop", "step"):
         r[k] = _int(v, k + "_ua", p, sd[k], 1, o["max"])
-    r["res"] = _int(v, "resolution_ua", p, sd["res"], RES_MIN_UA, RES_MAX_UA)
+    # Resolution: finer than 50 uA is below what the responses' trial-to-
+    # trial variation lets a search tell apart; coarser than 2 mA would
+    # blur the 4 / 8 mA pedicle-screw criteria (docs/SAFETY.md). Literals,
+    # not module names: each name is one more interned string at boot.
+    r["res"] = _int(v, "resolution_ua", p, sd["res"], 50, 2000)
     for k in ("start", "stop", "step", "res"):
         if r[k] % o["res"]:
             key = "resolution_ua" if k == "res" else k + "_ua"
             bad(p + key, "%d is not a multiple of the output's resolution %d" % (r[k], o["res"]))
     r["level_uv"] = _int(v, "level_uv", p, sd["level_uv"], 1, 100000)
-    r["noise_k"] = _int(v, "noise_k", p, sd["noise_k"], 0, NOISE_K_MAX)
+    r["noise_k"] = _int(v, "noise_k", p, sd["noise_k"], 0, 20)
     r["alarm"] = _int(v, "alarm_ua", p, sd["alarm"], 0, o["max"])
-    r["votes"] = _int(v, "votes", p, sd["votes"], VOTES_MIN, VOTES_MAX)
+    # A response is confirmed by a second pulse at least.
+    r["votes"] = _int(v, "votes", p, sd["votes"], 2, 4)
     if r["start"] > r["stop"]:
         bad(p + "start_ua", "above stop_ua (%d > %d)" % (r["start"], r["stop"]))
     return r
