@@ -81,7 +81,7 @@ def main() -> None:
     ap.add_argument("--hours", type=float, default=4.0)
     ap.add_argument("--runtime", choices=("unix", "mcu32", "both"), default="both")
     ap.add_argument("--heap-mcu32", default="192k", help="the board heap (the firmware runs from ROMFS)")
-    ap.add_argument("--heap-unix", default=None, help="default: the unit's (320k)")
+    ap.add_argument("--heap-unix", default=None, help="default: the unit's (384k)")
     ap.add_argument("--channels", type=int, default=16)
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()

@@ -105,7 +105,7 @@ def add_sim(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--print-port", action="store_true", help="print only the port path")
     p.add_argument("--flash", type=Path, help="flash folder (default: under the user's cache)")
-    p.add_argument("--heap", help="MicroPython heap size, e.g. 96k (default: 320k on the 64-bit "
+    p.add_argument("--heap", help="MicroPython heap size, e.g. 96k (default: 384k on the 64-bit "
                    "PyPI port, 256k on a 32-bit runtime; see docs/SIMULATOR.md)")
     p.add_argument("--micropython", metavar="PATH",
                    help="MicroPython executable to run the firmware on (default: the Unix port "
