@@ -62,12 +62,21 @@ def test_sixty_protocols_keep_the_heap_flat(sim_unit: SimUnit, box: StimBox) -> 
         h = heap[settled + parity :: 2]
         assert max(h) - min(h) <= TOLERANCE, (parity, heap)
     print(f"heap_used after runs 1, {settled}, {N}: {heap[0]}, {heap[settled]}, {heap[-1]}")
-    # The most recent protocols still compare with the baseline they set ...
+    # The most recent protocols keep the baseline they started: the next run
+    # is its second average (docs/ALARMS.md), or, not reproducible with the
+    # first (4 sweeps a side are mostly noise), starts it again and says so ...
     again = run(box, protocol(N - 2))
-    assert all(s["baseline_run"] == runs[N - 2].run for s in again.recording["streams"])
-    # ... the first one's baseline was dropped: this run sets a new one.
+    for s in again.recording["streams"]:
+        if s["baseline_averages"] == [2, 2]:
+            assert s["baseline_run"] == runs[N - 2].run and s["baseline_state"] == "set"
+        else:
+            assert s["baseline_averages"] == [1, 2] and s["baseline_run"] == again.run
+            assert s["baseline_why"].startswith("not reproducible"), s["baseline_why"]
+    # ... the first one's baseline was dropped: this run starts a new one.
     first = run(box, protocol(0))
-    assert all(s["baseline_run"] == first.run for s in first.recording["streams"])
+    for s in first.recording["streams"]:
+        assert s["baseline_run"] == first.run and s["baseline_averages"] == [1, 2]
+        assert s["baseline_why"] == "1 of 2 reproducible averages"
     assert first.recording["baselines"] == BASELINES_MAX
 
 
