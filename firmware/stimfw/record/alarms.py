@@ -199,7 +199,7 @@ class AlarmMonitor:
                 out.append(ev)
                 fl ^= TECH
             for j, c in enumerate(self.criteria):
-                key, alarm, kind, fi, lim_key, loss_key = c
+                _, alarm, kind, fi, lim_key, loss_key = c
                 b = tab.values[2 * g + fi]
                 if b != b:
                     continue  # no such peak in the baseline: nothing to compare with
@@ -231,8 +231,8 @@ class AlarmMonitor:
                 # Smoothed (each average weighs half) so that one noisy
                 # average of a stable limb does not make a focal change look
                 # global, nor the reverse.
-                c = (tab.change[2 * g + j] + chg) / 2
-                tab.change[2 * g + j] = max(-127, min(127, int(c + (0.5 if c > 0 else -0.5))))
+                sm = (tab.change[2 * g + j] + chg) / 2
+                tab.change[2 * g + j] = max(-127, min(127, int(sm + (0.5 if sm > 0 else -0.5))))
                 if why is not None:
                     cnt = 0  # a technical fault neither raises nor clears
                 elif back if on else hit:
