@@ -20,12 +20,13 @@ from simunit.supervisor import SimUnit
 from stimbox import protocols
 from stimbox.build import board_module, build_image, install_offline
 from stimbox.client import StimBox
+from stimbox.longcase import TCMEP_RECORD
 from stimbox.runtime import probe
 from stimbox.session import RunResult, run_protocol
 
 BOARD = board_module("sim")
 HOUR_S = 3600.0
-EVERY_S = 300.0  # both SSEP protocols every 5 minutes, as a monitoring team would
+EVERY_S = 300.0  # both SSEP protocols and TcMEP every 5 minutes, as a monitoring team would
 SIDES = {"l_tibial": "tibial_L", "r_tibial": "tibial_R"}
 
 
@@ -46,16 +47,26 @@ def _baseline(box: StimBox, p: dict[str, Any]) -> list[RunResult]:
     return runs
 
 
+def _tcmep() -> dict[str, Any]:
+    """The example TcMEP train, recorded from the long case's muscles: each
+    train's MEP per muscle measured on the unit (stimfw.record.mep)."""
+    p = protocols.load("tcmep", BOARD)
+    p["record"] = dict(TCMEP_RECORD)
+    return p
+
+
 def stable_hour(exe: str, image: Path, tmp: Path, seed: int) -> dict[str, int]:
-    """Alarms raised (and averages checked) in one simulated hour."""
+    """Alarms raised (and averages or runs checked) in one simulated hour."""
     unit = SimUnit(flash=tmp / f"flash-stable-{seed}", micropython=exe, scenario="stable_baseline",
                    seed=seed)
     install_offline(image, unit.flash)
     med, tib = _proto("ssep", 200), _proto("ssep_tibial", 400)
-    alarms = checks = 0
+    mep = _tcmep()
+    alarms = checks = mep_alarms = mep_checks = 0
     with unit, StimBox.connect(unit.port) as box:
         _baseline(box, med)
         _baseline(box, tib)
+        _baseline(box, mep)
         k = 1
         while _t(unit) < HOUR_S:
             box.sim(advance_s=max(0.0, EVERY_S * k - _t(unit)))
@@ -64,7 +75,10 @@ def stable_hour(exe: str, image: Path, tmp: Path, seed: int) -> dict[str, int]:
                 r = run_protocol(box, p)
                 alarms += len([a for a in r.alarms if not a.get("cleared")])
                 checks += len(r.recording["streams"])
-    return {"alarms": alarms, "checks": checks}
+            r = run_protocol(box, mep)
+            mep_alarms += len([a for a in r.alarms if not a.get("cleared")])
+            mep_checks += len(r.recording["streams"][0]["mep"])
+    return {"alarms": alarms, "checks": checks, "mep_alarms": mep_alarms, "mep_checks": mep_checks}
 
 
 def crossing(exe: str, image: Path, tmp: Path, seed: int) -> list[int | None]:
@@ -119,6 +133,8 @@ def rows(exe: str, seeds: list[int], parts: tuple[str, ...] = ("stable", "crossi
             print(f"  crossing seed {s}: {lags[-2:]}", file=sys.stderr, flush=True)
     fa = sum(h["alarms"] for h in hours)
     checks = sum(h["checks"] for h in hours)
+    mfa = sum(h["mep_alarms"] for h in hours)
+    mchecks = sum(h["mep_checks"] for h in hours)
     got = [x for x in lags if x is not None]
     lag = (f"median {statistics.median(got):g}, worst {max(got)}; "
            f"{len(lags) - len(got)} of {len(lags)} sides without an alarm") if got else "no alarm"
@@ -127,8 +143,9 @@ def rows(exe: str, seeds: list[int], parts: tuple[str, ...] = ("stable", "crossi
         out += [
         f"| false alarms in 1 simulated hour of a stable patient, SSEP | 0 | {fa} in {len(seeds)} hours "
         f"({checks} stream checks: median and tibial every {EVERY_S / 60:g} min) |",
-        "| false alarms in 1 simulated hour of a stable patient, MEP | 0 | not measured: the unit "
-        "has no MEP measurement to check yet (no TcMEP protocol records) |"]
+        f"| false alarms in 1 simulated hour of a stable patient, MEP | 0 | {mfa} in {len(seeds)} hours "
+        f"({mchecks} muscle checks: TcMEP, {len(TCMEP_RECORD['channels'])} muscles, every "
+        f"{EVERY_S / 60:g} min) |"]
     if lags:
         out += [
         f"| averages from the true 50% crossing of an insult to the alarm (cord_ischaemia, tibial "
