@@ -153,6 +153,7 @@ class MepTrials:
         self.thr16 = zeros("i", n_ch)
         # over the run: largest peak-to-peak of a present response (LSB), for alarms
         self.best = zeros("i", n_ch)
+        self.out = bytearray(record_size(n_ch))  # the trial's record, packed
 
     def begin(self, pulses, n_pulses):
         """The sweep about to be taken: its pulses' offsets from the trigger (us)."""
@@ -228,8 +229,10 @@ class MepTrials:
         return [self.pp[ci] * k if self.flags[ci] & FLAG_PRESENT else 0.0
                 for ci in range(len(self.channels))]
 
-    def pack(self, run, out):
-        """The last sweep's record into out; returns its length."""
+    def pack(self, run, out=None):
+        """The last sweep's record into out (default self.out); returns its length."""
+        if out is None:
+            out = self.out
         struct.pack_into(HEAD, out, 0, run & 0xFFFF, self.trials & 0xFFFF, self.last_us,
                          self.rate_khz, self.nv_per_lsb, len(self.channels))
         at = HEAD_SIZE

@@ -27,7 +27,7 @@
 # one journal record per trial (KIND_MEP, retrievable by sequence number)
 # and pushed as PUSH_MEP; the run's largest response per muscle is what
 # the MEP alarms compare with the baseline. The record is packed into a
-# buffer reserved at boot.
+# buffer the run's set-up makes at its start (nothing kept between runs).
 #
 # Both live in storage reserved at boot (alarms.Baselines; the results as
 # their JSON text in RESULTS_BYTES): what a run's end keeps, built among that
@@ -54,7 +54,6 @@ BASELINE_MEASURES = 12
 # The last run's results, as JSON text (a two-sided SSEP of 3 channels a side
 # takes about 1.8 KB); a longer one goes into a block of its own size.
 RESULTS_BYTES = 2560
-MEP_CHANNELS = 16  # a board's amplifier channels at most: the trial record's room
 
 
 class Recorder:
@@ -65,7 +64,6 @@ class Recorder:
         self.log = log
         self.procs = []  # per stream: SweepProcessor or None
         self.meps = []  # per stream: record.mep.MepTrials or None (TcMEP only)
-        self.mep_buf = bytearray(12 + 16 * MEP_CHANNELS)  # mep.record_size(MEP_CHANNELS)
         self.labels = []  # per stream: its label (SSEP site, SCS pair, modality)
         self.baselines = alarms.Baselines(bd.LIMITS.get("baselines_max", 16), BASELINE_MEASURES)
         self.results_buf = bytearray(RESULTS_BYTES)
@@ -107,6 +105,7 @@ class Recorder:
                     self._trials(p, s["record"], s["label"])
                     if not comps:
                         n += p.n_ch  # the MEP of each muscle keeps a baseline
+                p = None  # dropped before the next set-up is built, as before
         self._release()
         err.need("components", n, 0, BASELINE_MEASURES)
 
@@ -247,8 +246,8 @@ class Recorder:
         """The trial just measured: into the journal and pushed."""
         from stimfw.record import mep
 
-        n = mt.pack(self.run, self.mep_buf)
-        data = bytes(memoryview(self.mep_buf)[:n])
+        n = mt.pack(self.run)
+        data = bytes(memoryview(mt.out)[:n])
         seq = None
         if self.log is not None:
             from stimfw.core import journal as jn
