@@ -23,8 +23,10 @@ N = 60
 # (measured: 64 B on the 64-bit port, 32 B on the 32-bit one); a baseline
 # kept for ever would add 0.5-1 KB per protocol. Right after a run the unit
 # may still hold a few hundred bytes (up to 1.2 KB seen on the 64-bit port)
-# that are gone a request later: each sample is the least of three.
-TOLERANCE = 512
+# that are gone a request later: each sample is the least of three (544 B
+# of spread seen even so). A leak of a baseline per protocol would spread
+# the 40 settled runs over 20 KB and more.
+TOLERANCE = 1024
 
 
 def protocol(k: int) -> dict[str, Any]:

@@ -78,15 +78,15 @@ def test_the_unit_refuses_them_at_validate(box: StimBox) -> None:
 
 def test_a_set_up_larger_than_the_averaging_memory_is_refused_at_validate(box: StimBox) -> None:
     p = protocols.load("tcmep", BOARD)
-    p["record"] = {"channels": list(range(16)), "rate_hz": 20000, "pre_ms": 5, "post_ms": 100,
+    p["record"] = {"channels": list(range(16)), "rate_hz": 20000, "pre_ms": 5, "post_ms": 195,
                    "band": [10, 1500]}
     with pytest.raises(LimitError) as e:
         box.validate(p)
     d = e.value.detail
-    # 16 channels x 2100 samples: A and B sums at 3 bytes a sample, and the
-    # sweep buffer; more than the unit has for averaging.
-    assert d["limit"] == "averaging_memory" and d["value"] == 2 * 3 * 2100 * 16 + 2 * 2100
-    assert d["max"] < d["value"] and d["channels"] == 16 and d["samples"] == 2100
+    # 16 channels x 4000 samples: A and B sums at 3 bytes a sample, and the
+    # sweep buffer; more than the unit's whole heap and arena.
+    assert d["limit"] == "averaging_memory" and d["value"] == 2 * 3 * 4000 * 16 + 2 * 4000
+    assert d["max"] < d["value"] and d["channels"] == 16 and d["samples"] == 4000
     # Nothing is left behind: a set-up that fits validates next.
     p["record"]["channels"] = [8, 9]
     p["record"]["rate_hz"] = 5000
