@@ -20,15 +20,8 @@ def stop(t_us, after_us, pre_samples, rate_khz):
 
 
 def blank_pulse(buf, n, t_us, before_us, after_us, pre_samples, rate_khz):
-    a = start(t_us, before_us, pre_samples, rate_khz)
-    b = stop(t_us, after_us, pre_samples, rate_khz)
-    if a < 0:
-        a = 0
-    if b > n:
-        b = n
-    if b - a > MAX_WINDOW:
-        b = a + MAX_WINDOW
-    blank(buf, n, a, b)
+    _window(buf, n, start(t_us, before_us, pre_samples, rate_khz),
+            stop(t_us, after_us, pre_samples, rate_khz))
 
 
 def blank_train(buf, n, times_us, n_p, before_us, after_us, pre_samples, rate_khz):
