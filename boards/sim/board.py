@@ -199,3 +199,13 @@ LIMITS = {
 # event with its values takes about 300 B), or up to 37 pulses' records.
 JOURNAL_SLOTS = 1024
 JOURNAL_SLOT_BYTES = 384
+# Whether committing the journal needs a flush. A board's file system holds
+# writes in its cache until flushed. Here the flash is a host folder, and a
+# write reaches the host's page cache at once, where it outlives everything
+# this unit can suffer (a killed process, a crash, a soft or watchdog reset).
+# A flush on the Unix port is an fsync: durability only against the host
+# losing power, which the simulation does not model, for the price of a disk
+# flush inside a main-loop pass. On a slow disk that took up to 1.2 s, seen
+# as a stalled loop by the 1 s heartbeat dead-man and as a lost unit by the
+# host (docs/RELIABILITY.md).
+JOURNAL_SYNC = False

@@ -75,7 +75,8 @@ class App:
         self.link = link = Link(hal.console)
         push = link.push
         # The journal first: it says how the last boot ended.
-        self.journal = journal = Journal(journal_path, bd.JOURNAL_SLOTS, bd.JOURNAL_SLOT_BYTES)
+        self.journal = journal = Journal(journal_path, bd.JOURNAL_SLOTS, bd.JOURNAL_SLOT_BYTES,
+                                                 bd.JOURNAL_SYNC)
         self.log = log = EventLog(hal.wall_ms, push, journal)
         cause, detail = hal.reset_cause()
         before = journal.last_state

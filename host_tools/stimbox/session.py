@@ -21,9 +21,12 @@ from stimbox.client import Push, StimBox
 from stimbox.errors import DeviceError, ReplyTimeout, UnitLost, UnitReset
 
 HEARTBEAT_S = 0.25  # well inside the unit's 1 s watchdog
-# A unit that does not answer a heartbeat this long, then sends no boot
-# push for as long again, is lost: the run ends in under 2 s either way.
-NO_REPLY_S = 1.0
+# A heartbeat unanswered this long is sent again: a reply held up for a
+# moment (the host or the port busy) is not a lost unit.
+HEARTBEAT_TIMEOUT_S = 0.5
+# No reply to any heartbeat for this long, and no boot push, and the unit
+# is lost: the run ends in about 2 s, whether the unit died or rebooted.
+NO_REPLY_S = 2.0
 
 
 @dataclass
@@ -131,14 +134,14 @@ def run_protocol(
                 raise box.reset_error(f"during run {result.run}")
             if result.heartbeat and time.monotonic() - last_hb >= HEARTBEAT_S:
                 try:
-                    box.heartbeat(timeout=NO_REPLY_S)
+                    box.heartbeat(timeout=HEARTBEAT_TIMEOUT_S)
                 except ReplyTimeout:
-                    # Dead, or rebooting: its boot push says which.
-                    end = time.monotonic() + NO_REPLY_S
-                    while not box.rebooted and time.monotonic() < end:
-                        box.poll(0.05)
+                    # Dead, or rebooting (a boot push while waiting raises
+                    # UnitReset), or only slow: ask again until NO_REPLY_S.
                     if box.rebooted:
                         raise box.reset_error(f"during run {result.run}") from None
+                    if time.monotonic() - last_reply < NO_REPLY_S:
+                        continue
                     raise UnitLost(
                         f"{box.port}: the unit stopped answering during run {result.run} "
                         f"(no reply for {time.monotonic() - last_reply:.1f} s)"

@@ -68,8 +68,12 @@ MAX_PARTS = 16  # slots one record may span
 
 
 class Journal:
-    def __init__(self, path, slots, slot_bytes):
+    def __init__(self, path, slots, slot_bytes, sync=True):
         self.path = path
+        # sync: flush() commits the file to the medium. A board's file
+        # system keeps writes in its cache until then; the simulated unit's
+        # writes reach its host's page cache at once (see its board.py).
+        self.sync = sync
         self.slots = slots
         self.slot_bytes = slot_bytes
         self.payload_max = slot_bytes - SLOT_HDR_SIZE
@@ -92,6 +96,10 @@ class Journal:
         self._open_file()
 
     # --- the file -------------------------------------------------------------
+    def _commit(self):
+        if self.sync:
+            self.f.flush()
+
     def _open_file(self):
         try:
             f = open(self.path, "r+b")
@@ -152,7 +160,7 @@ class Journal:
         struct.pack_into("<I", head, HEAD_SIZE + STATE_MAX, self.run_seq)
         self.f.seek(0)
         self.f.write(head)
-        self.f.flush()
+        self._commit()
 
     def _write(self, seq, kind, data, n):
         hdr = self.hdr
@@ -185,7 +193,7 @@ class Journal:
         if len(self.queue) > QUEUE:
             s, k, d = self.queue.pop(0)
             self._write(s, k, d, len(d))
-            self.f.flush()
+            self._commit()
         return seq
 
     def append_json(self, kind, obj):
@@ -244,7 +252,7 @@ class Journal:
     def close(self):
         if self.open_seq and self.open_dirty:
             self._write(self.open_seq, self.open_kind, self.open_buf, self.open_len)
-            self.f.flush()
+            self._commit()
         self.open_seq = 0
         self.open_dirty = False
 
@@ -264,7 +272,7 @@ class Journal:
             budget -= 1
             wrote = True
         if wrote:
-            self.f.flush()
+            self._commit()
         if self.lost_new and self.on_overflow is not None:
             n = self.lost_new
             self.lost_new = 0
