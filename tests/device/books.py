@@ -130,5 +130,19 @@ def crashed_run(counting):
             "run_seq": app2.journal.run_seq}
 
 
-SCENARIOS = {"long_records": long_records, "crashed_run": crashed_run}
+def unsynced():
+    """A journal that never flushes (the simulated unit's, board.JOURNAL_SYNC):
+    what it wrote is in the file for the next boot's journal all the same,
+    while the writer still holds it open, as a killed firmware leaves it."""
+    j = Journal("nosync.bin", 16, 128, sync=False)
+    log = EventLog(lambda: 7, None, j)
+    for k in range(5):
+        log.record("step", k=k)
+    j.flush()  # puts the queue in the file; with sync False, no fsync
+    j2 = Journal("nosync.bin", 16, 128)
+    return {"board_sync": board.JOURNAL_SYNC, "written": j.seq,
+            "read": [[r["seq"], r["kind"], r.get("k")] for r in pages(EventLog(lambda: 7, None, j2))[0]]}
+
+
+SCENARIOS = {"long_records": long_records, "crashed_run": crashed_run, "unsynced": unsynced}
 print(json.dumps(SCENARIOS[devargs.arg(0)](*devargs.data([]))))
