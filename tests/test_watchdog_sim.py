@@ -91,3 +91,5 @@ def test_heartbeats_queued_during_a_stall_do_not_extend_the_run(firmware_image, 
         assert unit.boots == boots  # the heartbeat check ended it, not the watchdog
         ev = box.events()["events"]
         assert any(e["kind"] == "disarmed" and e["reason"] == "heartbeat_lost" for e in ev)
+        # The unit says how long its longest pass took: the stall's, at least.
+        assert stall_ms <= box.info()["loop_max_ms"] < BOARD.WATCHDOG_MS

@@ -103,7 +103,8 @@ class App:
         # The main loop's tasks, highest priority first (see the top).
         self.tasks = (supervisor, sequencer, recorder, freerun)
         self.objects = objects = Objects()  # what MSG_PULL can fetch
-        self.system = SystemRequests(link, hal, bd, self.uptime_ms, objects)
+        self.longest_pass_ms = 0  # the longest main-loop pass since boot (info)
+        self.system = SystemRequests(link, hal, bd, self.uptime_ms, objects, self.longest_pass)
         StimRequests(link, bd, supervisor, sequencer, recorder, log, objects)
         AmpRequests(link, hal, bd, supervisor, freerun)
         RecordRequests(link, log, supervisor)
@@ -123,6 +124,9 @@ class App:
         self._run = rid
         self.journal.set_state(st if rid is None else "%s run %d" % (st, rid))
         return True
+
+    def longest_pass(self):
+        return self.longest_pass_ms
 
     def uptime_ms(self):
         return self.hal.ticks_diff(self.hal.ticks_ms(), self.boot_ms)
@@ -203,6 +207,7 @@ class App:
             # WATCHDOG_MS stops the outputs and resets the board.
             hal.start_watchdog(self.bd.WATCHDOG_MS)
             while not link.interrupted:
+                t = hal.wall_ms()
                 hal.feed_watchdog()
                 try:
                     if not self.step():
@@ -211,6 +216,11 @@ class App:
                         hal.idle(IDLE_WAIT_MS, self.deadline_us())
                 except Exception as e:  # the unit must stay reachable
                     self.fault(e)
+                # A pass near the heartbeat limit ends runs: info reports
+                # the longest, so a slow pass shows before it does harm.
+                t = hal.ticks_diff(hal.wall_ms(), t)
+                if t > self.longest_pass_ms:
+                    self.longest_pass_ms = t
         except BaseException as e:
             # What escaped the loop ends the firmware: say what, and what
             # the unit was doing, where the next boot finds it.

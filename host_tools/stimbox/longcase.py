@@ -111,6 +111,7 @@ class CaseReport:
     freerun: dict[str, Any] = field(default_factory=dict)  # the stop's summary
     freerun_start: dict[str, Any] = field(default_factory=dict)
     lost: int = 0  # the unit's count of unacknowledged records overwritten
+    loop_max_ms: int = 0  # the unit's longest main-loop pass (its info)
 
     # --- derived figures ----------------------------------------------------
     @property
@@ -246,6 +247,7 @@ class CaseReport:
             f"runs without a result: {self.runs_without_result()}; results incomplete: "
             f"{self.incomplete_results()}; results spanning slots (runs): {self.long_results()}",
             f"pulses delivered {self.delivered}, recorded {self.recorded}",
+            f"longest main-loop pass: {self.loop_max_ms} ms",
             f"free-run: {self.freerun.get('blocks')} blocks of {self.freerun_start.get('block_ms')} ms "
             f"on {len(self.freerun.get('channels', []))} channels: {self.freerun.get('covered_s', 0):.0f} s "
             f"of the {self.freerun.get('since_start_s', 0):.0f} s since it started",
@@ -347,6 +349,7 @@ class LongCase:
                 info = box.info()
                 r.heap_used = int(info["heap_used"])
                 r.heap_largest = int(info["heap_largest"])
+                rep.loop_max_ms = int(info.get("loop_max_ms", 0))
                 rep.heap.append(r.heap_used)
                 rep.largest.append(r.heap_largest)
                 r.wall_s = time.monotonic() - w

@@ -45,11 +45,12 @@ def largest_free_block(free):
 
 
 class SystemRequests:
-    def __init__(self, link, hal, bd, uptime_ms, objects):
+    def __init__(self, link, hal, bd, uptime_ms, objects, longest_pass_ms=None):
         self.link = link
         self.hal = hal
         self.bd = bd
         self.uptime_ms = uptime_ms
+        self.longest_pass_ms = longest_pass_ms
         self.objects = objects
         self.pattern = b""
         self.reboot_requested = False
@@ -68,6 +69,8 @@ class SystemRequests:
         d = identity(self.bd)
         d["firmware"] = buildinfo.info()
         d["uptime_ms"] = self.uptime_ms()
+        if self.longest_pass_ms is not None:
+            d["loop_max_ms"] = self.longest_pass_ms()
         d["limits"] = self.bd.LIMITS_PROFILE
         d["runtime"] = runtime.info()
         d["dsp_backend"] = dsp_backend.NAME
