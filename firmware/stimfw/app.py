@@ -76,7 +76,7 @@ class App:
         push = link.push
         # The journal first: it says how the last boot ended.
         self.journal = journal = Journal(journal_path, bd.JOURNAL_SLOTS, bd.JOURNAL_SLOT_BYTES,
-                                                 bd.JOURNAL_SYNC)
+                                         bd.JOURNAL_SYNC)
         self.log = log = EventLog(hal.wall_ms, push, journal)
         cause, detail = hal.reset_cause()
         before = journal.last_state

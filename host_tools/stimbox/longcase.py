@@ -349,7 +349,7 @@ class LongCase:
                 info = box.info()
                 r.heap_used = int(info["heap_used"])
                 r.heap_largest = int(info["heap_largest"])
-                rep.loop_max_ms = int(info.get("loop_max_ms", 0))
+                rep.loop_max_ms = int(info["loop_max_ms"])
                 rep.heap.append(r.heap_used)
                 rep.largest.append(r.heap_largest)
                 r.wall_s = time.monotonic() - w

@@ -136,10 +136,8 @@ def run_protocol(
                 try:
                     box.heartbeat(timeout=HEARTBEAT_TIMEOUT_S)
                 except ReplyTimeout:
-                    # Dead, or rebooting (a boot push while waiting raises
-                    # UnitReset), or only slow: ask again until NO_REPLY_S.
-                    if box.rebooted:
-                        raise box.reset_error(f"during run {result.run}") from None
+                    # Dead, or only slow: ask again until NO_REPLY_S. (A
+                    # rebooting unit's boot push raised UnitReset already.)
                     if time.monotonic() - last_reply < NO_REPLY_S:
                         continue
                     raise UnitLost(

@@ -45,7 +45,7 @@ def largest_free_block(free):
 
 
 class SystemRequests:
-    def __init__(self, link, hal, bd, uptime_ms, objects, longest_pass_ms=None):
+    def __init__(self, link, hal, bd, uptime_ms, objects, longest_pass_ms):
         self.link = link
         self.hal = hal
         self.bd = bd
@@ -69,8 +69,7 @@ class SystemRequests:
         d = identity(self.bd)
         d["firmware"] = buildinfo.info()
         d["uptime_ms"] = self.uptime_ms()
-        if self.longest_pass_ms is not None:
-            d["loop_max_ms"] = self.longest_pass_ms()
+        d["loop_max_ms"] = self.longest_pass_ms()
         d["limits"] = self.bd.LIMITS_PROFILE
         d["runtime"] = runtime.info()
         d["dsp_backend"] = dsp_backend.NAME
