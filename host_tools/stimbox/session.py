@@ -86,7 +86,7 @@ def run_protocol(
     """Run one protocol to its end, or until the unit ends it. during(box,
     result) is called on every pass while the run goes on (a script's hook:
     stop it, change the simulated patient, stop the heartbeat)."""
-    verdict = box.validate(protocol)
+    verdict = box.check_protocol(protocol)
     h = verdict["hash"]
     result = RunResult(run=0, protocol_hash=h, summary={"outcome": "running"})
     ended = [False]
