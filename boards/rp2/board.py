@@ -7,3 +7,6 @@ DESCRIPTION = "StimBox on an RP2040/RP2350 controller board"
 MPY_ARCH = "armv6m"  # runs on both; armv7emsp would exclude the RP2040
 USB_IDS = ((0x2E8A, 0x0005),)  # MicroPython's USB CDC on rp2
 LIMITS_PROFILE = "rp2-default-v1"
+# No built-in calibrator: a lab's phantom box supplies the recording chain's
+# known signals.
+CALIBRATOR = None

@@ -107,6 +107,12 @@ AMP_ELECTRODES = (
     "Cv5", "EPL", "EPR", "ES1", "ES2", "ES3", "ES4", "Fz", "PFL", "PFLr", "PFR", "PFRr", "QUADL", "QUADLr", "QUADR",
     "QUADRr", "TAL", "TALr", "TAR", "TARr",
 )
+# Built-in calibrator: switches chosen channels' inputs from the patient to
+# a known source (a triggered one-cycle sine, shorted inputs, or a mains
+# tone) of at most max_uv peak, so the recording chain can be checked
+# against a known signal. A board without one declares None: a lab's
+# phantom box supplies the signals.
+CALIBRATOR = {"modes": ("signal", "short", "mains"), "waveforms": ("sine1",), "max_uv": 2000}
 # Reserved at start-up for sweep buffers and averaging sums (stimfw/core/arena.py):
 # 8 channels x 1000 samples with A/B splits (3-byte sums), and one-channel
 # sweep buffers for up to 4 averaging set-ups. Set-ups beyond it use the heap.

@@ -7,3 +7,6 @@ DESCRIPTION = "StimBox on an STM32F4/F7 controller board"
 MPY_ARCH = "armv7emsp"
 USB_IDS = ((0xF055, 0x9800),)  # MicroPython's USB CDC on pyboard-class boards
 LIMITS_PROFILE = "stm32-default-v1"
+# No built-in calibrator: a lab's phantom box supplies the recording chain's
+# known signals.
+CALIBRATOR = None

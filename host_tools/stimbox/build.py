@@ -50,7 +50,7 @@ BOARD_HOST_NAMES = ("NAME", "DESCRIPTION", "MPY_ARCH", "USB_IDS", "LIMITS_PROFIL
 BOARD_FIRMWARE_NAMES = ("OUTPUTS", "MONITOR_RATE_HZ", "MONITOR_MAX_SAMPLES", "AMP_CHANNELS",
                         "AMP_UV_PER_LSB", "AMP_RATES_HZ", "AMP_ELECTRODES", "DSP_ARENA_BYTES",
                         "JOURNAL_SLOTS", "JOURNAL_SLOT_BYTES", "JOURNAL_SYNC", "LIMITS",
-                        "WATCHDOG_MS")
+                        "WATCHDOG_MS", "CALIBRATOR")
 
 
 @dataclass(frozen=True)

@@ -39,16 +39,23 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
     from stimbox.build import build_image, install_offline
 
-    unit = SimUnit(
-        name=args.name,
-        flash=args.flash,
-        heap=args.heap,
-        scenario=args.scenario,
-        seed=args.seed,
-        realtime=args.realtime,
-        micropython=args.micropython,
-        ticks_start_us=args.ticks_start_us,
-    )
+    stage = _sim_errors(args.stage or [], "--stage", "OUT")
+    amp = _sim_errors(args.amp or [], "--amp", "CH")
+    try:
+        unit = SimUnit(
+            name=args.name,
+            flash=args.flash,
+            heap=args.heap,
+            scenario=args.scenario,
+            seed=args.seed,
+            realtime=args.realtime,
+            micropython=args.micropython,
+            ticks_start_us=args.ticks_start_us,
+            stage=stage,
+            amp={int(ch): v for ch, v in amp.items()},
+        )
+    except ValueError as e:  # a bad scenario, stage or amplifier setting
+        raise SimError(str(e)) from None
     fresh = not (unit.flash / "main.py").exists()
     if fresh and not args.blank:
         # A unit from the factory comes programmed: install the current build,
@@ -76,6 +83,9 @@ def cmd_sim(args: argparse.Namespace) -> int:
                 flush=True,
             )
             print(f"runtime {rt.path}: {_runtime_text(rt.as_dict())}, mpy {rt.mpy_arch}", flush=True)
+            for flag, table in (("stage", stage), ("amp", amp)):
+                for who, fields in table.items():
+                    print(f"{flag} {who}: " + ", ".join(f"{k}={v:g}" for k, v in fields.items()), flush=True)
             if note:
                 print(note, flush=True)
             print("stop with Ctrl-C", flush=True)
@@ -83,6 +93,29 @@ def cmd_sim(args: argparse.Namespace) -> int:
     finally:
         unit.stop()
     return 0
+
+
+def _sim_errors(options: list[str], flag: str, what: str) -> dict[str, dict[str, float]]:
+    """--stage/--amp options ("P1:gain_error=-0.05,timing_offset_us=20"),
+    by output or channel; the model checks the names and ranges."""
+    out: dict[str, dict[str, float]] = {}
+    for text in options:
+        who, sep, rest = text.partition(":")
+        who = who.strip()
+        if not sep or not who or not rest.strip():
+            raise SimError(f"{flag} {text!r}: expected {what}:field=value[,field=value...]")
+        if flag == "--amp" and not who.isdigit():
+            raise SimError(f"{flag} {text!r}: {who!r} is not a channel number")
+        fields = out.setdefault(who, {})
+        for item in rest.split(","):
+            key, eq, value = (part.strip() for part in item.partition("="))
+            if not eq or not key:
+                raise SimError(f"{flag} {text!r}: {item!r} is not field=value")
+            try:
+                fields[key] = float(value)
+            except ValueError:
+                raise SimError(f"{flag} {text!r}: {key}={value!r} is not a number") from None
+    return out
 
 
 def _runtime_text(rt: dict[str, Any]) -> str:
@@ -121,6 +154,11 @@ def add_sim(sub: argparse._SubParsersAction) -> None:
                    help="the unit's tick counter starts at N (mod its ticks period), e.g. 1073000000 "
                    "to cross a 32-bit board's 2**30 us wrap within a minute; the model's timeline, "
                    "scenarios and ground truth are unaffected")
+    p.add_argument("--stage", action="append", metavar="OUT:FIELD=V,...",
+                   help="an output stage error on top of the scenario's, e.g. P1:gain_error=-0.05 "
+                   "(fields of the output stage model, docs/SIMULATOR.md; repeatable)")
+    p.add_argument("--amp", action="append", metavar="CH:FIELD=V,...",
+                   help="a recording channel's error, e.g. 3:gain_error=0.05,delay_us=100 (repeatable)")
     p.set_defaults(func=cmd_sim)
 
 
