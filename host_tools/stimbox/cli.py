@@ -262,14 +262,9 @@ def _check_for(box: Any, proto: dict[str, Any], path: str) -> str:
 
 
 def _limit_text(e: Exception) -> str:
-    from stimbox.errors import LimitError
+    from stimbox.errors import limit_text
 
-    if isinstance(e, LimitError) and isinstance(e.detail, dict):
-        d = e.detail
-        return (f"refused by the unit: limit {d.get('limit')}: value {d.get('value')} "
-                f"{d.get('unit', '')}, allowed {d.get('min')}..{d.get('max')} {d.get('unit', '')}"
-                f" ({e.message})")
-    return str(e)
+    return limit_text(e)
 
 
 def _electrodes(names: tuple[str, ...], mask: int) -> str:
@@ -585,7 +580,59 @@ def add_emg(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_emg)
 
 
-COMMANDS = [add_sim, add_deploy, add_info, add_ports, add_plan, add_run, add_events, add_impedance, add_emg]
+# --- stimbox validate ------------------------------------------------------------
+def cmd_validate(args: argparse.Namespace) -> int:
+    from stimbox.client import StimBox
+    from stimbox.validation import run_validation
+    from stimbox.validation.checks import Check, line
+
+    def show(c: Check) -> None:
+        if not args.quiet and not args.json:
+            print(line(c), flush=True)
+
+    notes: list[str] = []
+    with StimBox.connect(args.port) as box:
+        summary = run_validation(box, args.phantom, args.out, load_ohm=args.load_ohm,
+                                 tolerance_file=args.tolerances, on_check=show, notes=notes)
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        if args.quiet:
+            for c in summary["checks"]:
+                if c["outcome"] == "FAIL":
+                    print(f"FAIL  {c['name']}")
+        u, n = summary["unit"], summary["counts"]
+        print(f"{summary['outcome']}: unit {u['serial']} ({u['board']}, firmware {u['firmware']} build "
+              f"{u['build']}) into {summary['phantom']['name']}: {n['PASS']} PASS, {n['FAIL']} FAIL, "
+              f"{n['SKIP']} SKIP in {summary['duration_s']:.1f} s"
+              + (f"; record in {args.out}" if args.out else ""))
+    for note in notes:
+        print(f"stimbox: {note}", file=sys.stderr)
+    return 1 if summary["outcome"] != "PASS" else 0
+
+
+def add_validate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "validate", help="validate a unit into a phantom load: PASS/FAIL per check",
+        description="Run the validation suite on a unit connected to a phantom load: every output's "
+        "delivered amplitude, charge and width over a grid of settings, timing, biphasic charge "
+        "balance, load faults, and the recording chain against a known signal. Prints each check "
+        "(requested, measured, tolerance, PASS/FAIL/SKIP) and a verdict; exit status 1 on any FAIL. "
+        "See docs/VALIDATION.md.")
+    _port_option(p)
+    p.add_argument("--out", type=Path, help="folder for summary.json and report.html")
+    p.add_argument("--phantom", type=Path, metavar="FILE",
+                   help="phantom file: the lab's loads and phantom box (default: the board's bench phantom)")
+    p.add_argument("--load-ohm", type=float, metavar="OHMS", help="one resistor of OHMS on every output")
+    p.add_argument("--tolerances", type=Path, metavar="FILE",
+                   help="tolerance file (default: boards/<board>/validation.toml)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="only failures and the verdict")
+    p.set_defaults(func=cmd_validate)
+
+
+COMMANDS = [add_sim, add_deploy, add_info, add_ports, add_plan, add_run, add_events, add_impedance, add_emg,
+            add_validate]
 
 
 def build_parser() -> argparse.ArgumentParser:
