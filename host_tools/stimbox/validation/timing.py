@@ -14,7 +14,11 @@ from stimbox.validation.context import Context
 from stimbox.validation.runs import Output
 
 SINGLE = 6  # single pulses per run
-TRAIN = 3  # pulses per train (TC), and trains per run
+# TC: trains of two pulses, three trains: three pulses in a row flagged end
+# a run (the limits' flags_abort), and even then two trains are in for the
+# period and one whole train for its interval and length.
+TRAIN = 2
+TRAINS = 3
 TC = "TC"
 
 
@@ -30,7 +34,7 @@ def _output(ctx: Context, out: Output) -> None:
     train = out.name == TC
     n = TRAIN if train else 1
     isi = runs.isi_for(ctx.board, width)
-    proto = runs.pulses(out, amp, width, pulses=n, isi_us=isi, rate_hz=rate, count=TRAIN if train else SINGLE)
+    proto = runs.pulses(out, amp, width, pulses=n, isi_us=isi, rate_hz=rate, count=TRAINS if train else SINGLE)
     proto, refused = runs.fit(ctx.box, proto, out)
     names = [f"timing.{out.name}.{k}" for k in ("onset", "jitter", "rate")]
     if train:
@@ -58,6 +62,6 @@ def _output(ctx: Context, out: Output) -> None:
     ctx.add(judge(names[3], out.name, isi, fmean(inner) if inner else None, "us", ctx.tol["isi"], why))
     width_of = {p.index: p.width_us for p in ps}
     spans = [start[t * n + n - 1] + width_of[t * n + n - 1] - start[t * n]
-             for t in range(TRAIN) if t * n in start and t * n + n - 1 in start]
+             for t in range(TRAINS) if t * n in start and t * n + n - 1 in start]
     ctx.add(judge(names[4], out.name, (n - 1) * isi + width, fmean(spans) if spans else None, "us",
                   ctx.tol["train"], why))
