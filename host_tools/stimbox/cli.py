@@ -361,8 +361,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"run {r.run}: {r.outcome}, {s.get('done')}/{s.get('total')} pulses, "
               f"delivered charge {s.get('charge_nc', 0) / 1000:.1f} uC in all")
         for p in r.pulses[: args.show]:
-            print(f"  pulse {p.index:>4}: delivered {p.amp:>7}, charge {p.charge_nc / 1000:8.3f} uC"
-                  f"{'  ' + ','.join(p.flags) if p.flags else ''}")
+            print(f"  pulse {p.index:>4} {p.output:<4} {'+'.join(p.anodes)}>{'+'.join(p.cathodes)}: "
+                  f"delivered {p.amp:>7}, charge {p.charge_nc / 1000:8.3f} uC, "
+                  f"width {p.width_us:6.1f} us, onset {p.onset_us:+5.1f} us"
+                  + (f"; phase 2 {p.amp2:>7}, {p.charge2_nc / 1000:8.3f} uC, width {p.width2_us:6.1f} us, "
+                     f"gap {p.gap_us:5.1f} us" if p.amp2 else "")
+                  + (f"  {','.join(p.flags)}" if p.flags else ""))
         if len(r.pulses) > args.show:
             print(f"  ... {len(r.pulses) - args.show} more pulses (--json for all)")
         for line in dwave.recording_lines(r.recording):
