@@ -1,0 +1,1 @@
+"""Bench validation of a unit against a phantom, and its report."""
