@@ -7,11 +7,9 @@ DESCRIPTION = "StimBox on an STM32F4/F7 controller board"
 MPY_ARCH = "armv7emsp"
 USB_IDS = ((0xF055, 0x9800),)  # MicroPython's USB CDC on pyboard-class boards
 LIMITS_PROFILE = "stm32-default-v1"
-<<<<<<< HEAD
 # No built-in calibrator: a lab's phantom box supplies the recording chain's
 # known signals.
 CALIBRATOR = None
-=======
 
 # Output monitor: a pulse's trace starts this many samples before its
 # scheduled start, so a late pulse shows as a late edge.
@@ -26,4 +24,3 @@ LIMITS = {
     "timing_tol_us": 10,
     "imbalance_tol_ppm": 50000,
 }
->>>>>>> val-readback
