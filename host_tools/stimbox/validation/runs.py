@@ -56,27 +56,56 @@ def pulses(out: Output, amp: int, width: int, **kw: Any) -> dict[str, Any]:
     return p
 
 
+def _admits(box: StimBox, proto: dict[str, Any]) -> LimitError | None:
+    try:
+        box.check_protocol(proto)
+    except LimitError as e:
+        return e
+    return None
+
+
 def fit(box: StimBox, proto: dict[str, Any], out: Output) -> tuple[dict[str, Any], str | None]:
-    """The protocol at an amplitude the unit admits: a refusal names the
-    limit's value and its allowed range, and the amplitude is scaled down by
-    their ratio (to the output's resolution) until the unit admits it. The
-    unit alone does the limit arithmetic. Returns the protocol and, when no
-    amplitude helps, the last refusal."""
+    """The protocol at the largest amplitude the unit admits. A refusal
+    names the limit's value and its allowed range: the amplitude is scaled
+    down by their ratio (to the output's resolution), which lands on the
+    largest admitted one for a limit that grows with the amplitude in
+    proportion (amplitude, charge, density); where it does not (energy,
+    the Shannon criterion), the unit is asked between the last admitted and
+    refused amplitudes until they are one step apart. The unit alone does
+    the limit arithmetic. Returns the protocol and, when no amplitude
+    helps, the refusal."""
+    key = out.amp_key
+    refused = _admits(box, proto)
+    if refused is None:
+        return proto, None
+    hi = int(proto[key])  # refused
+    amp = hi
     for _ in range(FIT_TRIES):
-        try:
-            box.check_protocol(proto)
-            return proto, None
-        except LimitError as e:
-            d = e.detail if isinstance(e.detail, dict) else {}
-            value, hi = d.get("value"), d.get("max")
-            amp = int(proto[out.amp_key])
-            if not isinstance(value, int | float) or not isinstance(hi, int | float) or not 0 < hi < value:
-                return proto, limit_text(e)
-            new = int(amp * hi / value) // out.res * out.res
-            if new < out.res or new >= amp:
-                return proto, limit_text(e)
-            proto = dict(proto, **{out.amp_key: new})
-    return proto, "the unit refused every amplitude tried"
+        d = refused.detail if isinstance(refused.detail, dict) else {}
+        value, top = d.get("value"), d.get("max")
+        if not isinstance(value, int | float) or not isinstance(top, int | float) or not 0 < top < value:
+            return proto, limit_text(refused)  # not a limit that a lower amplitude meets
+        amp = int(amp * top / value) // out.res * out.res
+        if amp < out.res:
+            return proto, limit_text(refused)
+        e = _admits(box, dict(proto, **{key: amp}))
+        if e is None:
+            break
+        hi, refused = amp, e
+    else:
+        amp = out.res
+        if _admits(box, dict(proto, **{key: amp})) is not None:
+            return proto, limit_text(refused)
+    lo = amp  # admitted; anything from hi up refused
+    if lo + out.res < hi and _admits(box, dict(proto, **{key: lo + out.res})) is not None:
+        hi = lo + out.res  # the ratio landed on the largest: the usual case
+    while hi - lo > out.res:
+        mid = (lo + hi) // 2 // out.res * out.res
+        if _admits(box, dict(proto, **{key: mid})) is None:
+            lo = mid
+        else:
+            hi = mid
+    return dict(proto, **{key: lo}), None
 
 
 @dataclass
