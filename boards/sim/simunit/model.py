@@ -45,6 +45,13 @@ DEFAULT_LOADS = {
 }
 
 
+def _contacts(p: Pulse) -> tuple[list[str], list[str]]:
+    """A pulse's anodes and cathodes by name, as its timeline row masks them."""
+    names = board.OUTPUTS[p.output]["electrodes"]
+    return ([n for i, n in enumerate(names) if p.anodes >> i & 1],
+            [n for i, n in enumerate(names) if p.cathodes >> i & 1])
+
+
 def _event_time(ev: Event) -> float:
     return ev.t_us
 
@@ -412,9 +419,13 @@ class HardwareModel:
         self.pulse_count += 1
         self.fired += 1
         jrng = np.random.default_rng([self.seed, 11, self.pulse_count])
-        p.t_actual_us = p.t_us + int(round(jrng.normal(0.0, params.jitter_us))) if params.jitter_us > 0 else p.t_us
+        jitter = jrng.normal(0.0, params.jitter_us) if params.jitter_us > 0 else 0.0
+        # Whole us: the model's timeline is in us (and a cached waveform
+        # serves every pulse with the same delay).
+        delay = int(round(params.timing_offset_us + jitter))
+        p.t_actual_us = p.t_us + delay
         load = self.load_at(name, p.t_actual_us)
-        d = outputstage.deliver(p.output, p.amp, p.w1, p.gap, p.w2, p.amp2, load, params)
+        d = outputstage.deliver(p.output, p.amp, p.w1, p.gap, p.w2, p.amp2, load, params, delay)
         p.delivered = d
         if self.estop:
             self.pulses_while_estop += 1
@@ -425,9 +436,10 @@ class HardwareModel:
                "load": load.kind}
         rec.update(d.summary())
         self.pulse_log.append(rec)
+        rec["anodes"], rec["cathodes"] = _contacts(p)
         if self.calibrator["mode"] == "signal" and self.calibrator["trigger"] == name:
             bisect.insort(self.cal_triggers, float(p.t_actual_us))
-        t_end = p.t_actual_us + p.w1 + p.gap + p.w2
+        t_end = p.t_actual_us + int(round(d.width1_us + d.gap_us + d.width2_us))
         balance = abs(d.charge1_uc + d.charge2_uc) / max(abs(d.charge1_uc), 1e-9)
         art = Artifact(SITES[name]["region"], p.t_actual_us, t_end, d.peak_ua / 1000.0 * (1 if p.amp >= 0 else -1), balance)
         if name == "TC":

@@ -9,8 +9,6 @@
 # times in ns (a pulse lasts well under a second).
 from array import array
 
-from micropython import const
-
 FLAG_OPEN = 1  # no current path: load above open_ohm
 FLAG_SHORT = 2  # load below short_ohm
 FLAG_COMPLIANCE = 4  # the output hit its compliance (CC) or current limit (CV)
@@ -43,7 +41,7 @@ TRAIL_1 = 7
 LEAD_2 = 8
 TRAIL_2 = 9
 SCAN_SIZE = 10
-FRAC = const(64)
+FRAC = 64
 NONE = -1
 
 
