@@ -15,7 +15,7 @@ from simunit.supervisor import SimUnit
 from stimbox import protocols
 from stimbox.build import board_module
 from stimbox.client import StimBox
-from stimbox.session import PulseRecord, RunResult, run_protocol
+from stimbox.session import PulseRecord, RunResult, pulse_records, run_protocol
 
 BOARD = board_module("sim")
 EXAMPLES = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "protocols").glob("*.toml"))
@@ -133,3 +133,12 @@ def test_trace_returns_the_last_pulse_read_back_as_the_monitor_sampled_it(sim_un
     first = next(k for k, x in enumerate(tr["i"]) if x)
     assert first == tr["pre"] + 3
     assert max(tr["i"]) * tr["ua_lsb"] == last.amp
+
+
+def test_the_journal_keeps_the_same_read_back_as_the_pushes(box: StimBox) -> None:
+    box.sim(stage={"output": "P1", "width_error_us": 20})
+    r = run_protocol(box, ssep_p1())
+    assert r.outcome == "output_fault"
+    recs = [x for x in box.all_records() if x["type"] == "pulses" and x["run"] == r.run]
+    journal = [p for x in recs for p in pulse_records(x, BOARD.OUTPUTS)]
+    assert journal == r.pulses and len(journal) == len(r.pulses) > 0
