@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from simunit import outputstage
 from simunit.supervisor import SimUnit
 from stimbox import protocols
 from stimbox.build import board_module
 from stimbox.client import StimBox
-from stimbox.session import PulseRecord, RunResult, run_protocol
+from stimbox.session import PulseRecord, RunResult, pulse_records, run_protocol
 
 BOARD = board_module("sim")
 EXAMPLES = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "protocols").glob("*.toml"))
@@ -109,3 +110,35 @@ def test_a_miscalibrated_stage_raises_its_flag_and_repeated_flags_end_the_run(
         compare(p, t)
         if p.output == out:
             assert check(p, t)
+
+
+def test_trace_returns_the_last_pulse_read_back_as_the_monitor_sampled_it(sim_unit: SimUnit, box: StimBox) -> None:
+    assert box.trace() == {"run": None}
+    box.sim(stage={"output": "P2", "timing_offset_us": 6})
+    r = run_protocol(box, proto("ssep", count=2))
+    assert r.outcome == "complete"
+    tr = box.trace()
+    last = r.pulses[-1]
+    assert (tr["run"], tr["pulse"], BOARD.OUTPUTS[tr["out"]]["name"]) == (r.run, last.index, last.output)
+    o = BOARD.OUTPUTS[tr["out"]]
+    assert (tr["rate_hz"], tr["ua_lsb"], tr["mv_lsb"], tr["pre"]) == (
+        BOARD.MONITOR_RATE_HZ, o["mon_ua_lsb"], o["mon_mv_lsb"], BOARD.MONITOR_PRE_SAMPLES)
+    # The samples are the model's delivered waveform at the monitor's scales.
+    p = max((p for p in sim_unit.model.timeline if p.delivered is not None), key=lambda p: p.t_us)
+    assert p.delivered is not None
+    want = outputstage.monitor_int16(p.delivered, p.output, BOARD.MONITOR_MAX_SAMPLES)
+    assert tr["i"] == want[0::2].tolist() and tr["v"] == want[1::2].tolist()
+    # 6 us late: the edge sits 3 samples after the scheduled start, which is
+    # `pre` samples into the trace.
+    first = next(k for k, x in enumerate(tr["i"]) if x)
+    assert first == tr["pre"] + 3
+    assert max(tr["i"]) * tr["ua_lsb"] == last.amp
+
+
+def test_the_journal_keeps_the_same_read_back_as_the_pushes(box: StimBox) -> None:
+    box.sim(stage={"output": "P1", "width_error_us": 20})
+    r = run_protocol(box, ssep_p1())
+    assert r.outcome == "output_fault"
+    recs = [x for x in box.all_records() if x["type"] == "pulses" and x["run"] == r.run]
+    journal = [p for x in recs for p in pulse_records(x, BOARD.OUTPUTS)]
+    assert journal == r.pulses and len(journal) == len(r.pulses) > 0

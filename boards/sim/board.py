@@ -213,7 +213,7 @@ LIMITS = {
 # results) kept until the host acknowledges them: a file of JOURNAL_SLOTS
 # slots of JOURNAL_SLOT_BYTES in the flash folder (384 KB; on a board, a
 # flash partition of that size). A slot holds one event or result (an alarm
-# event with its values takes about 300 B), or up to 37 pulses' records.
+# event with its values takes about 300 B), or up to 9 pulses' read-back records.
 JOURNAL_SLOTS = 1024
 JOURNAL_SLOT_BYTES = 384
 # Whether committing the journal needs a flush. A board's file system holds

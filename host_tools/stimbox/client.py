@@ -542,6 +542,21 @@ class StimBox:
         train time, detections not pushed yet)."""
         return self.request(m.MSG_FREERUN_STOP)
 
+    def trace(self) -> dict[str, Any]:
+        """The last pulse the unit read back from its output monitor:
+        {"run", "pulse" (index in its run), "out" (output index), "rate_hz",
+        "ua_lsb", "mv_lsb", "pre" (samples before the scheduled start), "i",
+        "v" (int16 samples)}; {"run": None} before any."""
+        raw = self.request_raw(m.MSG_TRACE)
+        (k,) = struct.unpack_from("<H", raw)
+        d: dict[str, Any] = json.loads(raw[2 : 2 + k])
+        n = d.pop("n", 0)
+        if d.get("run") is not None:
+            samples = struct.unpack_from(f"<{2 * n}h", raw, 2 + k)
+            d["i"] = list(samples[0::2])
+            d["v"] = list(samples[1::2])
+        return d
+
     def sim(self, **request: Any) -> Any:
         """Sim-only control of a simulated unit (docs/SIMULATOR.md)."""
         return self.request(m.MSG_SIM, request)

@@ -5,8 +5,9 @@
 # stimulation) and its arithmetic stays inside 31-bit small ints for a
 # board: sums of at most MONITOR_MAX_SAMPLES samples of 15 bits, crossing
 # times in 1/FRAC sample (MONITOR_MAX_SAMPLES * FRAC), and the judgement
-# compares mV and uA scaled by at most 200 (1.5e6 uA * 200 < 2**30) and
-# times in ns (a pulse lasts well under a second).
+# compares mV and uA scaled by at most 100 + amp_tol_pct (1.5e6 uA * 200 <
+# 2**30), times in ns (a trace lasts well under a second) and charges split
+# so no product passes 31 bits.
 from array import array
 
 FLAG_OPEN = 1  # no current path: load above open_ohm
