@@ -42,19 +42,17 @@ QUANTITY_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 _NAME = re.compile(r"^(?P<group>[^.]+)\.(?P<subject>[^.]+)\.(?P<quantity>[^@]+)(?:@(?P<cell>.+))?$")
 
 
-# Set once for every panel: per-panel tick and grid calls cost more than drawing the data.
-STYLE = {
-    "xtick.labelsize": 7, "ytick.labelsize": 7, "axes.labelsize": 8,
-    "axes.grid": True, "grid.linewidth": 0.3, "grid.alpha": 0.5,
-    "axes.xmargin": 0.03,
-}
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _styled(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with matplotlib.rc_context(STYLE):
+        # Set once for every panel: per-panel tick and grid calls cost more than drawing the data.
+        with matplotlib.rc_context({
+            "xtick.labelsize": 7, "ytick.labelsize": 7, "axes.labelsize": 8,
+            "axes.grid": True, "grid.linewidth": 0.3, "grid.alpha": 0.5, "axes.xmargin": 0.03,
+        }):
             return fn(*args, **kwargs)
 
     return cast(F, wrapper)
