@@ -390,10 +390,20 @@ class StimBox:
         return self.wait_boot()
 
     # --- stimulation (the unit validates and decides; see docs/SAFETY.md) --
-    def validate(self, protocol: dict[str, Any]) -> dict[str, Any]:
+    def check_protocol(self, protocol: dict[str, Any]) -> dict[str, Any]:
         """The unit's verdict on a wire-form protocol: its hash and figures,
         or LimitError naming the limit, the value and the allowed range."""
         return self.request(m.MSG_VALIDATE, protocol)
+
+    def validate(self, phantom: Any = None, out: Any = None, **options: Any) -> dict[str, Any]:
+        """Validate this unit into a phantom load (docs/VALIDATION.md): every
+        check with its requested and measured value, tolerance and outcome;
+        the summary also goes to summary.json (and report.html) in `out`.
+        phantom: a phantom file's path or a stimbox.validation.Phantom (None:
+        the board's default bench phantom); options: run_validation's."""
+        from stimbox.validation import run_validation
+
+        return run_validation(self, phantom, out, **options)
 
     def plan(self, protocol: dict[str, Any]) -> dict[str, Any]:
         """Validate and compile without stimulating: the summary, and under

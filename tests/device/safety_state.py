@@ -167,19 +167,34 @@ def monitor_scan():
     import micropython
     from stimfw.stim import delivery
 
-    buf = array("h", bytes(4 * board.MONITOR_MAX_SAMPLES))
-    for k in range(board.MONITOR_MAX_SAMPLES):
+    n = board.MONITOR_MAX_SAMPLES
+    buf = array("h", bytes(4 * n))
+    for k in range(n):
         buf[2 * k] = 32767
         buf[2 * k + 1] = 16000 if k % 2 else -16000
+    # A biphasic pulse on P1 (4 uA, 16 mV per LSB, 2 us samples): 8 samples
+    # before its start, phase 1 -10 mA for 100 us (50 samples, the first
+    # and last half-way edges), 10 us gap, phase 2 +5 mA for 200 us.
+    bi = array("h", bytes(4 * 200))
+    for k in range(8, 58):
+        bi[2 * k] = -2500 if 8 < k < 57 else -1250
+        bi[2 * k + 1] = -1250
+    for k in range(63, 163):
+        bi[2 * k] = 1250 if 63 < k < 162 else 625
+        bi[2 * k + 1] = 625
     out = delivery.new_scan()
-    judge = delivery.Judge(board.OUTPUTS[0], board.LIMITS)
+    out2 = delivery.new_scan()
+    judge = delivery.Judge(board.OUTPUTS[0], board.LIMITS, board.MONITOR_RATE_HZ, board.MONITOR_PRE_SAMPLES)
+    p1 = delivery.Judge(board.OUTPUTS[1], board.LIMITS, board.MONITOR_RATE_HZ, board.MONITOR_PRE_SAMPLES)
     micropython.heap_lock()
     try:
-        delivery.scan(buf, board.MONITOR_MAX_SAMPLES, 1, out)
-        f = judge.flags(board.MONITOR_MAX_SAMPLES, out, 1000000)
+        delivery.scan(buf, n, 1, out)
+        f = judge.flags(n, out, 1000000, 75, 0, 0)
+        delivery.scan(bi, 200, -1, out2, 0)
+        f2 = p1.flags(200, out2, -10000, 100, 10, 200)
     finally:
         micropython.heap_unlock()
-    return [list(out), f]
+    return [list(out), f, list(judge.fig), list(out2), f2, list(p1.fig)]
 
 
 def plan_rows():
