@@ -138,7 +138,7 @@ def test_pass_report_and_empty_sections(summary: dict[str, Any]) -> None:
     s.update(outcome="PASS", counts={"PASS": len(s["checks"]), "FAIL": 0, "SKIP": 0}, averages=[])
     text = report.render(s)
     assert '<span class="outcome PASS">PASS</span>' in text
-    assert "Failed checks" not in text and "Recording chain</h2>" not in text
+    assert "class=\"fails\"" not in text and "Recording chain</h2>" not in text
 
 
 def test_command_line(tmp_path: Path, summary: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,12 +9,14 @@ keeps no global state and works without a display."""
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import re
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar, cast
 
+import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.collections import PolyCollection
@@ -38,6 +40,22 @@ TRACE_UNITS = {
 QUANTITY_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 
 _NAME = re.compile(r"^(?P<group>[^.]+)\.(?P<subject>[^.]+)\.(?P<quantity>[^@]+)(?:@(?P<cell>.+))?$")
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _styled(fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        # Set once for every panel: per-panel tick and grid calls cost more than drawing the data.
+        with matplotlib.rc_context({
+            "xtick.labelsize": 7, "ytick.labelsize": 7, "axes.labelsize": 8,
+            "axes.grid": True, "grid.linewidth": 0.3, "grid.alpha": 0.5, "axes.xmargin": 0.03,
+        }):
+            return fn(*args, **kwargs)
+
+    return cast(F, wrapper)
 
 
 def png(fig: Figure) -> bytes:
@@ -92,9 +110,7 @@ def _draw_trace(ax: Axes, tr: dict[str, Any]) -> str:
     ax.plot(rt, ry, color=REQUESTED_COLOUR, lw=1.2, ls="--", label="requested")
     ax.plot(t, y, color=MEASURED_COLOUR, lw=1.0, label="measured")
     ax.axhline(0, color="#999999", lw=0.5)
-    ax.locator_params(nbins=5)
-    ax.tick_params(labelsize=7)
-    ax.grid(True, lw=0.3, alpha=0.5)
+    ax.locator_params(nbins=4)
     _label(ax, str(tr.get("cell", "")))
     return unit
 
@@ -118,6 +134,7 @@ def _title(fig: Figure, text: str) -> None:
     fig.suptitle(text, fontsize=10, x=0.01, ha="left", y=0.995, va="top")
 
 
+@_styled
 def trace_figures(traces: Sequence[dict[str, Any]]) -> list[tuple[str, bytes]]:
     """Per output (in the order the traces come), one figure of its cells."""
     by_subject: dict[str, list[dict[str, Any]]] = {}
@@ -228,8 +245,7 @@ def _draw_errors(ax: Axes, items: Sequence[Placed], markers: dict[str, str]) -> 
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_xlim(-ERROR_CLIP - 0.2, ERROR_CLIP + 0.2)
     ax.set_xticks([-3, -2, -1, 0, 1, 2, 3])
-    ax.tick_params(axis="x", labelsize=7)
-    ax.grid(True, axis="x", lw=0.3, alpha=0.5)
+    ax.grid(False, axis="y")
 
 
 def _panels(checks: Sequence[dict[str, Any]]) -> dict[str, list[Placed]]:
@@ -255,6 +271,7 @@ def _label(ax: Axes, text: str) -> None:
                 va="bottom", ha="left")
 
 
+@_styled
 def error_figures(checks: Iterable[dict[str, Any]]) -> list[tuple[str, bytes]]:
     """Per group that has numbers to place, one figure of each measured
     figure's error in units of its tolerance, the passing band shaded."""
@@ -271,12 +288,12 @@ def error_figures(checks: Iterable[dict[str, Any]]) -> list[tuple[str, bytes]]:
         rows, cols = _grid(len(panels), 2)
         row_h = [max(heights[i * cols:(i + 1) * cols]) for i in range(rows)]
         inches = [0.22 * h + 0.45 for h in row_h]
-        top, bottom = 0.55, 0.55
-        height = sum(inches) + top + bottom + 0.3 * (rows - 1)
+        top, bottom, gap = 0.55, 0.55, 0.5  # inches: room for titles, tick labels, panel names
+        height = sum(inches) + top + bottom + gap * (rows - 1)
         width = 10.4 if cols > 1 else 7.0
         fig = Figure(figsize=(width, height))
         axes = fig.subplots(rows, cols, squeeze=False, gridspec_kw={
-            "height_ratios": inches, "hspace": 0.3 * rows / sum(inches), "wspace": 0.25,
+            "height_ratios": inches, "hspace": gap * rows / sum(inches), "wspace": 0.25,
             "left": 1.0 / width, "right": 1 - 0.2 / width, "top": 1 - top / height,
             "bottom": bottom / height}).ravel()
         for ax, (name, items) in zip(axes, panels.items(), strict=False):
@@ -295,6 +312,7 @@ def error_figures(checks: Iterable[dict[str, Any]]) -> list[tuple[str, bytes]]:
 
 
 # --- recording chain ------------------------------------------------------------------
+@_styled
 def averages_figure(averages: Sequence[dict[str, Any]]) -> bytes | None:
     """The recording chain's averages, measured against expected, a panel per channel."""
     if not averages:
@@ -309,8 +327,6 @@ def averages_figure(averages: Sequence[dict[str, Any]]) -> bytes | None:
         ax.plot(t, np.asarray(av["measured_uv"], dtype=float), color=MEASURED_COLOUR, lw=0.9,
                 label="measured")
         ax.locator_params(nbins=6)
-        ax.tick_params(labelsize=7)
-        ax.grid(True, lw=0.3, alpha=0.5)
         _label(ax, str(av.get("subject", "")))
         if i % cols == 0:
             ax.set_ylabel("µV", fontsize=8)

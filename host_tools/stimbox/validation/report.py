@@ -21,6 +21,7 @@ from typing import Any
 
 from stimbox.validation import plots
 
+FAILS_LISTED = 8  # under the outcome; the table marks every one
 GROUP_TITLES = {
     "output": "Output: amplitude, charge and width across each output's range",
     "timing": "Timing: onset, jitter, rate, train",
@@ -41,6 +42,8 @@ h2 { border-bottom: 1px solid #bbb; padding-bottom: 0.2em; margin-top: 1.6em; }
 .fails { border-left: 4px solid #c62828; padding: 0.2em 1em; background: #fdf2f2; }
 .fails ul { margin: 0.3em 0; padding-left: 1.2em; font-size: 0.9em; }
 div.facts { display: flex; flex-wrap: wrap; gap: 0 3em; }
+div.facts section { flex: 1 1 22em; }
+div.facts table { width: 100%; }
 table { border-collapse: collapse; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; vertical-align: top; }
 th { background: #f0f0f0; }
@@ -107,12 +110,13 @@ def _unit_section(s: dict[str, Any]) -> str:
     ])
 
 
-def _load_text(load: Any) -> str:
-    if not isinstance(load, dict):
-        return str(load)
-    kind = load.get("kind", "?")
-    rest = ", ".join(f"{k} {v}" for k, v in load.items() if k != "kind")
-    return f"{kind}, {rest}" if rest else str(kind)
+def _load_text(spec: Any) -> str:
+    """A load or calibrator as "kind, key value, ...": readable, and every field shown."""
+    if not isinstance(spec, dict):
+        return str(spec)
+    head = [str(spec[k]) for k in ("kind", "mode", "source") if k in spec]
+    rest = [f"{k} {v}" for k, v in spec.items() if k not in ("kind", "mode", "source")]
+    return ", ".join(head + rest)
 
 
 def _phantom_section(s: dict[str, Any]) -> str:
@@ -121,12 +125,12 @@ def _phantom_section(s: dict[str, Any]) -> str:
     cal = ph.get("calibrator")
     rows: list[tuple[str, Any]] = [("Phantom", ph.get("name")), ("File", ph.get("file"))]
     rows += [(f"Load on {out}", _load_text(load)) for out, load in loads.items()]
-    rows.append(("Calibrator", json.dumps(cal, sort_keys=True) if cal else "none"))
+    rows.append(("Calibrator", _load_text(cal) if cal else "none"))
     return _facts(rows)
 
 
 def _failures(checks: list[dict[str, Any]]) -> str:
-    """The failed checks in one short list under the outcome: what a reader must act on."""
+    """The failed checks in a short list under the outcome: what a reader must act on."""
     fails = [c for c in checks if c.get("outcome") == "FAIL"]
     if not fails:
         return ""
@@ -134,8 +138,10 @@ def _failures(checks: list[dict[str, Any]]) -> str:
         f"<li>{_text(c.get('name'))}: measured {_num(c.get('measured'), str(c.get('unit') or ''))}"
         f"{', tolerance ' + escape(str(c['tolerance'])) if c.get('tolerance') else ''}"
         f"{' (' + escape(str(c['reason'])) + ')' if c.get('reason') else ''}</li>"
-        for c in fails)
-    return f'<div class="fails"><strong>Failed checks</strong><ul>{items}</ul></div>'
+        for c in fails[:FAILS_LISTED])
+    if len(fails) > FAILS_LISTED:
+        items += f"<li>and {len(fails) - FAILS_LISTED} more, marked in the table</li>"
+    return f'<div class="fails"><strong>{len(fails)} failed</strong><ul>{items}</ul></div>'
 
 
 def _check_row(c: dict[str, Any]) -> str:
@@ -175,16 +181,19 @@ def _figure(png: bytes, alt: str, caption: str) -> str:
             f"<figcaption>{escape(caption)}</figcaption></figure>")
 
 
-def _figures(s: dict[str, Any]) -> str:
-    parts = []
+def _error_figures(s: dict[str, Any]) -> str:
     errs = plots.error_figures(s.get("checks") or [])
-    if errs:
-        parts.append("<h2>Measured against tolerance</h2>")
-        parts += [_figure(p, f"{g} errors against tolerance",
-                          f"{GROUP_TITLES.get(g, g)}: each measured figure's distance from the "
-                          "requested value in units of its tolerance; the shaded band (−1 to +1) "
-                          "passes. Red: FAIL.")
-                  for g, p in errs]
+    if not errs:
+        return ""
+    return "<h2>Measured against tolerance</h2>" + "".join(
+        _figure(p, f"{g} errors against tolerance",
+                f"{GROUP_TITLES.get(g, g)}: each measured figure's distance from the requested "
+                "value in units of its tolerance; the shaded band passes. Red: FAIL.")
+        for g, p in errs)
+
+
+def _trace_figures(s: dict[str, Any]) -> str:
+    parts = []
     traces = plots.trace_figures(s.get("traces") or [])
     if traces:
         parts.append("<h2>Delivered pulses</h2>")
@@ -224,8 +233,9 @@ def render(summary: dict[str, Any]) -> str:
         '<div class="facts">'
         f"<section><h2>Unit</h2>{_unit_section(summary)}</section>"
         f"<section><h2>Phantom</h2>{_phantom_section(summary)}</section></div>"
+        f"{_error_figures(summary)}"
         f"<h2>Checks</h2>{_checks_table(checks)}"
-        f"{_figures(summary)}{_sign_off()}</body></html>\n"
+        f"{_trace_figures(summary)}{_sign_off()}</body></html>\n"
     )
 
 
