@@ -19,6 +19,7 @@ import pytest
 from simunit.supervisor import SimUnit
 from stimbox.build import board_module
 from stimbox.cli import main
+from stimbox.client import StimBox
 from stimbox.errors import StimBoxError
 from stimbox.validation import phantom
 
@@ -40,7 +41,7 @@ def test_a_default_unit_passes_and_leaves_its_record(sim_unit: SimUnit, tmp_path
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     status, s = validate(sim_unit, tmp_path)
     assert status == 0 and s["outcome"] == "PASS" and failing(s) == set(), failing(s)
-    assert capsys.readouterr().out.startswith("PASS: unit ")
+    assert capsys.readouterr().out.startswith("PASS: unit ") and (tmp_path / "report.html").stat().st_size
     assert s["unit"]["board"] == "sim" and s["unit"]["build"] and s["phantom"]["name"] == "sim bench phantom"
     assert s["counts"]["SKIP"] == 0 and s["counts"]["PASS"] == len(s["checks"])
     names = {c["name"] for c in s["checks"]}
@@ -89,15 +90,15 @@ def test_a_high_gain_channel_fails_exactly_its_gain_and_amplitude(sim_unit: SimU
     assert status == 1 and failing(s) == {"recording.ch3.gain", "recording.ch3.amplitude"}
 
 
-@ONE_RUNTIME
-def test_a_lab_phantom_without_a_calibrator_skips_the_recording_chain(sim_unit: SimUnit, tmp_path: Path) -> None:
+def test_a_lab_phantom_without_a_calibrator_skips_the_recording_chain(box: StimBox, tmp_path: Path) -> None:
     f = tmp_path / "lab.toml"
     f.write_text('name = "lab bench"\n[loads]\n' + "".join(f'{o} = {{ kind = "resistor", ohms = 1000 }}\n'
                                                           for o in OUTPUTS))
-    status, s = validate(sim_unit, tmp_path / "out", "--phantom", str(f))
+    s = box.validate(phantom=f, groups=("recording",))
     rec = [c for c in s["checks"] if c["group"] == "recording"]
-    assert status == 0 and s["phantom"]["name"] == "lab bench" and s["phantom"]["calibrator"] is None
-    assert rec and all(c["outcome"] == "SKIP" and "no calibrator" in c["reason"] for c in rec)
+    assert s["outcome"] == "PASS" and s["phantom"]["name"] == "lab bench" and s["phantom"]["calibrator"] is None
+    assert len(rec) == 5 * BOARD.AMP_CHANNELS
+    assert all(c["outcome"] == "SKIP" and "declares no calibrator" in c["reason"] for c in rec)
 
 
 @pytest.mark.parametrize("text, problem", [
