@@ -607,7 +607,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
                     print(f"FAIL  {c['name']}")
         u, n = summary["unit"], summary["counts"]
         print(f"{summary['outcome']}: unit {u['serial']} ({u['board']}, firmware {u['firmware']} build "
-              f"{u['build']}) into {summary['phantom']['name']}: {n['PASS']} PASS, {n['FAIL']} FAIL, "
+              f"{str(u['build'])[:16]}) into {summary['phantom']['name']}: {n['PASS']} PASS, {n['FAIL']} FAIL, "
               f"{n['SKIP']} SKIP in {summary['duration_s']:.1f} s"
               + (f"; record in {args.out}" if args.out else ""))
     for note in notes:

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from stimbox import discovery
 from stimbox.build import board_module
 from stimbox.client import StimBox
 from stimbox.errors import DeviceError, StimBoxError
@@ -32,11 +31,19 @@ def _simulated(box: StimBox) -> bool:
     return True
 
 
-def _unit_name(port: str) -> str | None:
-    for p, what in discovery.candidates():
-        if p == port:
-            return what
-    return None
+def _identity(port: str) -> tuple[str | None, str | None]:
+    """The unit's serial and a name for it: a simulated unit's registry
+    name, a USB unit's serial number and description."""
+    from serial.tools import list_ports
+    from simunit import registry
+
+    for u in registry.running():
+        if u.get("port") == port:
+            return str(u["name"]), f"simulated unit {u['name']}"
+    for p in list_ports.comports():
+        if p.device == port:
+            return p.serial_number, p.description
+    return None, None
 
 
 def run_validation(
@@ -80,7 +87,7 @@ def run_validation(
         if ctx.simulated:
             for name in names:
                 box.sim(load={"output": name, "kind": "default"})
-    result = summary.build(ctx, started, time.monotonic() - t0, _unit_name(box.port))
+    result = summary.build(ctx, started, time.monotonic() - t0, *_identity(box.port))
     if out_dir is not None:
         msgs = summary.write(result, Path(out_dir))
         if notes is not None:

@@ -11,11 +11,12 @@ from stimbox.validation.checks import counts
 from stimbox.validation.context import Context
 
 
-def build(ctx: Context, started: datetime, duration_s: float, name: str | None) -> dict[str, Any]:
+def build(ctx: Context, started: datetime, duration_s: float, serial: str | None,
+          name: str | None) -> dict[str, Any]:
     info = ctx.info
     n = counts(ctx.checks)
     return {
-        "unit": {"board": info.get("board"), "serial": info.get("serial") or name or info.get("port"),
+        "unit": {"board": info.get("board"), "serial": info.get("serial") or serial,
                  "firmware": info.get("fw"), "build": info.get("build"), "port": info.get("port"),
                  "name": name},
         "phantom": ctx.phantom.as_dict(),
