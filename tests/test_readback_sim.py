@@ -6,6 +6,8 @@ output stage raises its own flag (and, repeated, ends the run)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from stimbox.client import StimBox
 from stimbox.session import PulseRecord, RunResult, pulse_records, run_protocol
 
 BOARD = board_module("sim")
+STIMBOX = str(Path(sys.executable).with_name("stimbox"))
 EXAMPLES = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "protocols").glob("*.toml"))
 READBACK_FLAGS = {"over", "under", "imbalance", "width", "timing"}
 SAMPLE_US = 1e6 / BOARD.MONITOR_RATE_HZ
@@ -142,3 +145,20 @@ def test_the_journal_keeps_the_same_read_back_as_the_pushes(box: StimBox) -> Non
     recs = [x for x in box.all_records() if x["type"] == "pulses" and x["run"] == r.run]
     journal = [p for x in recs for p in pulse_records(x, BOARD.OUTPUTS)]
     assert journal == r.pulses and len(journal) == len(r.pulses) > 0
+
+
+def test_stimbox_run_lists_each_pulse_read_back(sim_unit: SimUnit, tmp_path: Path) -> None:
+    sim_unit.model.sim({"stage": {"output": "P1", "timing_offset_us": 20}})
+    f = tmp_path / "short.toml"
+    f.write_text((protocols.PROTOCOLS_DIR / "ssep.toml").read_text().replace("count = 200", "count = 5", 1))
+    out = subprocess.run([STIMBOX, "run", str(f), "--port", sim_unit.port, "-q"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and "output_fault" in out.stdout, out.stdout + out.stderr
+    lines = [ln for ln in out.stdout.splitlines() if ln.lstrip().startswith("pulse ")]
+    p1 = [ln for ln in lines if " P1 " in ln]
+    p2 = [ln for ln in lines if " P2 " in ln]
+    assert len(p1) == 3 and p2
+    assert all("P1+>P1-" in ln and ln.rstrip().endswith("timing") for ln in p1), out.stdout
+    assert all("P2+>P2-" in ln and "timing" not in ln for ln in p2), out.stdout
+    # 20 us late, read to a monitor sample
+    assert all(19.0 <= float(ln.split("onset ")[1].split(" us")[0]) <= 21.0 for ln in p1), out.stdout

@@ -215,6 +215,20 @@ def test_monitor_scan_allocates_nothing(firmware_image, runtime: str) -> None:
 
 
 @pytest.mark.parametrize("runtime", BOTH)
+def test_a_pulse_read_back_in_the_sequencer_allocates_nothing(firmware_image, runtime: str) -> None:
+    k, recs = device(firmware_image, "readback_heap", runtime=runtime)
+    assert k >= 2
+    out, an, ca, amp, q, amp2, q2, w1, w2, gap, onset, flags = recs
+    # 30 mA for 300 us into 1 kohm on P1 (output 1), anode P1+, cathode P1-,
+    # its edges on samples: exact widths, and the rising edge read half a
+    # sample (1 us) before the scheduled start.
+    assert out == [1] * k and an == [1] * k and ca == [2] * k
+    assert amp == [30000] * k and q == [9000] * k and flags == [0] * k
+    assert amp2 == q2 == w2 == gap == [0] * k
+    assert w1 == [300000] * k and onset == [-1000] * k
+
+
+@pytest.mark.parametrize("runtime", BOTH)
 def test_plan_holds_the_first_rows_for_pull_without_arming(firmware_image, runtime: str) -> None:
     r = device(firmware_image, "plan_rows", runtime=runtime)
     assert r["state"] == "IDLE" and r["fires"] == 0

@@ -197,6 +197,32 @@ def monitor_scan():
     return [list(out), f, list(judge.fig), list(out2), f2, list(p1.fig)]
 
 
+def readback_heap():
+    # A pulse's read-back in the sequencer (scan, judge, its record into the
+    # segment's lists) allocates nothing. The load model's monitor builds
+    # tuples, so its trace of pulse 0 is taken first and served as is.
+    import micropython
+
+    app, host = armed(SSEP)
+    host.ok(m.MSG_START, {})
+    host.steps(2)
+    seq = app.sequencer
+    r = seq.run
+    n = app.hal.monitor(0, seq.mon)
+    app.hal.monitor = lambda k, buf: n
+    seq.pulselog = None
+    seq.recorder = None
+    seq._empty_recs()
+    k = seq.tl.n if seq.tl.n < 8 else 8
+    micropython.heap_lock()
+    try:
+        for i in range(k):
+            seq._readback(r, i)
+    finally:
+        micropython.heap_unlock()
+    return [k, [list(c) for c in seq.recs]]
+
+
 def plan_rows():
     import struct
 
@@ -325,7 +351,7 @@ def late_heartbeat():
 SCENARIOS = {
     "arming": arming, "full_run": full_run, "heartbeat_lapse": heartbeat_lapse,
     "output_ends": output_ends, "delivery_flags": delivery_flags, "good_load": good_load,
-    "event_log": event_log, "monitor_scan": monitor_scan, "plan_rows": plan_rows,
+    "event_log": event_log, "monitor_scan": monitor_scan, "readback_heap": readback_heap, "plan_rows": plan_rows,
     "task_exception": task_exception, "closing_exception": closing_exception, "sessions": sessions, "late_heartbeat": late_heartbeat,
 }
 print(json.dumps(SCENARIOS[devargs.arg(0)](*devargs.data([]))))
