@@ -89,9 +89,9 @@ def requested_pulse(req: dict[str, Any], sign: float) -> tuple[list[float], list
 
 def _trace_values(tr: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, str]:
     unit = str(tr["requested"].get("unit", "mA"))
-    key, scale = TRACE_UNITS.get(unit, ("current_ua", 1e-3))
-    if key == "current_ua" and unit not in TRACE_UNITS:
+    if unit not in TRACE_UNITS:
         unit = "mA"
+    key, scale = TRACE_UNITS[unit]
     return np.asarray(tr["t_us"], dtype=float), np.asarray(tr[key], dtype=float) * scale, unit
 
 
