@@ -2,7 +2,9 @@
 model (report_summary.py: pulses into the 1 kohm phantom, one output 6 %
 low, a mains check skipped) rendered to HTML and opened in headless
 Chromium, as a reader would open it: nothing fails to load, nothing is
-fetched, every check and the outcome are on the page, the plots are drawn."""
+fetched, every check and the outcome are on the page, the plots are drawn.
+And the same for the record `stimbox validate --out` leaves for a
+simulated unit."""
 
 from __future__ import annotations
 
@@ -14,8 +16,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from browser import unavailable, visit
+from browser import PageVisit, unavailable, visit
+from PIL import Image
 from report_summary import GAIN_ERROR, model_summary
+from simunit.supervisor import SimUnit
+from stimbox.cli import main
 from stimbox.validation import plots, report
 
 MAX_HTML_BYTES = 3_000_000
@@ -56,17 +61,22 @@ def test_html_is_one_small_self_contained_file(html: Path, summary: dict[str, An
     assert not re.search(r"""(src|href)\s*=\s*["'](?!data:)""", text)
     assert "@import" not in text and "url(" not in text
     srcs = re.findall(r'<img src="([^"]+)"', text)
+    assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)
+
+
+def figures(summary: dict[str, Any]) -> int:
+    """A figure per group with numbers to place, per output with traces, and the averages."""
     groups = {c["group"] for c in summary["checks"] if plots.tolerance_fraction(c) is not None}
-    n_figures = len(groups) + len({t["subject"] for t in summary["traces"]}) + 1  # + the averages
-    assert len(srcs) == n_figures
-    assert all(s.startswith("data:image/png;base64,") for s in srcs)
+    return len(groups) + len({t["subject"] for t in summary["traces"]}) + (1 if summary["averages"] else 0)
 
 
-def test_report_in_chromium(html: Path, summary: dict[str, Any], tmp_path: Path) -> None:
+def open_and_check(html: Path, summary: dict[str, Any], shot: Path) -> PageVisit:
+    """Open a rendered report in Chromium and check what any report must
+    show: nothing failed or fetched, every figure loaded and drawn, the
+    outcome, the unit and every check on the page, FAIL and SKIP rows marked."""
     why = unavailable()
     if why:
         pytest.skip(why)
-    shot = tmp_path / "report.png"
     v = visit(html, shot, queries={
         "fail_rows": "document.querySelectorAll('table.checks tr.FAIL').length",
         "skip_rows": "document.querySelectorAll('table.checks tr.SKIP').length",
@@ -78,22 +88,17 @@ def test_report_in_chromium(html: Path, summary: dict[str, Any], tmp_path: Path)
     assert v.images and all(i["complete"] and i["naturalWidth"] > 0 for i in v.images)
     assert {i["scheme"] for i in v.images} == {"data"}
 
-    assert v.results["outcome"] == summary["outcome"] == "FAIL"
+    assert v.results["outcome"] == summary["outcome"]
     assert v.results["fail_rows"] == summary["counts"]["FAIL"]
     assert v.results["skip_rows"] == summary["counts"]["SKIP"]
     assert v.results["scripts"] == 0
     for c in summary["checks"]:
         assert c["name"] in v.text
-    assert "<script>alert(1)</script> cannot open a resistor's leads" in v.text
-    assert "open <flag> & end" in v.text
-    unit = summary["unit"]
     for k in ("board", "serial", "firmware", "build"):
-        assert unit[k] in v.text
+        assert summary["unit"][k] in v.text
     assert summary["phantom"]["name"] in v.text and summary["date"] in v.text
 
     # Every plot drawn: its region of the page is not one flat colour.
-    from PIL import Image
-
     page = np.asarray(Image.open(shot).convert("L"), dtype=float)
     for i in v.images:
         x, y, w, h = (round(i[k]) for k in ("x", "y", "width", "height"))
@@ -101,6 +106,30 @@ def test_report_in_chromium(html: Path, summary: dict[str, Any], tmp_path: Path)
         assert region.shape[0] > 100 and region.shape[1] > 300, i["alt"]
         assert region.std() > 10, i["alt"]
         assert (region < 128).mean() > 0.005, i["alt"]  # lines and text, not a blank canvas
+    return v
+
+
+def test_report_in_chromium(html: Path, summary: dict[str, Any], tmp_path: Path) -> None:
+    v = open_and_check(html, summary, tmp_path / "report.png")
+    assert v.results["outcome"] == "FAIL"
+    assert "<script>alert(1)</script> cannot open a resistor's leads" in v.text
+    assert "open <flag> & end" in v.text
+    assert len(v.images) == figures(summary)
+
+
+@pytest.mark.parametrize("runtime", ["unix"], indirect=True)
+def test_a_validated_units_report_in_chromium(sim_unit: SimUnit, tmp_path: Path) -> None:
+    """The record `stimbox validate --out` leaves for a unit with a low
+    output (its amplitude and charge checks FAIL): report.html beside
+    summary.json opens as any report must. One runtime: the report is host
+    code, and a whole suite costs test time."""
+    sim_unit.model.sim({"stage": {"output": "P1", "gain_error": -0.05}})
+    out = tmp_path / "record"
+    assert main(["validate", "--port", sim_unit.port, "--out", str(out), "-q"]) == 1
+    s = json.loads((out / "summary.json").read_text())
+    v = open_and_check(out / "report.html", s, tmp_path / "report.png")
+    assert v.results["outcome"] == "FAIL" and v.results["fail_rows"] > 0
+    assert len(v.images) == figures(s) == 4 + 7 + 1  # output, biphasic, timing, recording; outputs; averages
 
 
 def test_fraction_of_tolerance() -> None:

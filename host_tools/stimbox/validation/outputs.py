@@ -67,7 +67,7 @@ def run(ctx: Context) -> None:
             if r.trace and r.trace.get("run") is not None:
                 ctx.traces.append({"subject": out.name, "cell": cell,
                                    "requested": {"amp": out.show(a), "unit": out.unit, "width_us": width,
-                                                 "shape": "bi"}, **runs.trace_arrays(r.trace)})
+                                                 "shape": "bi", "gap_us": GAP_US}, **runs.trace_arrays(r.trace)})
         name = f"biphasic.{out.name}.balance"
         if balance:
             ctx.add(judge(name, out.name, 0.0, max(balance), "%", ctx.tol["balance"]))

@@ -89,9 +89,9 @@ def requested_pulse(req: dict[str, Any], sign: float) -> tuple[list[float], list
 
 def _trace_values(tr: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, str]:
     unit = str(tr["requested"].get("unit", "mA"))
-    key, scale = TRACE_UNITS.get(unit, ("current_ua", 1e-3))
-    if key == "current_ua" and unit not in TRACE_UNITS:
+    if unit not in TRACE_UNITS:
         unit = "mA"
+    key, scale = TRACE_UNITS[unit]
     return np.asarray(tr["t_us"], dtype=float), np.asarray(tr[key], dtype=float) * scale, unit
 
 
@@ -107,8 +107,9 @@ def _draw_trace(ax: Axes, tr: dict[str, Any]) -> str:
     t, y, unit = _trace_values(tr)
     req = tr["requested"]
     rt, ry = requested_pulse(req, _phase1_sign(t, y, float(req["width_us"])))
-    ax.plot(rt, ry, color=REQUESTED_COLOUR, lw=1.2, ls="--", label="requested")
-    ax.plot(t, y, color=MEASURED_COLOUR, lw=1.0, label="measured")
+    # The requested pulse on top, dashed: where the unit delivers it exactly both stay visible.
+    ax.plot(t, y, color=MEASURED_COLOUR, lw=1.4, label="measured")
+    ax.plot(rt, ry, color=REQUESTED_COLOUR, lw=1.0, ls="--", label="requested", zorder=3)
     ax.axhline(0, color="#999999", lw=0.5)
     ax.locator_params(nbins=4)
     _label(ax, str(tr.get("cell", "")))
@@ -312,26 +313,41 @@ def error_figures(checks: Iterable[dict[str, Any]]) -> list[tuple[str, bytes]]:
 
 
 # --- recording chain ------------------------------------------------------------------
+def _nice(x: float) -> float:
+    """The 1, 2 or 5 times a power of ten at or above x."""
+    if x <= 0:
+        return 1.0
+    e = 10 ** math.floor(math.log10(x))
+    return next(m * e for m in (1, 2, 5, 10) if m * e >= x)
+
+
 @_styled
 def averages_figure(averages: Sequence[dict[str, Any]]) -> bytes | None:
-    """The recording chain's averages, measured against expected, a panel per channel."""
+    """The recording chain's averages, measured against expected, stacked one
+    channel under the next as an evoked-potential display shows them (one
+    panel for all: a board has up to eighteen channels)."""
     if not averages:
         return None
-    cols = min(2, len(averages))
-    fig, axes = _small_multiples(len(averages), cols, (4.6, 2.2))
-    for i, (ax, av) in enumerate(zip(axes, averages, strict=True)):
+    peak = max(float(np.max(np.abs(np.asarray(av[k], dtype=float))))
+               for av in averages for k in ("measured_uv", "expected_uv")
+               if av.get(k) is not None and len(av[k]))
+    step = _nice(2.2 * peak)
+    n = len(averages)
+    fig, (ax,) = _small_multiples(1, 1, (9.0, 0.5 * n + 0.6), left=0.9)
+    for i, av in enumerate(averages):
         t = np.asarray(av["t_ms"], dtype=float)
+        off = -i * step
         if av.get("expected_uv") is not None:
-            ax.plot(t, np.asarray(av["expected_uv"], dtype=float), color=REQUESTED_COLOUR, lw=1.2,
-                    ls="--", label="expected")
-        ax.plot(t, np.asarray(av["measured_uv"], dtype=float), color=MEASURED_COLOUR, lw=0.9,
-                label="measured")
-        ax.locator_params(nbins=6)
-        _label(ax, str(av.get("subject", "")))
-        if i % cols == 0:
-            ax.set_ylabel("µV", fontsize=8)
-        if i >= len(axes) - cols:
-            ax.set_xlabel("ms from the stimulus", fontsize=8)
-    axes[0].legend(fontsize=7, loc="upper right")
+            ax.plot(t, np.asarray(av["expected_uv"], dtype=float) + off, color=REQUESTED_COLOUR,
+                    lw=1.0, ls="--", label="expected" if i == 0 else None, zorder=3)
+        ax.plot(t, np.asarray(av["measured_uv"], dtype=float) + off, color=MEASURED_COLOUR, lw=1.4,
+                label="measured" if i == 0 else None)
+    ax.set_yticks([-i * step for i in range(n)], [str(av.get("subject", "")) for av in averages],
+                  fontsize=7)
+    ax.set_ylim(-(n - 0.4) * step, 0.6 * step)
+    ax.grid(False, axis="y")
+    ax.set_xlabel("ms from the stimulus", fontsize=8)
+    ax.set_ylabel(f"channels, {step:g} µV apart", fontsize=8)
+    ax.legend(fontsize=7, loc="upper right")
     _title(fig, "recording chain: averaged response to the calibrator, measured against expected")
     return png(fig)

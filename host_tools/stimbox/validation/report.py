@@ -205,8 +205,8 @@ def _trace_figures(s: dict[str, Any]) -> str:
     if av is not None:
         parts.append("<h2>Recording chain</h2>")
         parts.append(_figure(av, "recording chain averages",
-                             "Averaged response to the calibrator signal (solid) and the signal as "
-                             "put in (dashed), per channel."))
+                             "Each channel's averaged response to the calibrator signal (solid) "
+                             "and the signal as put in (dashed), stacked one channel under the next."))
     return "".join(parts)
 
 
