@@ -101,6 +101,29 @@ def test_a_lab_phantom_without_a_calibrator_skips_the_recording_chain(box: StimB
     assert all(c["outcome"] == "SKIP" and "declares no calibrator" in c["reason"] for c in rec)
 
 
+def test_a_phantom_box_wired_to_two_channels(sim_unit: SimUnit, box: StimBox, tmp_path: Path) -> None:
+    """A lab's phantom box on channels 3 and 4 (here the simulated unit's
+    calibrator, switched on by hand as a box is wired by hand): those two
+    channels' gain, latency and amplitude are judged against the waveform
+    the phantom file declares; shorted inputs and mains need the unit's own
+    calibrator, so they SKIP."""
+    box.sim(calibrator={"mode": "signal", "channels": [3, 4], "trigger": "P2", "freq_hz": 200.0,
+                        "amp_uv": 100.0, "delay_ms": 5.0})
+    f = tmp_path / "box.toml"
+    f.write_text('name = "phantom box"\n[loads]\nP2 = { kind = "resistor", ohms = 1000 }\n'
+                 '[calibrator]\nsource = "box"\nchannels = [3, 4]\ntrigger = "P2"\nfreq_hz = 200.0\n'
+                 'amp_uv = 100.0\ndelay_ms = 5.0\n')
+    s = box.validate(phantom=f, groups=("recording",))
+    got = {c["name"]: c["outcome"] for c in s["checks"]}
+    assert got == {f"recording.ch{c}.{k}": "PASS" if k in ("gain", "latency", "amplitude") else "SKIP"
+                   for c in (3, 4) for k in ("gain", "latency", "amplitude", "noise", "mains")}
+    # The wrong waveform declared: the same recording no longer matches it.
+    f.write_text(f.read_text().replace("amp_uv = 100.0", "amp_uv = 110.0"))
+    s = box.validate(phantom=f, groups=("recording",))
+    assert {c["name"] for c in s["checks"] if c["outcome"] == "FAIL"} == {
+        f"recording.ch{c}.{k}" for c in (3, 4) for k in ("gain", "amplitude")}
+
+
 @pytest.mark.parametrize("text, problem", [
     ("[loads]\nP1 = { kind = \"randles\", ohms = 1 }\n", "loads.P1 must be"),
     ("[calibrator]\nsource = \"box\"\n", "names the channels"),
