@@ -9,7 +9,7 @@ from types import ModuleType
 from typing import Any
 
 from stimbox.client import StimBox
-from stimbox.errors import LimitError, limit_text
+from stimbox.errors import LimitError, StimBoxError, limit_text
 from stimbox.session import PulseRecord, RunResult, run_protocol
 
 RUN_TIMEOUT_S = 60.0
@@ -122,7 +122,10 @@ class Run:
 def run(box: StimBox, proto: dict[str, Any], trace: bool = False) -> Run:
     """Run proto to its end (or the unit's end of it); trace: also fetch
     the last pulse's monitor trace."""
-    r = run_protocol(box, proto, timeout_s=RUN_TIMEOUT_S)
+    try:
+        r = run_protocol(box, proto, timeout_s=RUN_TIMEOUT_S)
+    except TimeoutError as e:
+        raise StimBoxError(f"{box.port}: {e}") from None
     return Run(proto, r, box.trace() if trace else None)
 
 
