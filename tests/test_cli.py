@@ -23,11 +23,11 @@ def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
                           env=dict(os.environ, **(env or {})))
 
 
-@pytest.mark.parametrize("cmd", [[], ["sim"], ["deploy"], ["info"], ["ports"]])
+@pytest.mark.parametrize("cmd", [[], ["sim"], ["deploy"], ["info"], ["ports"], ["validate"]])
 def test_help_is_conventional(cmd: list[str]) -> None:
     r = run(*cmd, "--help")
     assert r.returncode == 0 and r.stdout.startswith("usage: stimbox")
-    if cmd and cmd[0] in ("deploy", "info"):
+    if cmd and cmd[0] in ("deploy", "info", "validate"):
         assert "--port" in r.stdout
 
 
