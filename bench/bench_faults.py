@@ -128,7 +128,7 @@ def wait_idle(box: StimBox, timeout: float = 20.0) -> None:
 
 def start_run(box: StimBox, unit: SimUnit, count: int = 300, pulses: int = PULSES_BEFORE_FAULT) -> int:
     """Start an SSEP and keep it going until the model delivered `pulses`."""
-    box.arm(box.validate(ssep(count))["hash"])
+    box.arm(box.check_protocol(ssep(count))["hash"])
     run = box.start()
     target = unit.model.pulse_count + pulses
     deadline = time.monotonic() + 30
@@ -209,7 +209,7 @@ def fault_fuzz(row: Row, image: Image, mp: str, tries: int, frames: int) -> None
                 fired = unit.model.pulse_count - before
                 st = box.status()
                 # ... and the unit still runs a protocol, every pulse journalled.
-                run = box.validate(ssep(20))
+                run = box.check_protocol(ssep(20))
                 box.arm(run["hash"])
                 box.start()
                 wait_idle(box)
@@ -284,7 +284,7 @@ def fault_second_host(row: Row, image: Image, mp: str, tries: int) -> None:
                 start_run(owner, unit)
                 refused = 0
                 other = StimBox(owner.transport)  # a second program on the port: no token
-                h = other.validate(ssep(5))["hash"]
+                h = other.check_protocol(ssep(5))["hash"]
                 for act in (lambda: other.arm(h), other.start, other.heartbeat, other.disarm):
                     try:
                         act()
@@ -375,7 +375,7 @@ def fault_small_heap(row: Row, image: Image, mp: str, tries: int, heaps: list[st
                                "post_ms": 200, "band": [10, 1500], "blank_us": [100, 2000], "split": True}
                 how = "ran"
                 try:
-                    box.arm(box.validate(p)["hash"])
+                    box.arm(box.check_protocol(p)["hash"])
                     box.start()
                     wait_idle(box)
                 except DeviceError as e:
@@ -426,7 +426,7 @@ def fault_deploy_cut(row: Row, new: Image, mp: str, tries: int, seed: int) -> No
                         info = box.info()
                         led = Ledger(unit)
                         led.settle(box)
-                        r = box.validate(ssep(10))
+                        r = box.check_protocol(ssep(10))
                         box.arm(r["hash"])
                         box.start()
                         lost, gaps, _ = led.settle(box)

@@ -112,6 +112,15 @@ def test_board_py_declares_what_the_host_reads(board: str) -> None:
         assert len(ids) == 2 and all(isinstance(x, int) and 0 <= x <= 0xFFFF for x in ids)
 
 
+@pytest.mark.parametrize("board", BOARDS)
+def test_every_board_says_whether_it_has_a_calibrator(board: str) -> None:
+    cal = board_py(board).CALIBRATOR
+    if cal is not None:
+        assert set(cal) == {"modes", "waveforms", "max_uv"}
+        assert set(cal["modes"]) <= {"signal", "short", "mains"} and cal["modes"]
+        assert cal["waveforms"] and 0 < cal["max_uv"] <= 32767 * board_py(board).AMP_UV_PER_LSB
+
+
 @pytest.mark.parametrize("board", WITH_HAL)
 def test_board_py_declares_what_the_firmware_reads(board: str) -> None:
     mod = board_py(board)

@@ -23,11 +23,11 @@ def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
                           env=dict(os.environ, **(env or {})))
 
 
-@pytest.mark.parametrize("cmd", [[], ["sim"], ["deploy"], ["info"], ["ports"]])
+@pytest.mark.parametrize("cmd", [[], ["sim"], ["deploy"], ["info"], ["ports"], ["validate"]])
 def test_help_is_conventional(cmd: list[str]) -> None:
     r = run(*cmd, "--help")
     assert r.returncode == 0 and r.stdout.startswith("usage: stimbox")
-    if cmd and cmd[0] in ("deploy", "info"):
+    if cmd and cmd[0] in ("deploy", "info", "validate"):
         assert "--port" in r.stdout
 
 
@@ -90,3 +90,45 @@ def test_a_board_without_a_hal_cannot_be_built() -> None:
 
     with pytest.raises(BuildError, match="no hal.py"):
         build_image("rp2")
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--stage", "P1:gian_error=0.1"], "output P1: unknown output stage parameter(s) ['gian_error']; known: ["),
+    (["--stage", "P9:gain_error=0.1"], "no output 'P9'; outputs: TC, P1, P2, P3, P4, PR, SCS"),
+    (["--stage", "P1"], "--stage 'P1': expected OUT:field=value[,field=value...]"),
+    (["--amp", "3:gain_error=lots"], "--amp '3:gain_error=lots': gain_error='lots' is not a number"),
+    (["--amp", "Cv5:gain_error=0.1"], "--amp 'Cv5:gain_error=0.1': 'Cv5' is not a channel number"),
+    (["--amp", "30:gain_error=0.1"], "amp: channel must be 0..17, got 30"),
+    (["--amp", "3:phase=1"], "unknown amplifier parameter(s) ['phase']; known: ['gain_error', 'delay_us']"),
+    (["--scenario", "no_such_scenario"], "no scenario 'no_such_scenario'"),
+])
+def test_sim_refuses_bad_stage_and_amp_options_in_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    r = run("sim", "--print-port", "--flash", str(tmp_path / "flash"), *args,
+            env={"STIMBOX_SIM_HOME": str(tmp_path)})
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr.startswith("stimbox: " + message) and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_sim_stage_and_amp_options_miscalibrate_the_unit(tmp_path: Path, runtime: str) -> None:
+    from mpy import executable
+
+    proc = subprocess.Popen(
+        [STIMBOX, "sim", "--print-port", "--micropython", executable(runtime), "--flash", str(tmp_path / "flash"),
+         "--scenario", "miscalibrated_unit", "--stage", "P1:gain_error=-0.02,jitter_us=1",
+         "--stage", "P3:offset=50", "--amp", "3:delay_us=100", "--amp", "7:gain_error=0.05"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ, STIMBOX_SIM_HOME=str(tmp_path)),
+    )
+    try:
+        port = proc.stdout.readline().strip()
+        assert port.startswith("/dev/pts/"), proc.stderr.read()
+        with StimBox.connect(port) as box:
+            truth = box.sim(groundtruth=True)["groundtruth"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    stage, amp = truth["output_stage"], truth["amp"]
+    assert stage["P1"]["gain_error"] == -0.02 and stage["P1"]["jitter_us"] == 1.0  # the options win
+    assert stage["P3"]["offset"] == 50.0 and stage["P2"]["gain_error"] == 0.0
+    # channel 3 as the option says (replacing the scenario's), the others nominal
+    assert amp == {"3": {"gain_error": 0.0, "delay_us": 100.0}, "7": {"gain_error": 0.05, "delay_us": 0.0}}

@@ -90,7 +90,7 @@ def test_after_a_watchdog_reset_the_journal_has_every_pulse_the_hardware_fired(
     with new_unit(realtime=True) as unit:
         install_offline(firmware_image, unit.flash)
         with StimBox.connect(unit.port) as box:
-            box.arm(box.validate(ssep(400))["hash"])
+            box.arm(box.check_protocol(ssep(400))["hash"])
             box.start()
             deadline = time.monotonic() + 5
             while unit.model.pulse_count < 4:

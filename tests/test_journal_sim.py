@@ -65,7 +65,7 @@ def check_write_ahead(records: list[dict[str, Any]], run: int, pulses: list[Any]
 
 def run_until(box: StimBox, pulses: int) -> int:
     """Start an SSEP and keep it going until the unit reported `pulses`."""
-    h = box.validate(ssep(300))["hash"]
+    h = box.check_protocol(ssep(300))["hash"]
     box.arm(h)
     run = box.start()
     seen = 0
@@ -163,7 +163,7 @@ def test_a_run_result_longer_than_a_slot_comes_back_whole(firmware_image, new_un
 
 def test_the_event_log_far_beyond_32_entries_never_fails_a_reply(box: StimBox) -> None:
     box.sim(interlock=False)
-    h = box.validate(ssep(10))["hash"]
+    h = box.check_protocol(ssep(10))["hash"]
     for _ in range(120):
         with pytest.raises(Exception, match="interlock"):
             box.arm(h)
@@ -178,7 +178,7 @@ def test_the_event_log_far_beyond_32_entries_never_fails_a_reply(box: StimBox) -
 
 def test_stimbox_events_shows_what_is_new_and_acknowledges_it(sim_unit: SimUnit, box: StimBox) -> None:
     box.sim(interlock=False)
-    h = box.validate(ssep(10))["hash"]
+    h = box.check_protocol(ssep(10))["hash"]
     for _ in range(3):
         with pytest.raises(Exception, match="interlock"):
             box.arm(h)

@@ -167,14 +167,14 @@ def test_alarm_and_mep_options_out_of_range_are_refused(sim_unit: SimUnit, box: 
     ]
     for p, limit, value, rng in cases:
         with pytest.raises(DeviceError) as e:
-            box.validate(p)
+            box.check_protocol(p)
         d = e.value.detail
         assert d is not None, (limit, str(e.value))
         assert (d["limit"], d["value"], [d["min"], d["max"]]) == (limit, value, rng), d
     with pytest.raises(DeviceError) as e:
-        box.validate(mep_protocol(1, alarms={"mep_gone": 1}))
+        box.check_protocol(mep_protocol(1, alarms={"mep_gone": 1}))
     assert "mep_gone" in str(e.value)
-    assert box.validate(mep_protocol(1, alarms={"mep_drop_pct": 75, "mep_loss_uv": 30}))["hash"]
+    assert box.check_protocol(mep_protocol(1, alarms={"mep_drop_pct": 75, "mep_loss_uv": 30}))["hash"]
 
 
 def tracking(**changes: Any) -> dict[str, Any]:
@@ -232,8 +232,8 @@ def test_tracking_options_are_checked(sim_unit: SimUnit, box: StimBox) -> None:
     for track, key in (({"start_mv": 500000}, "track.start_mv"), ({"step_mv": 1}, "track.step_mv"),
                        ({"start_ua": 1000}, "track.start_ua")):
         with pytest.raises(DeviceError) as e:
-            box.validate(tracking(track=track))
+            box.check_protocol(tracking(track=track))
         assert key in str(e.value), str(e.value)
     with pytest.raises(DeviceError) as e:
-        box.validate(tracking(alarms={"mep_threshold_rise_v": 5}))
+        box.check_protocol(tracking(alarms={"mep_threshold_rise_v": 5}))
     assert (e.value.detail["limit"], e.value.detail["min"], e.value.detail["max"]) == ("alarms.mep_threshold_rise_v", 10, 500)

@@ -106,7 +106,7 @@ def test_electrode_at_one_megaohm_and_a_mismatched_pair_fail(sim_unit: SimUnit, 
 
 
 def test_impedance_refused_while_stimulating(box: StimBox) -> None:
-    v = box.validate(protocols.load("ssep", BOARD) | {"count": 500})
+    v = box.check_protocol(protocols.load("ssep", BOARD) | {"count": 500})
     box.arm(v["hash"])
     box.start()
     try:

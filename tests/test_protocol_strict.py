@@ -65,15 +65,15 @@ def test_the_unit_refuses_them_at_validate(box: StimBox) -> None:
     p = protocols.load("temg", BOARD)
     p["record"]["bnad"] = p["record"].pop("band")
     with pytest.raises(DeviceError, match="record.bnad"):
-        box.validate(p)
+        box.check_protocol(p)
     p = protocols.load("temg", BOARD)
     p["muscles"] = ["L_TA"]
     with pytest.raises(DeviceError, match="muscles"):
-        box.validate(p)
+        box.check_protocol(p)
     p = protocols.load("temg", BOARD)
     p["roots"] = ["L4-L5"]
     with pytest.raises(DeviceError, match="roots"):
-        box.validate(p)
+        box.check_protocol(p)
 
 
 def test_a_set_up_larger_than_the_averaging_memory_is_refused_at_validate(box: StimBox) -> None:
@@ -81,7 +81,7 @@ def test_a_set_up_larger_than_the_averaging_memory_is_refused_at_validate(box: S
     p["record"] = {"channels": list(range(16)), "rate_hz": 20000, "pre_ms": 5, "post_ms": 195,
                    "band": [10, 1500]}
     with pytest.raises(LimitError) as e:
-        box.validate(p)
+        box.check_protocol(p)
     d = e.value.detail
     # 16 channels x 4000 samples: A and B sums at 3 bytes a sample, and the
     # sweep buffer; more than the unit's whole heap and arena.
@@ -90,4 +90,4 @@ def test_a_set_up_larger_than_the_averaging_memory_is_refused_at_validate(box: S
     # Nothing is left behind: a set-up that fits validates next.
     p["record"]["channels"] = [8, 9]
     p["record"]["rate_hz"] = 5000
-    assert box.validate(p)["hash"]
+    assert box.check_protocol(p)["hash"]

@@ -193,14 +193,39 @@ def test_event_log_keeps_entries_until_acknowledged(firmware_image, runtime: str
 @pytest.mark.parametrize("runtime", BOTH)
 def test_monitor_scan_allocates_nothing(firmware_image, runtime: str) -> None:
     r = device(firmware_image, "monitor_scan", runtime=runtime)
-    out, f = r
+    out, f, fig, out2, f2, fig2 = r
     n = 1024
-    # Largest sums a board can see stay inside a 31-bit small int.
-    assert out == [32767, 16000, 32767 * n, 0]
+    # Largest sums a board can see stay inside a 31-bit small int; a
+    # current on from the first sample crosses half at once, never back.
+    assert out == [32767, 16000, 32767 * n, 0, 0, 16000, 0, -1, -1, -1]
     assert out[2] < 2**30
     # TC: 1.64 A is past 95 % of its 1.5 A current limit and 640 V is short of
     # the 1000 V set: current limiting.
-    assert f == 4
+    assert f == 4 and fig[0] == 640000
+    # 2 us x 50 uA x 32767 x 1024 samples, in nC (floored)
+    assert fig[1] == 32767 * n * 50 * 2 // 1000
+    # The biphasic pulse: half-way edge samples put each half crossing on
+    # a sample (x 64 in 1/64 sample), so the widths are exact.
+    assert out2[:6] == [2500, 1250, 2500 * 48 + 1250 * 2, 1250 * 98 + 625 * 2, 1250, 625]
+    assert out2[6:] == [8 * 64, 57 * 64, 63 * 64, 162 * 64]
+    assert f2 == 0
+    # amp, q nC, amp2, q2 nC, w1, w2, gap, onset (ns)
+    assert fig2 == [10000, 2500 * 48 * 4 * 2 // 1000 + 20, 5000, 1250 * 98 * 4 * 2 // 1000 + 10,
+                    98000, 198000, 12000, 0]
+
+
+@pytest.mark.parametrize("runtime", BOTH)
+def test_a_pulse_read_back_in_the_sequencer_allocates_nothing(firmware_image, runtime: str) -> None:
+    k, recs = device(firmware_image, "readback_heap", runtime=runtime)
+    assert k >= 2
+    out, an, ca, amp, q, amp2, q2, w1, w2, gap, onset, flags = recs
+    # 30 mA for 300 us into 1 kohm on P1 (output 1), anode P1+, cathode P1-,
+    # its edges on samples: exact widths, and the rising edge read half a
+    # sample (1 us) before the scheduled start.
+    assert out == [1] * k and an == [1] * k and ca == [2] * k
+    assert amp == [30000] * k and q == [9000] * k and flags == [0] * k
+    assert amp2 == q2 == w2 == gap == [0] * k
+    assert w1 == [300000] * k and onset == [-1000] * k
 
 
 @pytest.mark.parametrize("runtime", BOTH)

@@ -63,7 +63,7 @@ def test_scs_walk_reports_the_lead_side(firmware_image, new_unit, scenario: str,
 def test_a_search_without_a_record_table_is_refused(box: StimBox) -> None:
     p = protocols.load("temg", BOARD)
     del p["record"]
-    h = box.validate(p)["hash"]
+    h = box.check_protocol(p)["hash"]
     box.arm(h)
     with pytest.raises(DeviceError, match="record table"):
         box.start()

@@ -32,7 +32,7 @@ def refused(fn, owner: str) -> dict:
 
 
 def test_another_host_cannot_start_heartbeat_or_disarm_but_can_stop(sim_unit: SimUnit, box: StimBox) -> None:
-    h = box.validate(ssep(200))["hash"]
+    h = box.check_protocol(ssep(200))["hash"]
     box.arm(h)
     assert box.token and box.session == "s1"
     run = box.start()
@@ -65,7 +65,7 @@ def test_another_hosts_heartbeats_do_not_keep_a_dead_hosts_run(firmware_image, n
     with new_unit(realtime=True) as unit:
         install_offline(firmware_image, unit.flash)
         first = StimBox.connect(unit.port)
-        first.arm(first.validate(ssep(200))["hash"])
+        first.arm(first.check_protocol(ssep(200))["hash"])
         first.start()
         first.heartbeat()
         last_hb = time.monotonic()
@@ -99,7 +99,7 @@ def test_another_hosts_heartbeats_do_not_keep_a_dead_hosts_run(firmware_image, n
 
 def test_only_the_session_acknowledges_journal_records_while_it_holds_the_unit(
         sim_unit: SimUnit, box: StimBox) -> None:
-    box.arm(box.validate(ssep(20))["hash"])
+    box.arm(box.check_protocol(ssep(20))["hash"])
     other = StimBox(box.transport)  # a second program on the port: no token
     last = other.records(0).last_seq
     acked = other.records().acked

@@ -41,10 +41,10 @@ def test_plan_prints_the_exact_edges_of_a_tcmep_train(sim_unit: SimUnit) -> None
     assert rows[5][5] == "2000000..2000075"  # next train after 1 / 0.5 Hz
 
 
-@pytest.mark.parametrize("name", ["tcmep", "ssep", "temg", "scs", "dwave"])
+@pytest.mark.parametrize("name", ["tcmep", "ssep", "temg", "scs", "dwave", "pulses"])
 def test_plan_of_every_example(box: StimBox, name: str) -> None:
     plan = box.plan(proto(name))
-    assert plan["rows"] and plan["hash"] == box.validate(proto(name))["hash"]
+    assert plan["rows"] and plan["hash"] == box.check_protocol(proto(name))["hash"]
     assert plan["figures"]["pulses"] >= len(plan["rows"])
 
 
@@ -85,7 +85,7 @@ def test_one_step_over_a_limit_is_refused_by_the_unit_with_its_name(
     # Exhaustive per-limit refusals run on the firmware in
     # test_protocol_limits.py; this checks the same reach the host intact.
     with pytest.raises(LimitError) as e:
-        box.validate(proto(name, **changes))
+        box.check_protocol(proto(name, **changes))
     d = e.value.detail
     assert d["limit"] == limit and d["value"] == value and d["min"] <= d["max"] < value
     assert limit in e.value.message
@@ -102,7 +102,7 @@ def test_cli_run_shows_the_limit_value_and_range(sim_unit: SimUnit, tmp_path: Pa
 
 def test_arming_needs_the_interlock_and_the_refusal_is_logged(box: StimBox) -> None:
     box.sim(interlock=False)
-    h = box.validate(proto("ssep"))["hash"]
+    h = box.check_protocol(proto("ssep"))["hash"]
     with pytest.raises(DeviceError) as e:
         box.arm(h)
     assert e.value.name == "interlock"
@@ -202,7 +202,7 @@ def test_a_record_table_too_big_for_the_heap_is_refused_and_the_unit_stays_up(bo
     for site in p["sites"]:
         site["record"] = dict(site["record"], channels=list(range(16)), post_ms=500, rate_hz=20000)
     with pytest.raises(DeviceError) as e:
-        box.validate(p)
+        box.check_protocol(p)
     # refused by the per-channel sample limit, named with its value and range
     assert e.value.name == "limit" and e.value.detail["limit"] == "samples"
     assert e.value.detail["value"] == 10200 and e.value.detail["max"] == 4096

@@ -32,7 +32,7 @@ def running_unit(new_unit, firmware_image) -> SimUnit:
 
 
 def start_run(box: StimBox, unit: SimUnit) -> None:
-    box.arm(box.validate(ssep(400))["hash"])
+    box.arm(box.check_protocol(ssep(400))["hash"])
     box.start()
     deadline = time.monotonic() + 5
     while unit.model.pulse_count < 4 and time.monotonic() < deadline:

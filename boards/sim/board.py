@@ -95,6 +95,9 @@ WATCHDOG_MS = 2000
 # Output monitor ADC: samples current and voltage across every pulse.
 MONITOR_RATE_HZ = 500000
 MONITOR_MAX_SAMPLES = 1024  # per pulse, current and voltage each
+# A pulse's trace starts this many samples (16 us) before its scheduled
+# start, so a late (or early) pulse shows as a late (or early) edge.
+MONITOR_PRE_SAMPLES = 8
 
 # --- recording amplifiers ----------------------------------------------------
 AMP_CHANNELS = 18  # 0..15 scalp, neck, limbs and muscles; 16, 17 the epidural strip
@@ -107,6 +110,12 @@ AMP_ELECTRODES = (
     "Cv5", "EPL", "EPR", "ES1", "ES2", "ES3", "ES4", "Fz", "PFL", "PFLr", "PFR", "PFRr", "QUADL", "QUADLr", "QUADR",
     "QUADRr", "TAL", "TALr", "TAR", "TARr",
 )
+# Built-in calibrator: switches chosen channels' inputs from the patient to
+# a known source (a triggered one-cycle sine, shorted inputs, or a mains
+# tone) of at most max_uv peak, so the recording chain can be checked
+# against a known signal. A board without one declares None: a lab's
+# phantom box supplies the signals.
+CALIBRATOR = {"modes": ("signal", "short", "mains"), "waveforms": ("sine1",), "max_uv": 2000}
 # Reserved at start-up for sweep buffers and averaging sums (stimfw/core/arena.py):
 # 8 channels x 1000 samples with A/B splits (3-byte sums), and one-channel
 # sweep buffers for up to 4 averaging set-ups. Set-ups beyond it use the heap.
@@ -184,6 +193,14 @@ LIMITS = {
     "open_ohm": 20000,  # load above this: open circuit (multiple of 1000)
     "short_ohm": 20,  # load below this: short (divides 1000)
     "shortfall_pct": 90,  # delivered below 90 % of the set value: compliance flag
+    # Read-back tolerances (docs/SAFETY.md, "Output monitoring"): phase-1
+    # peak against the set amplitude (over/under), each phase's width at
+    # half amplitude against the set width, the phase-1 onset against its
+    # scheduled start, biphasic |Q1 - Q2| / Q1 (judged to 1000 ppm).
+    "amp_tol_pct": 4,
+    "width_tol_us": 5,
+    "timing_tol_us": 10,
+    "imbalance_tol_ppm": 50000,
     "flags_abort": 3,  # consecutive flagged pulses that abort a run
     # Memory bounds of a case of any length (docs/SAFETY.md, "Bounded memory").
     # Protocols whose baselines (alarm monitors) are kept, least recently
@@ -196,7 +213,7 @@ LIMITS = {
 # results) kept until the host acknowledges them: a file of JOURNAL_SLOTS
 # slots of JOURNAL_SLOT_BYTES in the flash folder (384 KB; on a board, a
 # flash partition of that size). A slot holds one event or result (an alarm
-# event with its values takes about 300 B), or up to 37 pulses' records.
+# event with its values takes about 300 B), or up to 9 pulses' read-back records.
 JOURNAL_SLOTS = 1024
 JOURNAL_SLOT_BYTES = 384
 # Whether committing the journal needs a flush. A board's file system holds

@@ -7,3 +7,20 @@ DESCRIPTION = "StimBox on an STM32F4/F7 controller board"
 MPY_ARCH = "armv7emsp"
 USB_IDS = ((0xF055, 0x9800),)  # MicroPython's USB CDC on pyboard-class boards
 LIMITS_PROFILE = "stm32-default-v1"
+# No built-in calibrator: a lab's phantom box supplies the recording chain's
+# known signals.
+CALIBRATOR = None
+
+# Output monitor: a pulse's trace starts this many samples before its
+# scheduled start, so a late pulse shows as a late edge.
+MONITOR_PRE_SAMPLES = 8
+
+# The read-back tolerances of the limits profile (docs/SAFETY.md, "Output
+# monitoring"); the rest of the profile comes with the board's HAL.
+LIMITS = {
+    "profile": LIMITS_PROFILE,
+    "amp_tol_pct": 4,
+    "width_tol_us": 5,
+    "timing_tol_us": 10,
+    "imbalance_tol_ppm": 50000,
+}

@@ -174,7 +174,8 @@ class Hal:
         buf[2k + 1]), int16, into the caller's preallocated buffer (an
         array('h') of up to 2 * board.MONITOR_MAX_SAMPLES). Returns the
         samples per trace written, at most len(buf) // 2, or 0 until that
-        pulse has gone out. Scales: board.OUTPUTS[i]["mon_ua_lsb"] (uA) and
+        pulse has gone out. The trace starts board.MONITOR_PRE_SAMPLES
+        samples before the pulse's scheduled start. Scales: board.OUTPUTS[i]["mon_ua_lsb"] (uA) and
         ["mon_mv_lsb"] (mV) per LSB, at board.MONITOR_RATE_HZ. Allocates
         nothing."""
         raise self._missing("monitor")

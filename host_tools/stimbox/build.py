@@ -47,10 +47,10 @@ SLOT_LEN = 12
 # (deploying, finding units by USB id); the firmware reads the second set
 # too, so a board needs both, and a hal.py, to be built.
 BOARD_HOST_NAMES = ("NAME", "DESCRIPTION", "MPY_ARCH", "USB_IDS", "LIMITS_PROFILE")
-BOARD_FIRMWARE_NAMES = ("OUTPUTS", "MONITOR_RATE_HZ", "MONITOR_MAX_SAMPLES", "AMP_CHANNELS",
-                        "AMP_UV_PER_LSB", "AMP_RATES_HZ", "AMP_ELECTRODES", "DSP_ARENA_BYTES",
-                        "JOURNAL_SLOTS", "JOURNAL_SLOT_BYTES", "JOURNAL_SYNC", "LIMITS",
-                        "WATCHDOG_MS")
+BOARD_FIRMWARE_NAMES = ("OUTPUTS", "MONITOR_RATE_HZ", "MONITOR_MAX_SAMPLES", "MONITOR_PRE_SAMPLES",
+                        "AMP_CHANNELS", "AMP_UV_PER_LSB", "AMP_RATES_HZ", "AMP_ELECTRODES",
+                        "DSP_ARENA_BYTES", "JOURNAL_SLOTS", "JOURNAL_SLOT_BYTES", "JOURNAL_SYNC", "LIMITS",
+                        "WATCHDOG_MS", "CALIBRATOR")
 
 
 @dataclass(frozen=True)

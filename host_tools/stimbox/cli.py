@@ -39,16 +39,23 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
     from stimbox.build import build_image, install_offline
 
-    unit = SimUnit(
-        name=args.name,
-        flash=args.flash,
-        heap=args.heap,
-        scenario=args.scenario,
-        seed=args.seed,
-        realtime=args.realtime,
-        micropython=args.micropython,
-        ticks_start_us=args.ticks_start_us,
-    )
+    stage = _sim_errors(args.stage or [], "--stage", "OUT")
+    amp = _sim_errors(args.amp or [], "--amp", "CH")
+    try:
+        unit = SimUnit(
+            name=args.name,
+            flash=args.flash,
+            heap=args.heap,
+            scenario=args.scenario,
+            seed=args.seed,
+            realtime=args.realtime,
+            micropython=args.micropython,
+            ticks_start_us=args.ticks_start_us,
+            stage=stage,
+            amp={int(ch): v for ch, v in amp.items()},
+        )
+    except ValueError as e:  # a bad scenario, stage or amplifier setting
+        raise SimError(str(e)) from None
     fresh = not (unit.flash / "main.py").exists()
     if fresh and not args.blank:
         # A unit from the factory comes programmed: install the current build,
@@ -76,6 +83,9 @@ def cmd_sim(args: argparse.Namespace) -> int:
                 flush=True,
             )
             print(f"runtime {rt.path}: {_runtime_text(rt.as_dict())}, mpy {rt.mpy_arch}", flush=True)
+            for flag, table in (("stage", stage), ("amp", amp)):
+                for who, fields in table.items():
+                    print(f"{flag} {who}: " + ", ".join(f"{k}={v:g}" for k, v in fields.items()), flush=True)
             if note:
                 print(note, flush=True)
             print("stop with Ctrl-C", flush=True)
@@ -83,6 +93,29 @@ def cmd_sim(args: argparse.Namespace) -> int:
     finally:
         unit.stop()
     return 0
+
+
+def _sim_errors(options: list[str], flag: str, what: str) -> dict[str, dict[str, float]]:
+    """--stage/--amp options ("P1:gain_error=-0.05,timing_offset_us=20"),
+    by output or channel; the model checks the names and ranges."""
+    out: dict[str, dict[str, float]] = {}
+    for text in options:
+        who, sep, rest = text.partition(":")
+        who = who.strip()
+        if not sep or not who or not rest.strip():
+            raise SimError(f"{flag} {text!r}: expected {what}:field=value[,field=value...]")
+        if flag == "--amp" and not who.isdigit():
+            raise SimError(f"{flag} {text!r}: {who!r} is not a channel number")
+        fields = out.setdefault(who, {})
+        for item in rest.split(","):
+            key, eq, value = (part.strip() for part in item.partition("="))
+            if not eq or not key:
+                raise SimError(f"{flag} {text!r}: {item!r} is not field=value")
+            try:
+                fields[key] = float(value)
+            except ValueError:
+                raise SimError(f"{flag} {text!r}: {key}={value!r} is not a number") from None
+    return out
 
 
 def _runtime_text(rt: dict[str, Any]) -> str:
@@ -121,6 +154,11 @@ def add_sim(sub: argparse._SubParsersAction) -> None:
                    help="the unit's tick counter starts at N (mod its ticks period), e.g. 1073000000 "
                    "to cross a 32-bit board's 2**30 us wrap within a minute; the model's timeline, "
                    "scenarios and ground truth are unaffected")
+    p.add_argument("--stage", action="append", metavar="OUT:FIELD=V,...",
+                   help="an output stage error on top of the scenario's, e.g. P1:gain_error=-0.05 "
+                   "(fields of the output stage model, docs/SIMULATOR.md; repeatable)")
+    p.add_argument("--amp", action="append", metavar="CH:FIELD=V,...",
+                   help="a recording channel's error, e.g. 3:gain_error=0.05,delay_us=100 (repeatable)")
     p.set_defaults(func=cmd_sim)
 
 
@@ -224,14 +262,9 @@ def _check_for(box: Any, proto: dict[str, Any], path: str) -> str:
 
 
 def _limit_text(e: Exception) -> str:
-    from stimbox.errors import LimitError
+    from stimbox.errors import limit_text
 
-    if isinstance(e, LimitError) and isinstance(e.detail, dict):
-        d = e.detail
-        return (f"refused by the unit: limit {d.get('limit')}: value {d.get('value')} "
-                f"{d.get('unit', '')}, allowed {d.get('min')}..{d.get('max')} {d.get('unit', '')}"
-                f" ({e.message})")
-    return str(e)
+    return limit_text(e)
 
 
 def _electrodes(names: tuple[str, ...], mask: int) -> str:
@@ -328,8 +361,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"run {r.run}: {r.outcome}, {s.get('done')}/{s.get('total')} pulses, "
               f"delivered charge {s.get('charge_nc', 0) / 1000:.1f} uC in all")
         for p in r.pulses[: args.show]:
-            print(f"  pulse {p.index:>4}: delivered {p.amp:>7}, charge {p.charge_nc / 1000:8.3f} uC"
-                  f"{'  ' + ','.join(p.flags) if p.flags else ''}")
+            print(f"  pulse {p.index:>4} {p.output:<4} {'+'.join(p.anodes)}>{'+'.join(p.cathodes)}: "
+                  f"delivered {p.amp:>7}, charge {p.charge_nc / 1000:8.3f} uC, "
+                  f"width {p.width_us:6.1f} us, onset {p.onset_us:+5.1f} us"
+                  + (f"; phase 2 {p.amp2:>7}, {p.charge2_nc / 1000:8.3f} uC, width {p.width2_us:6.1f} us, "
+                     f"gap {p.gap_us:5.1f} us" if p.amp2 else "")
+                  + (f"  {','.join(p.flags)}" if p.flags else ""))
         if len(r.pulses) > args.show:
             print(f"  ... {len(r.pulses) - args.show} more pulses (--json for all)")
         for line in dwave.recording_lines(r.recording):
@@ -547,7 +584,59 @@ def add_emg(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_emg)
 
 
-COMMANDS = [add_sim, add_deploy, add_info, add_ports, add_plan, add_run, add_events, add_impedance, add_emg]
+# --- stimbox validate ------------------------------------------------------------
+def cmd_validate(args: argparse.Namespace) -> int:
+    from stimbox.client import StimBox
+    from stimbox.validation import run_validation
+    from stimbox.validation.checks import Check, line
+
+    def show(c: Check) -> None:
+        if not args.quiet and not args.json:
+            print(line(c), flush=True)
+
+    notes: list[str] = []
+    with StimBox.connect(args.port) as box:
+        summary = run_validation(box, args.phantom, args.out, load_ohm=args.load_ohm,
+                                 tolerance_file=args.tolerances, on_check=show, notes=notes)
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        if args.quiet:
+            for c in summary["checks"]:
+                if c["outcome"] == "FAIL":
+                    print(f"FAIL  {c['name']}")
+        u, n = summary["unit"], summary["counts"]
+        print(f"{summary['outcome']}: unit {u['serial']} ({u['board']}, firmware {u['firmware']} build "
+              f"{str(u['build'])[:16]}) into {summary['phantom']['name']}: {n['PASS']} PASS, {n['FAIL']} FAIL, "
+              f"{n['SKIP']} SKIP in {summary['duration_s']:.1f} s"
+              + (f"; record in {args.out}" if args.out else ""))
+    for note in notes:
+        print(f"stimbox: {note}", file=sys.stderr)
+    return 1 if summary["outcome"] != "PASS" else 0
+
+
+def add_validate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "validate", help="validate a unit into a phantom load: PASS/FAIL per check",
+        description="Run the validation suite on a unit connected to a phantom load: every output's "
+        "delivered amplitude, charge and width over a grid of settings, timing, biphasic charge "
+        "balance, load faults, and the recording chain against a known signal. Prints each check "
+        "(requested, measured, tolerance, PASS/FAIL/SKIP) and a verdict; exit status 1 on any FAIL. "
+        "See docs/VALIDATION.md.")
+    _port_option(p)
+    p.add_argument("--out", type=Path, help="folder for summary.json and report.html")
+    p.add_argument("--phantom", type=Path, metavar="FILE",
+                   help="phantom file: the lab's loads and phantom box (default: the board's bench phantom)")
+    p.add_argument("--load-ohm", type=float, metavar="OHMS", help="one resistor of OHMS on every output")
+    p.add_argument("--tolerances", type=Path, metavar="FILE",
+                   help="tolerance file (default: boards/<board>/validation.toml)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="only failures and the verdict")
+    p.set_defaults(func=cmd_validate)
+
+
+COMMANDS = [add_sim, add_deploy, add_info, add_ports, add_plan, add_run, add_events, add_impedance, add_emg,
+            add_validate]
 
 
 def build_parser() -> argparse.ArgumentParser:

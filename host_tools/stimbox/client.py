@@ -390,10 +390,20 @@ class StimBox:
         return self.wait_boot()
 
     # --- stimulation (the unit validates and decides; see docs/SAFETY.md) --
-    def validate(self, protocol: dict[str, Any]) -> dict[str, Any]:
+    def check_protocol(self, protocol: dict[str, Any]) -> dict[str, Any]:
         """The unit's verdict on a wire-form protocol: its hash and figures,
         or LimitError naming the limit, the value and the allowed range."""
         return self.request(m.MSG_VALIDATE, protocol)
+
+    def validate(self, phantom: Any = None, out: Any = None, **options: Any) -> dict[str, Any]:
+        """Validate this unit into a phantom load (docs/VALIDATION.md): every
+        check with its requested and measured value, tolerance and outcome;
+        the summary also goes to summary.json (and report.html) in `out`.
+        phantom: a phantom file's path or a stimbox.validation.Phantom (None:
+        the board's default bench phantom); options: run_validation's."""
+        from stimbox.validation import run_validation
+
+        return run_validation(self, phantom, out, **options)
 
     def plan(self, protocol: dict[str, Any]) -> dict[str, Any]:
         """Validate and compile without stimulating: the summary, and under
@@ -531,6 +541,21 @@ class StimBox:
         """Stop free-run EMG; the summary (counts per channel, cumulative
         train time, detections not pushed yet)."""
         return self.request(m.MSG_FREERUN_STOP)
+
+    def trace(self) -> dict[str, Any]:
+        """The last pulse the unit read back from its output monitor:
+        {"run", "pulse" (index in its run), "out" (output index), "rate_hz",
+        "ua_lsb", "mv_lsb", "pre" (samples before the scheduled start), "i",
+        "v" (int16 samples)}; {"run": None} before any."""
+        raw = self.request_raw(m.MSG_TRACE)
+        (k,) = struct.unpack_from("<H", raw)
+        d: dict[str, Any] = json.loads(raw[2 : 2 + k])
+        n = d.pop("n", 0)
+        if d.get("run") is not None:
+            samples = struct.unpack_from(f"<{2 * n}h", raw, 2 + k)
+            d["i"] = list(samples[0::2])
+            d["v"] = list(samples[1::2])
+        return d
 
     def sim(self, **request: Any) -> Any:
         """Sim-only control of a simulated unit (docs/SIMULATOR.md)."""

@@ -72,3 +72,13 @@ class DeviceError(StimBoxError):
 class LimitError(DeviceError):
     """A safety limit refused the request; detail names the limit, the
     offending value and the allowed range."""
+
+
+def limit_text(e: Exception) -> str:
+    """A refusal as one line naming the limit, the value and the allowed range."""
+    if isinstance(e, LimitError) and isinstance(e.detail, dict):
+        d = e.detail
+        return (f"refused by the unit: limit {d.get('limit')}: value {d.get('value')} "
+                f"{d.get('unit', '')}, allowed {d.get('min')}..{d.get('max')} {d.get('unit', '')}"
+                f" ({e.message})")
+    return str(e)

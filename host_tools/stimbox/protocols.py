@@ -63,7 +63,7 @@ def from_dict(data: dict[str, Any], board: ModuleType | None = None,
     """A protocol given as a dict (Python API) checked as a file would be."""
     wire = _plain(data, "", Path(str(file)))
     if "type" not in wire:
-        raise ProtocolFileError(file, "type", "missing; one of tcmep, ssep, temg, scs, dwave")
+        raise ProtocolFileError(file, "type", "missing; one of tcmep, ssep, temg, scs, dwave, pulses")
     size = wire_size(wire)
     if size > MAX_STAGED:
         raise ProtocolFileError(

@@ -11,12 +11,13 @@ its outcome and the events that say why.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from stimfw.link import messages as m
 
+from stimbox.build import board_module
 from stimbox.client import Push, StimBox
 from stimbox.errors import DeviceError, ReplyTimeout, UnitLost, UnitReset
 
@@ -31,10 +32,49 @@ NO_REPLY_S = 2.0
 
 @dataclass
 class PulseRecord:
+    """One pulse as the unit read it back from its output monitor."""
+
     index: int
-    amp: int  # delivered peak, in the output's unit (uA or mV)
-    charge_nc: int  # delivered charge of the first phase, nC
+    output: str  # the output's name (board.OUTPUTS)
+    amp: int  # delivered phase-1 peak, in the output's unit (uA or mV)
+    charge_nc: int  # delivered charge of phase 1, nC
     flags: list[str]
+    amp2: int = 0  # phase 2 the same (0 for a monophasic pulse)
+    charge2_nc: int = 0
+    width_us: float = 0.0  # phase-1 width at half amplitude
+    width2_us: float = 0.0
+    gap_us: float = 0.0  # phase-1 trailing to phase-2 leading half crossing
+    onset_us: float = 0.0  # phase-1 leading half crossing minus the scheduled start
+    anodes: list[str] = field(default_factory=list)
+    cathodes: list[str] = field(default_factory=list)
+
+    @property
+    def net_nc(self) -> int:
+        return self.charge_nc - self.charge2_nc
+
+
+def _contacts(names: Sequence[str], mask: int) -> list[str]:
+    return [names[i] for i in range(len(names)) if mask >> i & 1]
+
+
+def pulse_records(d: dict[str, Any], outputs: Sequence[dict[str, Any]]) -> list[PulseRecord]:
+    """The pulses of one PUSH_PULSE (or a journal's pulses record, whose
+    keys are the same) with names from the board's OUTPUTS. A pulse the
+    boot reconciliation added (fired, never read back) reads as zeros."""
+    def num(key: str, k: int) -> int:
+        v = d[key][k]
+        return 0 if v is None else int(v)
+
+    recs = []
+    for k, o in enumerate(d["out"]):
+        names = outputs[o]["electrodes"]
+        recs.append(PulseRecord(
+            d["first"] + k, outputs[o]["name"], num("amp", k), num("q_nc", k), _flag_names(d["flags"][k]),
+            num("amp2", k), num("q2_nc", k), num("w1_ns", k) / 1000, num("w2_ns", k) / 1000,
+            num("gap_ns", k) / 1000, num("onset_ns", k) / 1000,
+            _contacts(names, d["an"][k]), _contacts(names, d["ca"][k]),
+        ))
+    return recs
 
 
 @dataclass
@@ -86,8 +126,9 @@ def run_protocol(
     """Run one protocol to its end, or until the unit ends it. during(box,
     result) is called on every pass while the run goes on (a script's hook:
     stop it, change the simulated patient, stop the heartbeat)."""
-    verdict = box.validate(protocol)
+    verdict = box.check_protocol(protocol)
     h = verdict["hash"]
+    outputs = board_module(box.info()["board"]).OUTPUTS
     result = RunResult(run=0, protocol_hash=h, summary={"outcome": "running"})
     ended = [False]
 
@@ -106,8 +147,7 @@ def run_protocol(
         elif p.mtype == m.PUSH_MEP:
             result.meps.append(d)
         elif p.mtype == m.PUSH_PULSE:
-            for k, (amp, q, fl) in enumerate(zip(d["amp"], d["q_nc"], d["flags"], strict=True)):
-                result.pulses.append(PulseRecord(d["first"] + k, amp, q, _flag_names(fl)))
+            result.pulses.extend(pulse_records(d, outputs))
         elif p.mtype == m.PUSH_PROGRESS:
             if on_progress is not None:
                 on_progress(d)

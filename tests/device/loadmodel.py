@@ -137,6 +137,10 @@ class LoadHal(Hal):
         per_us = self.bd.MONITOR_RATE_HZ // 1000000 or 1
         us_per = 1000000 // self.bd.MONITOR_RATE_HZ
         n = 0
+        # The trace starts MONITOR_PRE_SAMPLES before the scheduled start.
+        while n < self.bd.MONITOR_PRE_SAMPLES:
+            buf[2 * n] = buf[2 * n + 1] = 0
+            n += 1
         for amp, w in ((r[2], r[3]), (0, r[4]), (r[6], r[5])):
             i, v = self.phase(o, amp, load) if amp else (0, 0)
             for _ in range(w // us_per * per_us):
@@ -145,6 +149,11 @@ class LoadHal(Hal):
                 buf[2 * n] = (i + o["mon_ua_lsb"] // 2) // o["mon_ua_lsb"]
                 buf[2 * n + 1] = (v + o["mon_mv_lsb"] // 2) // o["mon_mv_lsb"]
                 n += 1
+        # and runs on past the pulse's end
+        end = n + self.bd.MONITOR_PRE_SAMPLES
+        while n < end and n < len(buf) // 2:
+            buf[2 * n] = buf[2 * n + 1] = 0
+            n += 1
         return n
 
 

@@ -167,19 +167,60 @@ def monitor_scan():
     import micropython
     from stimfw.stim import delivery
 
-    buf = array("h", bytes(4 * board.MONITOR_MAX_SAMPLES))
-    for k in range(board.MONITOR_MAX_SAMPLES):
+    n = board.MONITOR_MAX_SAMPLES
+    buf = array("h", bytes(4 * n))
+    for k in range(n):
         buf[2 * k] = 32767
         buf[2 * k + 1] = 16000 if k % 2 else -16000
+    # A biphasic pulse on P1 (4 uA, 16 mV per LSB, 2 us samples): 8 samples
+    # before its start, phase 1 -10 mA for 100 us (50 samples, the first
+    # and last half-way edges), 10 us gap, phase 2 +5 mA for 200 us.
+    bi = array("h", bytes(4 * 200))
+    for k in range(8, 58):
+        bi[2 * k] = -2500 if 8 < k < 57 else -1250
+        bi[2 * k + 1] = -1250
+    for k in range(63, 163):
+        bi[2 * k] = 1250 if 63 < k < 162 else 625
+        bi[2 * k + 1] = 625
     out = delivery.new_scan()
-    judge = delivery.Judge(board.OUTPUTS[0], board.LIMITS)
+    out2 = delivery.new_scan()
+    judge = delivery.Judge(board.OUTPUTS[0], board.LIMITS, board.MONITOR_RATE_HZ, board.MONITOR_PRE_SAMPLES)
+    p1 = delivery.Judge(board.OUTPUTS[1], board.LIMITS, board.MONITOR_RATE_HZ, board.MONITOR_PRE_SAMPLES)
     micropython.heap_lock()
     try:
-        delivery.scan(buf, board.MONITOR_MAX_SAMPLES, 1, out)
-        f = judge.flags(board.MONITOR_MAX_SAMPLES, out, 1000000)
+        delivery.scan(buf, n, 1, out)
+        f = judge.flags(n, out, 1000000, 75, 0, 0)
+        delivery.scan(bi, 200, -1, out2, 0)
+        f2 = p1.flags(200, out2, -10000, 100, 10, 200)
     finally:
         micropython.heap_unlock()
-    return [list(out), f]
+    return [list(out), f, list(judge.fig), list(out2), f2, list(p1.fig)]
+
+
+def readback_heap():
+    # A pulse's read-back in the sequencer (scan, judge, its record into the
+    # segment's lists) allocates nothing. The load model's monitor builds
+    # tuples, so its trace of pulse 0 is taken first and served as is.
+    import micropython
+
+    app, host = armed(SSEP)
+    host.ok(m.MSG_START, {})
+    host.steps(2)
+    seq = app.sequencer
+    r = seq.run
+    n = app.hal.monitor(0, seq.mon)
+    app.hal.monitor = lambda k, buf: n
+    seq.pulselog = None
+    seq.recorder = None
+    seq._empty_recs()
+    k = seq.tl.n if seq.tl.n < 8 else 8
+    micropython.heap_lock()
+    try:
+        for i in range(k):
+            seq._readback(r, i)
+    finally:
+        micropython.heap_unlock()
+    return [k, [list(c) for c in seq.recs]]
 
 
 def plan_rows():
@@ -310,7 +351,7 @@ def late_heartbeat():
 SCENARIOS = {
     "arming": arming, "full_run": full_run, "heartbeat_lapse": heartbeat_lapse,
     "output_ends": output_ends, "delivery_flags": delivery_flags, "good_load": good_load,
-    "event_log": event_log, "monitor_scan": monitor_scan, "plan_rows": plan_rows,
+    "event_log": event_log, "monitor_scan": monitor_scan, "readback_heap": readback_heap, "plan_rows": plan_rows,
     "task_exception": task_exception, "closing_exception": closing_exception, "sessions": sessions, "late_heartbeat": late_heartbeat,
 }
 print(json.dumps(SCENARIOS[devargs.arg(0)](*devargs.data([]))))

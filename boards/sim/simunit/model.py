@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from simunit import groundtruth, loads, outputstage, scenarios
+from simunit import amplifier, calibrator, groundtruth, loads, outputstage, scenarios
 from simunit.boardfiles import OUTPUT_INDEX, board
 from simunit.clock import VirtualClock, unwrap
 from simunit.montage import CHANNELS, EPIDURAL_ELECTRODES, RECORDING_ELECTRODES, SITES
@@ -43,6 +43,13 @@ DEFAULT_LOADS = {
     "PR": loads.randles(2000.0, 20_000.0, 0.05e-6),  # ball-tip probe against the return
     "SCS": loads.resistor(800.0),  # lead contact to tissue
 }
+
+
+def _contacts(p: Pulse) -> tuple[list[str], list[str]]:
+    """A pulse's anodes and cathodes by name, as its timeline row masks them."""
+    names = board.OUTPUTS[p.output]["electrodes"]
+    return ([n for i, n in enumerate(names) if p.anodes >> i & 1],
+            [n for i, n in enumerate(names) if p.cathodes >> i & 1])
 
 
 def _event_time(ev: Event) -> float:
@@ -79,8 +86,12 @@ class Event:
 
 class HardwareModel:
     def __init__(
-        self, scenario: str = scenarios.DEFAULT, seed: int = 0, realtime: bool = False, ticks_start_us: int = 0
+        self, scenario: str = scenarios.DEFAULT, seed: int = 0, realtime: bool = False, ticks_start_us: int = 0,
+        stage: dict[str, dict[str, float]] | None = None, amp: dict[int, dict[str, float]] | None = None,
     ) -> None:
+        """stage and amp: output stage and amplifier errors on top of the
+        scenario's (outputstage.StageParams and amplifier.AmpError fields by
+        output name and channel); a ValueError names what is wrong."""
         self.lock = threading.RLock()
         self.clock = VirtualClock(realtime)
         self.ticks_period = DEFAULT_TICKS_PERIOD
@@ -93,6 +104,12 @@ class HardwareModel:
         self.interlock = True
         self.estop = False
         self.stage = [outputstage.default_params(i) for i in range(len(board.OUTPUTS))]
+        # Recording channels' gain and delay errors (absent: nominal), and
+        # the calibrator: its state and, in signal mode, the start times of
+        # the pulses that triggered it (timeline us, ascending).
+        self.amp_errors: dict[int, amplifier.AmpError] = {}
+        self.calibrator: dict[str, Any] = dict(calibrator.OFF)
+        self.cal_triggers: list[float] = []
         self.load_override: dict[str, loads.Load] = {}
         self.electrode_override: dict[str, float] = {}
         self.boots = 0
@@ -113,6 +130,10 @@ class HardwareModel:
         self.fired = 0
         self._set_seed(seed)
         self._set_scenario(scenario)
+        for name, changes in (stage or {}).items():
+            self._set_stage(name, changes)
+        for ch, changes in (amp or {}).items():
+            self._set_amp(ch, changes)
 
     # --- set-up -----------------------------------------------------------------
     def _set_seed(self, seed: int) -> None:
@@ -156,6 +177,35 @@ class HardwareModel:
         self.scenario_start_us = self.clock.now_us()
         self.physiology = Physiology(self.scenario.screws, self.scenario.scs, self.scenario.dwave)
         self.probe_screw = self.scenario.probe_screw
+        # The scenario describes the unit too: its output stages and
+        # amplifier channels are as it says, nominal where it says nothing.
+        self.stage = [outputstage.default_params(i) for i in range(len(board.OUTPUTS))]
+        self.amp_errors = {}
+        for name, changes in self.scenario.stage.items():
+            self._set_stage(name, changes)
+        for ch, changes in self.scenario.amp.items():
+            self._set_amp(ch, changes)
+
+    def _set_stage(self, output: str, changes: dict[str, Any]) -> None:
+        if output not in OUTPUT_INDEX:
+            raise ModelError(f"no output {output!r}; outputs: {', '.join(OUTPUT_INDEX)}")
+        i = OUTPUT_INDEX[output]
+        try:
+            self.stage[i] = outputstage.with_changes(self.stage[i], changes)
+        except (TypeError, ValueError) as e:
+            raise ModelError(f"output {output}: {e}") from None
+
+    def _set_amp(self, channel: Any, changes: dict[str, Any]) -> None:
+        """Channel `channel`'s errors: the given fields, the rest nominal."""
+        try:
+            ch = amplifier.channel_index(channel)
+            e = amplifier.with_changes(amplifier.NONE, changes)
+        except ValueError as err:
+            raise ModelError(str(err)) from None
+        if e == amplifier.NONE:
+            self.amp_errors.pop(ch, None)
+        else:
+            self.amp_errors[ch] = e
 
     def scenario_time_s(self, t_us: float | None = None) -> float:
         if t_us is None:
@@ -358,6 +408,10 @@ class HardwareModel:
         horizon = now - RING_US - HORIZON_US
         while self.events and self.events[0].t_us < horizon:
             self.events.popleft()
+        if self.cal_triggers and self.calibrator["mode"] == "signal":
+            gone = horizon - calibrator.burst_us(self.calibrator) - amplifier.MAX_DELAY_US
+            if self.cal_triggers[0] < gone:
+                del self.cal_triggers[:bisect.bisect_left(self.cal_triggers, gone)]
 
     def _deliver(self, p: Pulse) -> None:
         name = board.OUTPUTS[p.output]["name"]
@@ -365,9 +419,13 @@ class HardwareModel:
         self.pulse_count += 1
         self.fired += 1
         jrng = np.random.default_rng([self.seed, 11, self.pulse_count])
-        p.t_actual_us = p.t_us + int(round(jrng.normal(0.0, params.jitter_us))) if params.jitter_us > 0 else p.t_us
+        jitter = jrng.normal(0.0, params.jitter_us) if params.jitter_us > 0 else 0.0
+        # Whole us: the model's timeline is in us (and a cached waveform
+        # serves every pulse with the same delay).
+        delay = int(round(params.timing_offset_us + jitter))
+        p.t_actual_us = p.t_us + delay
         load = self.load_at(name, p.t_actual_us)
-        d = outputstage.deliver(p.output, p.amp, p.w1, p.gap, p.w2, p.amp2, load, params)
+        d = outputstage.deliver(p.output, p.amp, p.w1, p.gap, p.w2, p.amp2, load, params, delay)
         p.delivered = d
         if self.estop:
             self.pulses_while_estop += 1
@@ -378,7 +436,10 @@ class HardwareModel:
                "load": load.kind}
         rec.update(d.summary())
         self.pulse_log.append(rec)
-        t_end = p.t_actual_us + p.w1 + p.gap + p.w2
+        rec["anodes"], rec["cathodes"] = _contacts(p)
+        if self.calibrator["mode"] == "signal" and self.calibrator["trigger"] == name:
+            bisect.insort(self.cal_triggers, float(p.t_actual_us))
+        t_end = p.t_actual_us + int(round(d.width1_us + d.gap_us + d.width2_us))
         balance = abs(d.charge1_uc + d.charge2_uc) / max(abs(d.charge1_uc), 1e-9)
         art = Artifact(SITES[name]["region"], p.t_actual_us, t_end, d.peak_ua / 1000.0 * (1 if p.amp >= 0 else -1), balance)
         if name == "TC":
@@ -511,7 +572,21 @@ class HardwareModel:
             self.acquire_log.append((t0_us, rate_hz, n, tuple(channels)))
             return self.renderer.render(t0_us, rate_hz, n, list(channels), waves, arts, ohms,
                                         s.mains_hz, s.movement_per_min, s.cautery_per_min,
-                                        self.recovery_ms)
+                                        self.recovery_ms, self.amp_errors, self._injection(t0_us, t_end))
+
+    def _injection(self, t0_us: int, t_end_us: int) -> calibrator.Injection | None:
+        """The calibrator's part of an acquisition from t0_us to t_end_us."""
+        spec = self.calibrator
+        if spec["mode"] == "off":
+            return None
+        triggers: list[float] = []
+        if spec["mode"] == "signal":
+            # a trigger's burst reaches this far, delayed by a channel's delay at most
+            lo = t0_us - calibrator.burst_us(spec) - amplifier.MAX_DELAY_US
+            a = bisect.bisect_left(self.cal_triggers, lo)
+            b = bisect.bisect_right(self.cal_triggers, float(t_end_us))
+            triggers = self.cal_triggers[a:b]
+        return calibrator.Injection(spec, triggers)
 
     recovery_ms = 0.7  # amplifier recovery time constant after an overload
 
@@ -529,7 +604,7 @@ class HardwareModel:
 
     # --- sim-only control -------------------------------------------------------------
     SIM_KEYS = ("seed", "scenario", "interlock", "estop", "load", "stage", "probe", "electrode",
-                "recovery_ms", "advance_s", "groundtruth", "truth_average", "stall_ms")
+                "recovery_ms", "advance_s", "groundtruth", "truth_average", "stall_ms", "amp", "calibrator")
 
     def sim(self, req: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
@@ -559,13 +634,30 @@ class HardwareModel:
             if "stage" in req:
                 spec = dict(req["stage"])
                 output = str(spec.pop("output", ""))
-                if output not in OUTPUT_INDEX:
-                    raise ModelError(f"no output {output!r}; outputs: {', '.join(OUTPUT_INDEX)}")
-                i = OUTPUT_INDEX[output]
+                self._materialise()
+                self._set_stage(output, spec)
+            if "amp" in req:
+                spec = req["amp"]
+                if not isinstance(spec, dict) or "channel" not in spec:
+                    raise ModelError(f"amp: give a table with channel (0..{len(CHANNELS) - 1}) "
+                                     f"and any of {list(amplifier.FIELDS)}")
+                spec = dict(spec)
+                ch = spec.pop("channel")
+                self._materialise()
+                self._set_amp(ch, spec)
+                c = amplifier.channel_index(ch)
+                out["amp"] = dict(self.amp_errors.get(c, amplifier.NONE).describe(), channel=c)
+            if "calibrator" in req:
                 try:
-                    self.stage[i] = outputstage.with_changes(self.stage[i], spec)
+                    state = calibrator.parse(req["calibrator"], self.scenario.mains_hz)
                 except ValueError as e:
                     raise ModelError(str(e)) from None
+                # Pulses delivered so far triggered the calibrator as it was.
+                self._materialise()
+                if state != self.calibrator:
+                    self.cal_triggers = []
+                self.calibrator = state
+                out["calibrator"] = dict(state)
             if "probe" in req:
                 screw = req["probe"]
                 if screw is not None and screw not in self.scenario.screws:

@@ -19,8 +19,10 @@ from simunit.boardfiles import board
 from simunit.loads import Load
 
 DT_US = 1e6 / board.MONITOR_RATE_HZ
-PRE_SAMPLES = 8  # the monitor trace starts a little before the first edge
-POST_US = 60.0  # and runs on to show the load's recovery
+# The monitor trace starts this many samples before the pulse's scheduled
+# start, so a late pulse shows as a late edge,
+PRE_SAMPLES = board.MONITOR_PRE_SAMPLES
+POST_US = 60.0  # and runs on past its end to show the load's recovery
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,9 @@ class StageParams:
     fall_us: float = 4.0  # and back towards zero
     compliance: float = 0.0  # CC: mV of headroom; CV: current limit in uA
     jitter_us: float = 0.2  # r.m.s. timing jitter of each pulse's start
+    timing_offset_us: float = 0.0  # every pulse starts this much late
+    width_error_us: float = 0.0  # each phase lasts this much longer than set
+    phase2_error: float = 0.0  # phase-2 amplitude x (1 + phase2_error)
 
     def describe(self) -> dict[str, float]:
         return {k: float(v) for k, v in self.__dict__.items()}
@@ -56,8 +61,14 @@ def with_changes(p: StageParams, changes: dict[str, float]) -> StageParams:
 class Delivered:
     """One pulse as the output stage delivered it into its load."""
 
-    current_ua: np.ndarray  # monitor-rate samples, from PRE_SAMPLES before the first edge
+    current_ua: np.ndarray  # monitor-rate samples, from PRE_SAMPLES before the scheduled start
     voltage_mv: np.ndarray
+    onset_us: float  # the first edge, after the scheduled start
+    width1_us: float  # each phase as the stage timed it (set + width_error_us)
+    gap_us: float
+    width2_us: float  # 0: monophasic
+    amp1: float  # each phase's peak of the output's own quantity (uA for CC, mV for CV), unsigned
+    amp2: float
     charge1_uc: float  # delivered charge of phase 1 (signed)
     charge2_uc: float
     peak_ua: float  # largest |current|
@@ -71,6 +82,12 @@ class Delivered:
             "peak_mA": round(self.peak_ua / 1000, 4),
             "peak_V": round(self.peak_mv / 1000, 3),
             "limited": self.limited,
+            "onset_us": self.onset_us,
+            "width1_us": self.width1_us,
+            "gap_us": self.gap_us,
+            "width2_us": self.width2_us,
+            "amp1": round(self.amp1, 1),
+            "amp2": round(self.amp2, 1),
         }
 
 
@@ -83,17 +100,21 @@ def _quantise(amp: float, p: StageParams) -> float:
 
 @functools.lru_cache(maxsize=256)
 def deliver(
-    output: int, amp: int, w1: int, gap: int, w2: int, amp2: int, load: Load, p: StageParams
+    output: int, amp: int, w1: int, gap: int, w2: int, amp2: int, load: Load, p: StageParams, delay_us: int = 0
 ) -> Delivered:
+    """One pulse whose first edge comes delay_us after its scheduled start
+    (timing offset and jitter), sampled from PRE_SAMPLES before that start."""
     o = board.OUTPUTS[output]
     cc = o["kind"] == "CC"
     full = float(o["max"])
     up = full * DT_US / max(p.rise_us, 1e-3)  # max change per sample
     down = full * DT_US / max(p.fall_us, 1e-3)
     a1 = _quantise(amp, p)
-    a2 = _quantise(amp2, p) if w2 > 0 else 0.0
-    end_us = w1 + gap + w2
-    n = min(PRE_SAMPLES + int((end_us + POST_US) / DT_US) + 1, board.MONITOR_MAX_SAMPLES)
+    a2 = _quantise(amp2, p) * (1.0 + p.phase2_error) if w2 > 0 else 0.0
+    d1 = max(w1 + p.width_error_us, 0.0)
+    d2 = max(w2 + p.width_error_us, 0.0) if w2 > 0 else 0.0
+    end_us = d1 + gap + d2
+    n = min(PRE_SAMPLES + int((delay_us + end_us + POST_US) / DT_US) + 1, board.MONITOR_MAX_SAMPLES)
     cur = np.zeros(n)
     vol = np.zeros(n)
     q1 = q2 = 0.0
@@ -107,10 +128,10 @@ def deliver(
     dt = DT_US * 1e-6
     limit = p.compliance
     for k in range(n):
-        t = (k - PRE_SAMPLES) * DT_US
-        if 0 <= t < w1:
+        t = (k - PRE_SAMPLES) * DT_US - delay_us
+        if 0 <= t < d1:
             target, phase = a1, 1
-        elif w1 + gap <= t < end_us and w2 > 0:
+        elif d1 + gap <= t < end_us and w2 > 0:
             target, phase = a2, 2
         else:
             target, phase = 0.0, 0
@@ -149,8 +170,14 @@ def deliver(
             q2 += i_a * dt * 1e6
     cur.setflags(write=False)
     vol.setflags(write=False)
+    own = cur if cc else vol
+    t = (np.arange(n) - PRE_SAMPLES) * DT_US - delay_us
+    ph1 = own[(t >= 0) & (t < d1 + DT_US)]
+    ph2 = own[(t >= d1 + gap) & (t < end_us + DT_US)] if w2 > 0 else own[:0]
     return Delivered(
-        cur, vol, q1, q2, float(np.abs(cur).max()), float(np.abs(vol).max()), limited
+        cur, vol, float(delay_us), d1, float(gap), d2,
+        float(np.abs(ph1).max(initial=0.0)), float(np.abs(ph2).max(initial=0.0)),
+        q1, q2, float(np.abs(cur).max()), float(np.abs(vol).max()), limited,
     )
 
 

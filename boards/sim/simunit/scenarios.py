@@ -26,6 +26,14 @@ time (virtual time since the scenario was loaded) to their final factors.
     name = "..."; electrode = "CP4"; impedance_ohm = 1e6; start_s = 240; ramp_s = 0
     [[effect]]                          # stimulation load change
     name = "..."; output = "P1"; load = {kind = "open"}; start_s = 60
+    [stage.P1]                          # the unit's output stage (outputstage.StageParams fields)
+    gain_error = -0.05
+    [[amp]]                             # a recording channel's errors (amplifier.AmpError fields)
+    channel = 3; gain_error = 0.05; delay_us = 0
+
+Stage and amp tables hold from the moment the scenario is loaded (they
+describe the unit, not the patient); outputs and channels they do not name
+are nominal.
 
 Response names: ssep.<median_L|median_R|tibial_L|tibial_R>.<peripheral|
 subcortical|cortical>.<component>, mep.<muscle>, mwave.<muscle>,
@@ -45,7 +53,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from simunit import dwave, loads
+from simunit import amplifier, dwave, loads, outputstage
 from simunit.boardfiles import OUTPUT_INDEX
 from simunit.montage import RECORDING_ELECTRODES
 
@@ -114,6 +122,8 @@ class Scenario:
     screws: dict[str, dict[str, object]] = field(default_factory=lambda: dict(DEFAULT_SCREWS))
     effects: tuple[Effect, ...] = ()
     dwave: dict[str, str] = field(default_factory=lambda: dict(dwave.DEFAULT_LEVELS))
+    stage: dict[str, dict[str, float]] = field(default_factory=dict)  # output -> StageParams changes
+    amp: dict[int, dict[str, float]] = field(default_factory=dict)  # channel -> AmpError fields
     _cache: dict[str, tuple[Effect, ...]] = field(default_factory=dict, repr=False)
     _imp_cache: frozenset[str] | None = field(default=None, repr=False)
 
@@ -191,7 +201,8 @@ def _effect(d: dict[str, object], where: str) -> Effect:
 
 
 def parse(doc: dict[str, object], source: str) -> Scenario:
-    known = {"name", "description", "mains_hz", "bursts", "scs", "probe", "screw", "effect", "dwave"}
+    known = {"name", "description", "mains_hz", "bursts", "scs", "probe", "screw", "effect", "dwave",
+             "stage", "amp"}
     unknown = set(doc) - known
     if unknown:
         raise ValueError(f"{source}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
@@ -229,7 +240,47 @@ def parse(doc: dict[str, object], source: str) -> Scenario:
     effects = doc.get("effect", [])
     assert isinstance(effects, list)
     s.effects = tuple(_effect(e, source) for e in effects)
+    s.stage = _stage(doc.get("stage", {}), source)
+    s.amp = _amp(doc.get("amp", []), source)
     return s
+
+
+def _stage(tables: object, source: str) -> dict[str, dict[str, float]]:
+    """[stage.<OUT>] tables, each checked against the output's parameters."""
+    if not isinstance(tables, dict):
+        raise ValueError(f"{source}: stage takes [stage.<output>] tables")
+    out = {}
+    for name, changes in tables.items():
+        if name not in OUTPUT_INDEX:
+            raise ValueError(f"{source}: [stage.{name}]: no output {name!r}; outputs: {', '.join(OUTPUT_INDEX)}")
+        if not isinstance(changes, dict):
+            raise ValueError(f"{source}: [stage.{name}] must be a table")
+        try:
+            outputstage.with_changes(outputstage.default_params(OUTPUT_INDEX[name]), changes)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{source}: [stage.{name}]: {e}") from None
+        out[name] = dict(changes)
+    return out
+
+
+def _amp(tables: object, source: str) -> dict[int, dict[str, float]]:
+    """[[amp]] tables: channel and amplifier.AmpError fields."""
+    if not isinstance(tables, list):
+        raise ValueError(f"{source}: amp takes [[amp]] tables")
+    out: dict[int, dict[str, float]] = {}
+    for t in tables:
+        try:
+            if not isinstance(t, dict) or "channel" not in t:
+                raise ValueError(f"each needs a channel and any of {list(amplifier.FIELDS)}")
+            changes = {k: v for k, v in t.items() if k != "channel"}
+            ch = amplifier.channel_index(t["channel"])
+            if ch in out:
+                raise ValueError(f"channel {ch} twice")
+            amplifier.with_changes(amplifier.NONE, changes)
+        except ValueError as e:
+            raise ValueError(f"{source}: [[amp]]: {e}") from None
+        out[ch] = changes
+    return out
 
 
 def load(name_or_path: str) -> Scenario:

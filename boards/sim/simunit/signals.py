@@ -2,6 +2,9 @@
 mains pickup through the electrode impedances, movement and cautery bursts,
 the stimulus artifact with amplifier saturation and recovery, and the evoked
 waves from physiology.py, rendered into int16 at board.AMP_UV_PER_LSB.
+Channels switched to the calibrator (calibrator.py) see amplifier noise and
+its signal instead of the patient; each channel's gain and delay errors
+(amplifier.py) apply to whatever it records.
 
 Everything is a pure function of (seed, absolute time, delivered pulses), so
 the same samples come back however a run is chunked into acquisitions.
@@ -29,7 +32,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simunit.amplifier import NONE as NO_ERROR
+from simunit.amplifier import AmpError
 from simunit.boardfiles import board
+from simunit.calibrator import Injection
 from simunit.montage import ARTIFACT_MAX_UV_PER_MA, BASE_CHANNELS, CHANNELS, artifact_uv_per_ma
 from simunit.physiology import Wave
 
@@ -328,25 +334,43 @@ class Renderer:
         movement: float,
         cautery: float,
         recovery_ms: float,
+        errors: dict[int, AmpError] | None = None,  # per channel gain and delay errors
+        cal: Injection | None = None,  # the calibrator, if any channel is on it
     ) -> np.ndarray:
         """(n, len(chans)) int16, interleaved by sample."""
         period = 1e6 / rate
         t = t0_us + np.arange(n) * period  # us
         g = np.rint(t / period).astype(np.int64)
         tl, th = t0_us + 0.0, t0_us + (n - 1) * period
+        errs = [NO_ERROR if errors is None else errors.get(c, NO_ERROR) for c in chans]
+        delay = [e.delay_us for e in errs]
+        on_cal = [cal is not None and c in cal.channels for c in chans]
+        patient = [row for row in range(len(chans)) if not on_cal[row]]
         z = np.asarray(contact_ohms, dtype=np.float64)[:, None]
         gain = 1.0 / (1.0 + (z / LEADOFF_OHMS) ** 2)
         noise_sd = np.sqrt(AMP_NOISE_UV**2 + (NOISE_UV_PER_KOHM * z / 1000.0) ** 2)
+        if len(patient) < len(chans):
+            # On the calibrator: no patient, so no background, contact noise
+            # or mains pickup through the electrodes (z = 0).
+            cal_rows = [row for row in range(len(chans)) if on_cal[row]]
+            z = z.copy()
+            z[cal_rows] = 0.0
+            gain[cal_rows] = 0.0
+            noise_sd[cal_rows] = AMP_NOISE_UV
         y = self._background(rate, g, chans, gain, noise_sd)
-        # Evoked waves: attenuated by a poor contact like any signal.
-        ci = {c: i for i, c in enumerate(chans)}
+        # Evoked waves: attenuated by a poor contact like any signal, and
+        # late by the channel's delay.
+        ci = {c: i for i, c in enumerate(chans) if not on_cal[i]}
         for w in waves:
             row = ci.get(w.channel)
-            if row is None or w.t_us + 5 * w.sigma_us < tl or w.t_us - 5 * w.sigma_us > th:
+            if row is None:
                 continue
-            a = _first_at(t0_us, period, n, w.t_us - 5 * w.sigma_us)
-            b = _first_at(t0_us, period, n, w.t_us + 5 * w.sigma_us)
-            y[row, a:b] += gain[row, 0] * w.amp_uv * np.exp(-0.5 * ((t[a:b] - w.t_us) / w.sigma_us) ** 2)
+            wt = w.t_us + delay[row]
+            if wt + 5 * w.sigma_us < tl or wt - 5 * w.sigma_us > th:
+                continue
+            a = _first_at(t0_us, period, n, wt - 5 * w.sigma_us)
+            b = _first_at(t0_us, period, n, wt + 5 * w.sigma_us)
+            y[row, a:b] += gain[row, 0] * w.amp_uv * np.exp(-0.5 * ((t[a:b] - wt) / w.sigma_us) ** 2)
         # Mains pickup grows with the contact impedance: per channel,
         # sum over h of rel_h sin(h x + phase), x = 2 pi hz t, as the
         # channel's weights of sin(h x) and cos(h x), summed in a fixed order.
@@ -364,15 +388,15 @@ class Renderer:
             if kind == "movement":
                 region = regions[int(e["region"])]
                 wave = e["uv"] * env * np.sin(2 * np.pi * e["hz"] * ts + e["phase"])
-                for row, c in enumerate(chans):
-                    if CHANNELS[c].region == region:
+                for row in patient:
+                    if CHANNELS[chans[row]].region == region:
                         y[row] += wave
             else:
                 # Cautery aliases down as broadband hash: a sum of incommensurate tones.
                 buzz = np.zeros_like(ts)
                 for j in range(12):
                     buzz += np.sin(2 * np.pi * (317.0 + 293.7 * j) * ts + e["phase"] * (j + 1))
-                y += e["uv"] * env * buzz / 3.5
+                y[patient] += e["uv"] * env * buzz / 3.5
         # Stimulus artifact: pinned at full scale while the amplifier is
         # overloaded, then an exponential recovery that ends TAIL_TAUS time
         # constants on. t ascends, so each part of an artifact is a range of
@@ -380,29 +404,48 @@ class Renderer:
         # on where a window starts: the same samples however a run is read.
         tau = recovery_ms * 1000.0
         pins: list[tuple[int, int, int, float]] = []
+        most_delay = max(delay, default=0.0)
         for art in artifacts:
             most = ARTIFACT_MAX_UV_PER_MA * abs(art.peak_ma)
             t_last = art.t_end_us + tau * (math.log(most / FULL_SCALE_UV) if most > FULL_SCALE_UV else 0.0)
-            if t_last + TAIL_TAUS * tau < tl or art.t_start_us > th:
+            if t_last + TAIL_TAUS * tau + most_delay < tl or art.t_start_us > th:
                 continue
-            i_start = _first_at(t0_us, period, n, art.t_start_us)
-            i_end = _first_at(t0_us, period, n, art.t_end_us)
-            for row, c in enumerate(chans):
-                amp = artifact_uv_per_ma(art.region, CHANNELS[c].region) * art.peak_ma
+            i_start0 = _first_at(t0_us, period, n, art.t_start_us)
+            i_end0 = _first_at(t0_us, period, n, art.t_end_us)
+            for row in patient:
+                amp = artifact_uv_per_ma(art.region, CHANNELS[chans[row]].region) * art.peak_ma
                 if amp == 0:
                     continue
+                d = delay[row]
+                t_end = art.t_end_us + d
+                if d:
+                    i_start = _first_at(t0_us, period, n, art.t_start_us + d)
+                    i_end = _first_at(t0_us, period, n, t_end)
+                else:
+                    i_start, i_end = i_start0, i_end0
                 sgn = 1.0 if amp > 0 else -1.0
                 if abs(amp) > FULL_SCALE_UV:
-                    t_free = art.t_end_us + tau * math.log(abs(amp) / FULL_SCALE_UV)
+                    t_free = t_end + tau * math.log(abs(amp) / FULL_SCALE_UV)
                     pins.append((row, i_start, _first_at(t0_us, period, n, t_free), sgn * FULL_SCALE_UV))
                     start_tail, a_tail = t_free, sgn * FULL_SCALE_UV
                 else:
                     y[row, i_start:i_end] += amp
-                    start_tail, a_tail = art.t_end_us, amp * max(art.balance, 0.1)
+                    start_tail, a_tail = t_end, amp * max(art.balance, 0.1)
                 i_tail = _first_at(t0_us, period, n, start_tail)
                 i_gone = _first_at(t0_us, period, n, start_tail + TAIL_TAUS * tau)
                 if i_tail < i_gone:
                     y[row, i_tail:i_gone] += a_tail * np.exp(-(t[i_tail:i_gone] - start_tail) / tau)
+        # The calibrator's signal, late by the channel's delay like any
+        # time-locked signal.
+        if cal is not None:
+            for row in range(len(chans)):
+                if on_cal[row]:
+                    y[row] += cal.signal(t - delay[row])
+        # The channel's gain scales all it records; an overload pins the
+        # converter at full scale whatever the gain.
+        for row, err in enumerate(errs):
+            if err.gain_error:
+                y[row] *= err.gain
         for row, a, b, v in pins:  # the overload wins over everything, the latest pin last
             y[row, a:b] = v
         y /= board.AMP_UV_PER_LSB

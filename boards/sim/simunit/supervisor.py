@@ -100,11 +100,14 @@ class SimUnit:
         realtime: bool = False,
         micropython: str | os.PathLike[str] | None = None,
         ticks_start_us: int = 0,
+        stage: dict[str, dict[str, float]] | None = None,
+        amp: dict[int, dict[str, float]] | None = None,
     ) -> None:
         # The runtime and the hardware model first: a missing executable or a
-        # bad scenario fails before anything runs.
+        # bad scenario (or stage or amp setting) fails before anything runs.
         self.runtime = mp_runtime.probe(micropython)
-        self.model = HardwareModel(scenario=scenario, seed=seed, realtime=realtime, ticks_start_us=ticks_start_us)
+        self.model = HardwareModel(scenario=scenario, seed=seed, realtime=realtime, ticks_start_us=ticks_start_us,
+                                   stage=stage, amp=amp)
         self.slot = registry.claim(name)
         self.name = self.slot.name
         self.flash = Path(flash) if flash else self.slot.dir / "flash"

@@ -32,6 +32,10 @@ MSG_RESULT = const(0x17)  # {"run": id} -> results of a finished run
 MSG_IMPEDANCE = const(0x18)  # {electrodes?, pairs?, max_kohm?, mismatch_kohm?} -> kOhm, pass/fail
 MSG_FREERUN_START = const(0x19)  # {channels, rate_hz, block_ms, band|sos, thr_uv, ...} -> set-up
 MSG_FREERUN_STOP = const(0x1A)  # {} -> free-run summary (counts, train time, last detections)
+# {} -> the last pulse read back, raw: u16 length, a JSON head {"run", "pulse",
+# "out", "rate_hz", "ua_lsb", "mv_lsb", "pre", "n"} ({"run": null} if none),
+# then n int16 current, voltage pairs (docs/LINK.md)
+MSG_TRACE = const(0x1B)
 MSG_SIM = const(0x7F)  # sim-only requests; refused on boards
 
 # --- pushes (device -> host, unsolicited, req_id 0) and error codes ---------
@@ -80,6 +84,7 @@ MSG_NAMES = {
     MSG_IMPEDANCE: "impedance",
     MSG_FREERUN_START: "freerun_start",
     MSG_FREERUN_STOP: "freerun_stop",
+    MSG_TRACE: "trace",
     MSG_SIM: "sim",
     PUSH_BOOT: "boot",
     PUSH_EVENT: "event",

@@ -24,7 +24,7 @@ from stimfw.core import errors as err
 from stimfw.record.alarms import COUNTS as ALARM_COUNTS
 from stimfw.record.alarms import DEFAULTS as ALARM_DEFAULTS
 
-TYPES = ("tcmep", "ssep", "temg", "scs", "dwave")
+TYPES = ("tcmep", "ssep", "temg", "scs", "dwave", "pulses")
 MAX_NAME = 32
 MAX_SITES = 4
 MAX_PAIRS = 16
@@ -54,6 +54,12 @@ DEFAULTS = {
         "out": "SCS", "amp": 2000, "shape": "bi", "width_us": 210, "pulses": 1,
         "isi_us": 1000, "rate_hz": 2.0, "count": 1,
     },
+    # Test pulses (bench validation, scripting) on any output: the electrodes
+    # default to the output's first two, as on an SSEP site.
+    "pulses": {
+        "out": "P1", "amp": 10000, "shape": "mono", "width_us": 200, "pulses": 1,
+        "isi_us": 1000, "rate_hz": 10.0, "count": 5, "anode": None, "cathode": None,
+    },
 }
 PULSE_DEFAULTS = {"gap_us": 20, "polarity": "cathodic"}
 SEARCH_DEFAULTS = {
@@ -76,6 +82,7 @@ _TOP_KEYS = {
             "alarms"),
 }
 _TOP_KEYS["dwave"] = _TOP_KEYS["tcmep"]
+_TOP_KEYS["pulses"] = _TOP_KEYS["tcmep"][:-1]  # no track
 _TOP_KEYS["temg"] = _TOP_KEYS["tcmep"] + ("search", "muscles", "roots")
 _SITE_KEYS = ("site", "out", "amp_ua", "amp_mv", "shape", "width_us", "gap_us", "width2_us",
               "amp2_ua", "amp2_mv", "polarity", "rate_hz", "offset_us", "anode", "cathode",
@@ -428,8 +435,8 @@ def normalise(wire, bd):
     else:
         s = {"label": typ}
         o = _pulse(bd, wire, "", dflt, dflt["out"], s)
-        s["an"] = _mask(o, wire, "anode", "", dflt["anode"])
-        s["ca"] = _mask(o, wire, "cathode", "", dflt["cathode"])
+        s["an"] = _mask(o, wire, "anode", "", dflt["anode"] or o["electrodes"][0])
+        s["ca"] = _mask(o, wire, "cathode", "", dflt["cathode"] or o["electrodes"][1])
         _train(wire, "", dflt, s)
         if typ == "tcmep":
             if not 1 <= s["n"] <= 9:

@@ -1,7 +1,8 @@
 # Per-pulse delivery records in the journal (stimfw.core.journal): one
 # record per run of consecutive pulses, up to the slot's room, each pulse
-# its output, flags, delivered amplitude (uA or mV) and first-phase charge
-# (nC). The record of the segment in progress is the journal's open record:
+# its output, flags, anode and cathode masks, and what the read-back
+# measured (stimfw.stim.delivery Judge.fig: both phases' peak, uA or mV,
+# and charge, nC; widths, gap and onset, ns). The record of the segment in progress is the journal's open record:
 # it grows pulse by pulse and is rewritten in place once per main-loop pass.
 #
 # Write-ahead: before a segment goes to the output stage, segment() puts on
@@ -20,8 +21,9 @@ from stimfw.stim.delivery import FLAG_UNVERIFIED
 
 HEAD = "<HIB"  # run, index of the first pulse, pulses in the record
 HEAD_SIZE = 7
-PULSE = "<BBii"  # output, flags, delivered amplitude, charge nC
-PULSE_SIZE = 10
+PULSE = "<BHHHiiiiiiii"  # output, flags, anodes, cathodes, then Judge.fig
+PULSE_SIZE = 39
+_ZERO_FIG = (0, 0, 0, 0, 0, 0, 0, 0)
 
 # A write-ahead record: run, its total pulses, the segment's first pulse
 # index and pulse count, this record's first pulse and count, whether the
@@ -45,14 +47,19 @@ class PulseLog:
         self.n = 0
         self.buf = None
 
-    def add(self, run, index, out, amp, q_nc, flags):
+    def add(self, run, index, out, an, ca, fig, flags):
+        """One pulse read back (fig: delivery.Judge.fig, or None for a
+        pulse with nothing read back)."""
+        if fig is None:
+            fig = _ZERO_FIG
         if (self.buf is None or run != self.run or index != self.next or self.n >= self.per_record
                 or self.j.open_seq == 0):
             _seq, self.buf = self.j.open(jn.KIND_PULSES)
             self.run = run
             self.n = 0
             struct.pack_into(HEAD, self.buf, 0, run & 0xFFFF, index, 0)
-        struct.pack_into(PULSE, self.buf, HEAD_SIZE + self.n * PULSE_SIZE, out, flags, amp, q_nc)
+        struct.pack_into(PULSE, self.buf, HEAD_SIZE + self.n * PULSE_SIZE, out, flags, an, ca,
+                         fig[0], fig[1], fig[2], fig[3], fig[4], fig[5], fig[6], fig[7])
         self.n += 1
         self.buf[6] = self.n
         self.next = index + 1
@@ -110,7 +117,7 @@ class PulseLog:
 def decode(data, segment=False):
     """A pulses record (or with segment, a write-ahead record) as the host
     reads it; a pulse the boot reconciliation added (flag unverified: fired,
-    never read back) has no amplitude or charge."""
+    never read back) has no read-back figures (None)."""
     if segment:
         run, total, sfirst, sn, first, n, has, tally, start = struct.unpack_from(_SEG_HEAD, data)
         cols = ([], [], [], [], [])
@@ -122,14 +129,17 @@ def decode(data, segment=False):
                 "tally": tally if has else None, "start_us": start, "t_us": cols[0], "out": cols[1],
                 "amp": cols[2], "anodes": cols[3], "cathodes": cols[4]}
     run, first, n = struct.unpack_from(HEAD, data)
-    out = []
-    amp = []
-    q = []
-    fl = []
+    d = {"run": run, "first": first}
+    cols = [[] for _ in _KEYS]
     for i in range(n):
-        o, f, a, c = struct.unpack_from(PULSE, data, HEAD_SIZE + i * PULSE_SIZE)
-        out.append(o)
-        fl.append(f)
-        amp.append(None if f & FLAG_UNVERIFIED else a)
-        q.append(None if f & FLAG_UNVERIFIED else c)
-    return {"run": run, "first": first, "out": out, "amp": amp, "q_nc": q, "flags": fl}
+        row = struct.unpack_from(PULSE, data, HEAD_SIZE + i * PULSE_SIZE)
+        unverified = row[1] & FLAG_UNVERIFIED
+        for c in range(len(_KEYS)):
+            cols[c].append(None if unverified and c > 3 else row[c])
+    for c in range(len(_KEYS)):
+        d[_KEYS[c]] = cols[c]
+    return d
+
+
+# decode()'s keys in PULSE's order: as PUSH_PULSE names them
+_KEYS = ("out", "flags", "an", "ca", "amp", "q_nc", "amp2", "q2_nc", "w1_ns", "w2_ns", "gap_ns", "onset_ns")

@@ -33,6 +33,8 @@ class _Books:
         self.seg_n = 0
         self.tally = None
         self.outputs = None
+        self.anodes = None
+        self.cathodes = None
         self.covered = 0  # one past the highest pulse index with a record
         self.read = 0  # pulses with a record
         self.charge_nc = 0
@@ -50,9 +52,13 @@ class _Books:
             self.seg_n = rec["segment_pulses"]
             self.tally = rec["tally"]
             self.outputs = [0] * self.seg_n
+            self.anodes = [0] * self.seg_n
+            self.cathodes = [0] * self.seg_n
         k = rec["first"] - self.seg
-        for o in rec["out"]:
-            self.outputs[k] = o
+        for i in range(len(rec["out"])):
+            self.outputs[k] = rec["out"][i]
+            self.anodes[k] = rec["anodes"][i]
+            self.cathodes[k] = rec["cathodes"][i]
             k += 1
 
     def pulses(self, data):
@@ -132,7 +138,8 @@ def reconcile(journal, pulselog, log, hal, cause, detail):
             fired = b.seg_n
         done = b.seg + fired
         for k in range(k0, done):
-            pulselog.add(b.run, k, b.outputs[k - b.seg], 0, 0, FLAG_UNVERIFIED)
+            i = k - b.seg
+            pulselog.add(b.run, k, b.outputs[i], b.anodes[i], b.cathodes[i], None, FLAG_UNVERIFIED)
             added += 1
         pulselog.end()
         if added:

@@ -33,6 +33,10 @@ from stimfw.stim.timeline import Timeline
 SEGMENT_PULSES = 32
 LEAD_US = 20000  # first pulse this long after START: room to fire the segment
 WAIT_MS = 1  # longest idle per pass while a segment runs
+# A pulse's record, as PUSH_PULSE and the journal carry it (docs/LINK.md):
+# output, anode and cathode masks, then stimfw.stim.delivery's figures
+# (Judge.fig, in its order) and the flags.
+REC_KEYS = ("out", "an", "ca", "amp", "q_nc", "amp2", "q2_nc", "w1_ns", "w2_ns", "gap_ns", "onset_ns", "flags")
 
 
 class Run:
@@ -77,7 +81,8 @@ class Sequencer:
         self.tl = Timeline(SEGMENT_PULSES)
         self.mon = zeros("h", 2 * bd.MONITOR_MAX_SAMPLES)
         self.scan_out = delivery.new_scan()
-        self.judges = [delivery.Judge(o, bd.LIMITS) for o in bd.OUTPUTS]
+        self.judges = [delivery.Judge(o, bd.LIMITS, bd.MONITOR_RATE_HZ, bd.MONITOR_PRE_SAMPLES)
+                       for o in bd.OUTPUTS]
         self.flags_abort = bd.LIMITS["flags_abort"]
         self.run = None  # the run in progress
         self.last = None  # the last finished run
@@ -91,13 +96,18 @@ class Sequencer:
         self.next_due = 0  # timeline clock of the next pulse end to read back
         self.read = 0  # pulses of the segment read back so far
         self.tally = None  # the output stage's count before the segment, or None
-        # Delivered amplitude, charge nC, flags, per pulse of the segment:
-        # made once, room for a segment grown here, and emptied in place
-        # after each push, so a pulse's read-back appends without
-        # allocating, and no segment leaves new lists among its transient
-        # objects.
-        self.recs = ([0] * SEGMENT_PULSES, [0] * SEGMENT_PULSES, [0] * SEGMENT_PULSES)
+        # Per pulse of the segment, one list per REC_KEYS field: made once,
+        # room for a segment grown here, and emptied in place after each
+        # push, so a pulse's read-back appends without allocating, and no
+        # segment leaves new lists among its transient objects.
+        self.recs = tuple([0] * SEGMENT_PULSES for _ in REC_KEYS)
         self._empty_recs()
+        # The last pulse read back, for MSG_TRACE: its monitor samples stay
+        # in self.mon until the next pulse's read-back.
+        self.trace_run = 0  # 0: none yet
+        self.trace_pulse = 0
+        self.trace_out = 0
+        self.trace_n = 0
 
     def start(self, spec, h=None, baseline=False):
         from stimfw.stim.compiler import count_pulses
@@ -287,27 +297,35 @@ class Sequencer:
         tl = self.tl
         n = self.hal.monitor(k, self.mon)
         amp = tl.amp[k]
-        judge = self.judges[tl.output[k]]
-        delivery.scan(self.mon, n, 1 if amp > 0 else -1, self.scan_out)
-        f = judge.flags(n, self.scan_out, amp)
-        a = judge.delivered(self.scan_out)
-        q = judge.charge_nc(self.scan_out, self.bd.MONITOR_RATE_HZ)
-        amps, charges, flags = self.recs
-        amps.append(a)
-        charges.append(q)
-        flags.append(f)
+        out = tl.output[k]
+        judge = self.judges[out]
+        delivery.scan(self.mon, n, 1 if amp > 0 else -1, self.scan_out, 0 if judge.cc else 1)
+        f = judge.flags(n, self.scan_out, amp, tl.w1_us[k], tl.gap_us[k], tl.w2_us[k])
+        fig = judge.fig
+        a = fig[delivery.AMP]
+        q = fig[delivery.Q]
+        recs = self.recs
+        recs[0].append(out)
+        recs[1].append(tl.anodes[k])
+        recs[2].append(tl.cathodes[k])
+        for i in range(delivery.FIG_SIZE):
+            recs[3 + i].append(fig[i])
+        recs[11].append(f)
+        self.trace_run = r.id
+        self.trace_pulse = self.seg.first + k
+        self.trace_out = out
+        self.trace_n = n
         if self.recorder is not None:
             hal = self.hal
             self.recorder.on_pulse(tl.stream[k], tl.train_pos[k], hal.ticks_add(self.fire_at, tl.t_us[k]))
         r.done = self.seg.first + k + 1
         if self.pulselog is not None:
-            self.pulselog.add(r.id, self.seg.first + k, tl.output[k], a, q, f)
+            self.pulselog.add(r.id, self.seg.first + k, out, tl.anodes[k], tl.cathodes[k], fig, f)
         r.charge_nc += q
         if r.amp_min is None or a < r.amp_min:
             r.amp_min = a
         if r.amp_max is None or a > r.amp_max:
             r.amp_max = a
-        out = tl.output[k]
         if not f:
             r.flagged[out] = 0
             return None
@@ -320,10 +338,12 @@ class Sequencer:
         return None
 
     def _push_pulses(self, r):
-        amps, charges, flags = self.recs
-        if amps:
-            self.push(note.PUSH_PULSE, {"run": r.id, "first": self.seg.first + self.recs_first, "amp": amps,
-                                     "q_nc": charges, "flags": flags})
+        recs = self.recs
+        if recs[0]:
+            d = {"run": r.id, "first": self.seg.first + self.recs_first}
+            for i in range(len(REC_KEYS)):
+                d[REC_KEYS[i]] = recs[i]
+            self.push(note.PUSH_PULSE, d)
         self._empty_recs()
         self.recs_first = self.read
 

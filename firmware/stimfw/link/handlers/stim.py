@@ -4,6 +4,9 @@
 # and refusals into ERROR replies. ARM answers with the session token; ARM,
 # START, HEARTBEAT and DISARM take it back as "token" (stim.safety: sessions);
 # STOP takes it only to log who stopped.
+import json
+import struct
+
 from stimfw.core.errors import ERR_NOT_FOUND, Refused
 from stimfw.link import messages as m
 from stimfw.stim.compiler import COLUMNS_NOTE, ROW, plan_rows
@@ -14,6 +17,7 @@ PLAN_ROWS = 256  # rows of a plan held for PULL "plan" (36 B each)
 
 class StimRequests:
     def __init__(self, link, bd, supervisor, sequencer, recorder, log, objects):
+        self.link = link
         self.bd = bd
         self.sup = supervisor
         self.seq = sequencer
@@ -34,6 +38,7 @@ class StimRequests:
             (m.MSG_EVENTS, self.events),
         ):
             link.handle(mtype, fn)
+        link.handle(m.MSG_TRACE, self.trace, raw=True)
 
     def _checked(self, req):
         h, spec, figures = self.sup.validate(req)
@@ -44,6 +49,22 @@ class StimRequests:
     def _summary(self, h, spec, figures):
         return {"hash": h, "type": spec["type"], "name": spec["name"], "figures": figures,
                 "limits": self.bd.LIMITS["profile"]}
+
+    def trace(self, payload, rid):
+        """The last pulse read back: its monitor samples go out of the
+        sequencer's buffer as they are (Link.ok_int16)."""
+        s = self.seq
+        if not s.trace_run:
+            head = json.dumps({"run": None})
+            n = 0
+        else:
+            o = self.bd.OUTPUTS[s.trace_out]
+            n = s.trace_n
+            head = json.dumps({"run": s.trace_run, "pulse": s.trace_pulse, "out": s.trace_out,
+                               "rate_hz": self.bd.MONITOR_RATE_HZ, "ua_lsb": o["mon_ua_lsb"],
+                               "mv_lsb": o["mon_mv_lsb"], "pre": self.bd.MONITOR_PRE_SAMPLES, "n": n})
+        head = struct.pack("<H", len(head)) + head.encode()
+        self.link.ok_int16(rid, m.MSG_TRACE, head, s.mon, 2 * n)
 
     def validate(self, req, rid):
         return self._summary(*self._checked(req))

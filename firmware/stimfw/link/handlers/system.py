@@ -71,6 +71,7 @@ class SystemRequests:
         d["uptime_ms"] = self.uptime_ms()
         d["loop_max_ms"] = self.longest_pass_ms()
         d["limits"] = self.bd.LIMITS_PROFILE
+        d["calibrator"] = self.bd.CALIBRATOR
         d["runtime"] = runtime.info()
         d["dsp_backend"] = dsp_backend.NAME
         d["dsp_backend_reason"] = dsp_backend.REASON

@@ -1,0 +1,80 @@
+"""A board's validation tolerances (boards/<board>/validation.toml): per
+measured quantity a bound around the requested value, its unit and where
+the figure comes from."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from stimbox.errors import StimBoxError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+BOARDS_DIR = Path(__file__).resolve().parents[3] / "boards"
+KINDS = ("pct", "abs", "max", "min")
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    kind: str  # one of KINDS
+    value: float
+    unit: str  # of value for abs/max/min; "%" for pct
+    source: str
+
+    def bounds(self, requested: float | None) -> tuple[float | None, float | None]:
+        """lo, hi for a measurement of `requested` (None: unbounded)."""
+        if self.kind == "max":
+            return None, self.value
+        if self.kind == "min":
+            return self.value, None
+        if requested is None:
+            raise ValueError(f"a {self.kind} tolerance needs a requested value")
+        d = abs(requested) * self.value / 100 if self.kind == "pct" else self.value
+        return requested - d, requested + d
+
+    def text(self) -> str:
+        if self.kind == "pct":
+            return f"±{self.value:g} %"
+        if self.kind == "abs":
+            return f"±{self.value:g} {self.unit}"
+        return f"{'≤' if self.kind == 'max' else '≥'} {self.value:g} {self.unit}"
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    file: Path
+    board: str
+    items: dict[str, Tolerance]
+
+    def __getitem__(self, name: str) -> Tolerance:
+        try:
+            return self.items[name]
+        except KeyError:
+            raise StimBoxError(f"{self.file}: no tolerance [{name}]") from None
+
+
+def load(board: str, file: Path | None = None) -> Tolerances:
+    """The board's tolerance file, or `file`; a malformed one is one line."""
+    path = file or BOARDS_DIR / board / "validation.toml"
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise StimBoxError(f"{path}: cannot read the validation tolerances: {e.strerror or e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise StimBoxError(f"{path}: not valid TOML: {e}") from None
+    items = {}
+    for name, t in data.items():
+        if not isinstance(t, dict):
+            continue
+        kinds = [k for k in KINDS if k in t]
+        if len(kinds) != 1 or not isinstance(t[kinds[0]], int | float) or not t.get("source"):
+            raise StimBoxError(f"{path}: [{name}] needs one of {', '.join(KINDS)} (a number) and a source")
+        kind = kinds[0]
+        items[name] = Tolerance(kind, float(t[kind]), "%" if kind == "pct" else str(t.get("unit", "")),
+                                str(t["source"]))
+    return Tolerances(path, str(data.get("board", board)), items)
