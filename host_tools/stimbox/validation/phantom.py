@@ -21,18 +21,13 @@ A phantom file (TOML):
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from stimbox.errors import StimBoxError
+from stimbox.validation import tomlfile
 from stimbox.validation.tolerances import BOARDS_DIR
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 CAL_KEYS = {"source": None, "channels": None, "trigger": "P1", "waveform": "sine1", "freq_hz": 100.0,
             "amp_uv": 200.0, "delay_ms": 10.0, "mains_hz": 50.0, "mains_uv": 100.0}
@@ -67,12 +62,7 @@ def default_file(board: str) -> Path:
 def load(path: str | Path) -> Phantom:
     """A phantom file; anything wrong with it is one line naming the file."""
     p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise StimBoxError(f"{p}: cannot read the phantom file: {e.strerror or e}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise StimBoxError(f"{p}: not valid TOML: {e}") from None
+    data = tomlfile.read(p, "the phantom file")
 
     def bad(problem: str) -> StimBoxError:
         return StimBoxError(f"{p}: {problem}")

@@ -4,16 +4,11 @@ the figure comes from."""
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from stimbox.errors import StimBoxError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from stimbox.validation import tomlfile
 
 BOARDS_DIR = Path(__file__).resolve().parents[3] / "boards"
 KINDS = ("pct", "abs", "max", "min")
@@ -61,12 +56,7 @@ class Tolerances:
 def load(board: str, file: Path | None = None) -> Tolerances:
     """The board's tolerance file, or `file`; a malformed one is one line."""
     path = file or BOARDS_DIR / board / "validation.toml"
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise StimBoxError(f"{path}: cannot read the validation tolerances: {e.strerror or e}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise StimBoxError(f"{path}: not valid TOML: {e}") from None
+    data = tomlfile.read(path, "the validation tolerances")
     items = {}
     for name, t in data.items():
         if not isinstance(t, dict):
