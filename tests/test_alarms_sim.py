@@ -79,7 +79,13 @@ def test_cord_ischaemia_raises_focal_tibial_ssep_alarms(firmware_image, new_unit
             t_base = scenario_time(unit)
             box.sim(advance_s=max(0.0, 780.0 - t_base))  # the tibial ramp is complete at 720 s
             runs = []
-            for _ in range(3):
+            # Four tibial averages after the insult. With this seed the
+            # right side's truth is 30% of its baseline, yet one average
+            # of 400 sweeps read 42% of it, 2 noise r.m.s. under the 50%
+            # criterion: now and then the noise took it above, and with
+            # three averages no two in a row were left. A fourth gives the
+            # criterion the pair it needs without widening it.
+            for _ in range(4):
                 runs.append((run_protocol(box, tib), scenario_time(unit)))
                 runs.append((run_protocol(box, med), scenario_time(unit)))
             logged = [e for e in box.events()["events"] if e["kind"] == "alarm"]
@@ -94,8 +100,8 @@ def test_cord_ischaemia_raises_focal_tibial_ssep_alarms(firmware_image, new_unit
         assert true_factor("cord_ischaemia", stream, runs[-1][1]) == (1.0, 1.0)
     # No alarm on a single average: the first tibial run after the insult
     # raises nothing; a side's amplitude alarm comes with its second average
-    # in a row at -50% or more (the second run, or the third when noise kept
-    # one of the first two above the criterion).
+    # in a row at -50% or more (the second run, or a later one when noise
+    # kept one average above the criterion).
     assert runs[0][0].alarms == []
     amp = [a for a in alarms if a["alarm"] == "ssep_amplitude"]
     assert {a["stream"] for a in amp} == {"l_tibial", "r_tibial"}, alarms
