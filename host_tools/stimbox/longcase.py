@@ -41,7 +41,7 @@ from stimfw.link import messages as m
 
 from stimbox import protocols
 from stimbox.build import board_module
-from stimbox.client import StimBox, join_parts
+from stimbox.client import Push, StimBox, join_parts
 from stimbox.errors import DeviceError
 from stimbox.session import run_protocol
 
@@ -404,16 +404,28 @@ class LongCase:
         h = box.check_protocol(p)["hash"]
         box.arm(h)
         r.run = box.start()
-        seen = 0
+        seen = [0]
+
+        def count(q: Push) -> None:
+            # Every push, including those that arrive while heartbeat()
+            # waits for its reply: poll() returns only what came during
+            # its own read, and a count of those alone could miss every
+            # pulse record and kill the host after the run had ended.
+            if q.mtype == m.PUSH_PULSE and q.data.get("run") == r.run:
+                seen[0] += len(q.data["amp"])
+            if previous is not None:
+                previous(q)
+
+        previous = box.on_push
+        box.on_push = count
         give_up = time.monotonic() + 60
-        while seen < self.cfg.kill_after_pulses and time.monotonic() < give_up:
-            for q in box.poll(0.02):
-                if q.mtype == m.PUSH_PULSE and q.data.get("run") == r.run:
-                    seen += len(q.data["amp"])
+        while seen[0] < self.cfg.kill_after_pulses and time.monotonic() < give_up:
+            box.poll(0.02)
             box.heartbeat()
-        r.pulses_pushed = seen
+        box.on_push = previous
+        r.pulses_pushed = seen[0]
         box.transport.close()  # the host process dies: its port closes
-        self.say(f"host killed during run {r.run} after {seen} pulses")
+        self.say(f"host killed during run {r.run} after {seen[0]} pulses")
         new = StimBox.connect(self.unit.port)
         self.box = new
         give_up = time.monotonic() + 30
