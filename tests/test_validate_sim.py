@@ -65,12 +65,17 @@ def test_a_default_unit_passes_and_leaves_its_record(sim_unit: SimUnit, tmp_path
 
 
 @ONE_RUNTIME
-def test_a_low_gain_output_fails_exactly_its_amplitude_and_charge(sim_unit: SimUnit, tmp_path: Path) -> None:
+def test_a_low_gain_output_fails_exactly_its_amplitude_and_charge(sim_unit: SimUnit, tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     sim_unit.model.sim({"stage": {"output": "P1", "gain_error": -0.05}})
     status, s = validate(sim_unit, tmp_path)
     cells = {c["name"].split("@")[1] for c in s["checks"] if c["name"].startswith("output.P1.amplitude@")}
     assert status == 1 and s["outcome"] == "FAIL"
     assert failing(s) == {f"output.P1.{k}@{c}" for c in cells for k in ("amplitude", "charge")}
+    # Quiet, each failure still says what was asked, what came and the band.
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("FAIL  ")]
+    assert len(lines) == len(failing(s))
+    assert all(" requested " in ln and " measured " in ln and " tolerance " in ln for ln in lines), lines
 
 
 @ONE_RUNTIME

@@ -590,7 +590,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from stimbox.validation import run_validation
     from stimbox.validation.checks import Check, line
 
+    failed: list[Check] = []
+
     def show(c: Check) -> None:
+        if c.outcome == "FAIL":
+            failed.append(c)
         if not args.quiet and not args.json:
             print(line(c), flush=True)
 
@@ -602,9 +606,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=1))
     else:
         if args.quiet:
-            for c in summary["checks"]:
-                if c["outcome"] == "FAIL":
-                    print(f"FAIL  {c['name']}")
+            for c in failed:  # with their figures: a quiet run still says why
+                print(line(c))
         u, n = summary["unit"], summary["counts"]
         print(f"{summary['outcome']}: unit {u['serial']} ({u['board']}, firmware {u['firmware']} build "
               f"{str(u['build'])[:16]}) into {summary['phantom']['name']}: {n['PASS']} PASS, {n['FAIL']} FAIL, "
