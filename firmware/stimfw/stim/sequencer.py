@@ -81,8 +81,16 @@ class Sequencer:
         self.tl = Timeline(SEGMENT_PULSES)
         self.mon = zeros("h", 2 * bd.MONITOR_MAX_SAMPLES)
         self.scan_out = delivery.new_scan()
-        self.judges = [delivery.Judge(o, bd.LIMITS, bd.MONITOR_RATE_HZ, bd.MONITOR_PRE_SAMPLES)
-                       for o in bd.OUTPUTS]
+        # One judge per kind of output stage, not per output: the four
+        # peripheral outputs judge alike, and each judge's attributes cost
+        # heap that a board's case needs (docs/PERFORMANCE.md, Long case).
+        by_stage = {}
+        self.judges = []
+        for o in bd.OUTPUTS:
+            key = (o["kind"], o["mon_ua_lsb"], o["mon_mv_lsb"])
+            if key not in by_stage:
+                by_stage[key] = delivery.Judge(o, bd.LIMITS, bd.MONITOR_RATE_HZ, bd.MONITOR_PRE_SAMPLES)
+            self.judges.append(by_stage[key])
         self.flags_abort = bd.LIMITS["flags_abort"]
         self.run = None  # the run in progress
         self.last = None  # the last finished run
