@@ -218,7 +218,7 @@ def test_monitor_scan_allocates_nothing(firmware_image, runtime: str) -> None:
 def test_a_pulse_read_back_in_the_sequencer_allocates_nothing(firmware_image, runtime: str) -> None:
     k, recs = device(firmware_image, "readback_heap", runtime=runtime)
     assert k >= 2
-    out, an, ca, amp, q, amp2, q2, w1, w2, gap, onset, flags = recs
+    out, flags, an, ca, amp, q, amp2, q2, w1, w2, gap, onset = recs  # stimfw.stim.pulselog.KEYS
     # 30 mA for 300 us into 1 kohm on P1 (output 1), anode P1+, cathode P1-,
     # its edges on samples: exact widths, and the rising edge read half a
     # sample (1 us) before the scheduled start.

@@ -189,9 +189,9 @@ def monitor_scan():
     micropython.heap_lock()
     try:
         delivery.scan(buf, n, 1, out)
-        f = judge.flags(n, out, 1000000, 75, 0, 0)
+        f = judge.flags(n, out, 1000000, 75, 0)
         delivery.scan(bi, 200, -1, out2, 0)
-        f2 = p1.flags(200, out2, -10000, 100, 10, 200)
+        f2 = p1.flags(200, out2, -10000, 100, 200)
     finally:
         micropython.heap_unlock()
     return [list(out), f, list(judge.fig), list(out2), f2, list(p1.fig)]

@@ -168,10 +168,12 @@ class Judge:
         p = self.per_ms
         return (s // p) * self.ua_lsb + (s % p) * self.ua_lsb // p
 
-    def flags(self, n, out, amp, w1_us=0, gap_us=0, w2_us=0):
+    def flags(self, n, out, amp, w1_us=0, w2_us=0):
         """The pulse's flags, its figures into self.fig. amp: the set
-        amplitude (uA or mV, either sign); w1_us, gap_us, w2_us: the set
-        timing (w1_us 0: widths and timing not judged; w2_us 0: monophasic)."""
+        amplitude (uA or mV, either sign); w1_us, w2_us: the set phase
+        widths (w1_us 0: widths and timing not judged; w2_us 0:
+        monophasic). The interphase gap is measured and recorded, not
+        judged: the limits profile holds no tolerance for it."""
         fig = self.fig
         for k in range(FIG_SIZE):
             fig[k] = 0

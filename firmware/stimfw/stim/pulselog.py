@@ -24,6 +24,10 @@ HEAD_SIZE = 7
 PULSE = "<BHHHiiiiiiii"  # output, flags, anodes, cathodes, then Judge.fig
 PULSE_SIZE = 39
 _ZERO_FIG = (0, 0, 0, 0, 0, 0, 0, 0)
+# A pulse record's fields in PULSE's order, by the names PUSH_PULSE and
+# decode() give them (docs/LINK.md); the sequencer keeps its segment's
+# records in this order too.
+KEYS = ("out", "flags", "an", "ca", "amp", "q_nc", "amp2", "q2_nc", "w1_ns", "w2_ns", "gap_ns", "onset_ns")
 
 # A write-ahead record: run, its total pulses, the segment's first pulse
 # index and pulse count, this record's first pulse and count, whether the
@@ -130,16 +134,13 @@ def decode(data, segment=False):
                 "amp": cols[2], "anodes": cols[3], "cathodes": cols[4]}
     run, first, n = struct.unpack_from(HEAD, data)
     d = {"run": run, "first": first}
-    cols = [[] for _ in _KEYS]
+    cols = [[] for _ in KEYS]
     for i in range(n):
         row = struct.unpack_from(PULSE, data, HEAD_SIZE + i * PULSE_SIZE)
         unverified = row[1] & FLAG_UNVERIFIED
-        for c in range(len(_KEYS)):
+        for c in range(len(KEYS)):
             cols[c].append(None if unverified and c > 3 else row[c])
-    for c in range(len(_KEYS)):
-        d[_KEYS[c]] = cols[c]
+    for c in range(len(KEYS)):
+        d[KEYS[c]] = cols[c]
     return d
 
-
-# decode()'s keys in PULSE's order: as PUSH_PULSE names them
-_KEYS = ("out", "flags", "an", "ca", "amp", "q_nc", "amp2", "q2_nc", "w1_ns", "w2_ns", "gap_ns", "onset_ns")

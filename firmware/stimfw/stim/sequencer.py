@@ -28,15 +28,12 @@ from stimfw.core.buffers import zeros
 from stimfw.hal_api import NotProvided
 from stimfw.stim import delivery
 from stimfw.stim.compiler import Segmenter
+from stimfw.stim.pulselog import KEYS as REC_KEYS
 from stimfw.stim.timeline import Timeline
 
 SEGMENT_PULSES = 32
 LEAD_US = 20000  # first pulse this long after START: room to fire the segment
 WAIT_MS = 1  # longest idle per pass while a segment runs
-# A pulse's record, as PUSH_PULSE and the journal carry it (docs/LINK.md):
-# output, anode and cathode masks, then stimfw.stim.delivery's figures
-# (Judge.fig, in its order) and the flags.
-REC_KEYS = ("out", "an", "ca", "amp", "q_nc", "amp2", "q2_nc", "w1_ns", "w2_ns", "gap_ns", "onset_ns", "flags")
 
 
 class Run:
@@ -104,7 +101,8 @@ class Sequencer:
         self.next_due = 0  # timeline clock of the next pulse end to read back
         self.read = 0  # pulses of the segment read back so far
         self.tally = None  # the output stage's count before the segment, or None
-        # Per pulse of the segment, one list per REC_KEYS field: made once,
+        # Per pulse of the segment, one list per field of a pulse record
+        # (stimfw.stim.pulselog.KEYS: output, flags, masks, Judge.fig): made once,
         # room for a segment grown here, and emptied in place after each
         # push, so a pulse's read-back appends without allocating, and no
         # segment leaves new lists among its transient objects.
@@ -308,17 +306,17 @@ class Sequencer:
         out = tl.output[k]
         judge = self.judges[out]
         delivery.scan(self.mon, n, 1 if amp > 0 else -1, self.scan_out, 0 if judge.cc else 1)
-        f = judge.flags(n, self.scan_out, amp, tl.w1_us[k], tl.gap_us[k], tl.w2_us[k])
+        f = judge.flags(n, self.scan_out, amp, tl.w1_us[k], tl.w2_us[k])
         fig = judge.fig
         a = fig[delivery.AMP]
         q = fig[delivery.Q]
         recs = self.recs
         recs[0].append(out)
-        recs[1].append(tl.anodes[k])
-        recs[2].append(tl.cathodes[k])
+        recs[1].append(f)
+        recs[2].append(tl.anodes[k])
+        recs[3].append(tl.cathodes[k])
         for i in range(delivery.FIG_SIZE):
-            recs[3 + i].append(fig[i])
-        recs[11].append(f)
+            recs[4 + i].append(fig[i])
         self.trace_run = r.id
         self.trace_pulse = self.seg.first + k
         self.trace_out = out
