@@ -9,12 +9,14 @@ Goals (docs/PERFORMANCE.md): amplitude within 10% of the truth's, latency
 within one sample (0.1 ms at 10 kHz) of the truth's and of the model's.
 In cord_ischaemia the caudal D-wave falls below half its baseline while
 the rostral one (the control) stays: the unit's alarm fires on the caudal
-pair alone. There the caudal D-wave is a third of its size (12-14 uV),
-and two errors of about 0.5 uV each, the residual noise of 10 sweeps and
-the stimulus artifact's residue through the 100 Hz high-pass (the same on
-every sweep, so averaging keeps it), are 4% of it each: that one
-amplitude is held to CUT_AMP, and bench/bench_truth.py publishes the
-figures."""
+pair alone. There the caudal D-wave is a third of its size or less
+(11-13 uV), and two errors that do not scale with it dominate: the
+residual noise of 10 sweeps (about 0.5 uV r.m.s., which peak-to-peak
+picking turns into an upward lean) and the stimulus artifact's residue
+through the 100 Hz high-pass (up to 0.9 uV on the caudal pair, the same
+on every sweep, so averaging keeps it). That one amplitude is held to 10%
+of the truth plus CUT_UV: the residue plus three times the noise.
+bench/bench_truth.py publishes the figures (worst of 60 runs: 2.0 uV)"""
 
 from __future__ import annotations
 
@@ -33,12 +35,12 @@ from stimbox.session import RunResult, run_protocol
 BOARD = board_module("sim")
 LAT_MS = 0.1
 AMP = 0.10
-CUT_AMP = 0.20
+CUT_UV = 2.5
 ROSTRAL, CAUDAL = 16, 17
 STIMBOX = str(Path(sys.executable).with_name("stimbox"))
 
 
-def _failures(c: truth.Compared, amp: float = AMP) -> list[str]:
+def _failures(c: truth.Compared, allow_uv: float = 0.0) -> list[str]:
     got = c.unit
     if got["lat_ms"] is None:
         return [f"absent: {got.get('absent')}"]
@@ -53,17 +55,17 @@ def _failures(c: truth.Compared, amp: float = AMP) -> list[str]:
         out.append(f"lat_ms {got['lat_ms']:.3f} vs the model's {c.model[c.model_name()]['latency_ms']:.3f}")
     e = c.amp_error()
     assert e is not None
-    if abs(e) > amp:
+    if abs(got["amp_uv"] - c.truth["amp_uv"]) > AMP * c.truth["amp_uv"] + allow_uv:
         out.append(f"amp {got['amp_uv']:.3f} vs truth {c.truth['amp_uv']:.3f} ({e:+.1%})")
     return out
 
 
-def _check(compared: list[truth.Compared], where: str, caudal_amp: float = AMP) -> dict[int, truth.Compared]:
+def _check(compared: list[truth.Compared], where: str, caudal_uv: float = 0.0) -> dict[int, truth.Compared]:
     by_ch = {int(c.spec["ch"]): c for c in compared}
     assert sorted(by_ch) == [ROSTRAL, CAUDAL], where
     for ch, c in by_ch.items():
         assert c.site == "dwave" and c.trials == 10 and c.unit["sweeps"] == 10, where
-        assert _failures(c, caudal_amp if ch == CAUDAL else AMP) == [], f"{where} ch {ch}"
+        assert _failures(c, caudal_uv if ch == CAUDAL else 0.0) == [], f"{where} ch {ch}"
         assert not c.at_edge(), f"{where} ch {ch}"
         assert c.unit["reliable"] is True, f"{where} ch {ch}"
     # the pairs' latencies are the cord's: caudal later than rostral
@@ -112,7 +114,7 @@ def test_cord_ischaemia_cuts_the_caudal_dwave_and_alarms_there(firmware_image, n
         r, cs = truth.compare_run(box, p, unit.model.truth_average)
     assert base.outcome == base2.outcome == first.outcome == r.outcome == "complete"
     before = _check(cs0, f"seed {seed} before the insult")
-    by_ch = _check(cs, f"seed {seed} in the insult", CUT_AMP)
+    by_ch = _check(cs, f"seed {seed} in the insult", CUT_UV)
     # the model: caudal cut, rostral kept
     was = {ch: before[ch].truth["amp_uv"] for ch in (ROSTRAL, CAUDAL)}
     assert by_ch[CAUDAL].truth["amp_uv"] < 0.45 * was[CAUDAL]
