@@ -152,8 +152,9 @@ class Recorder:
         self._describe_results(take)
         new = self.folder.store_records(take)
         self.stored += new
-        if take:
-            self.acknowledge(int(take[-1]["seq"]))
+        stored = self.folder.last_seq()
+        if stored is not None and stored > page.acked:
+            self.acknowledge(stored)
         return new
 
     def acknowledge(self, seq: int) -> None:
