@@ -27,9 +27,10 @@ if TYPE_CHECKING:
     from stimbox.session import RunResult
 
 SYNC_S = 1.0  # how often a run in progress is stored
-# Journal pages one sync reads during a run: the heartbeat waits meanwhile
-# (the unit gives up on a host after 1 s), so a backlog is read a few pages
-# per pass of the run's loop rather than all at once.
+# Journal pages one sync reads during a run. The heartbeat waits meanwhile
+# (the unit gives up on a host after 1 s), and every page is work for the
+# unit's main loop: a backlog is left for the end of the run, whose records
+# the unit keeps until they are acknowledged.
 TICK_PAGES = 8
 SPLITS = ("ab", "a", "b")
 
@@ -52,7 +53,6 @@ class Recorder:
         self.unit_first: int | None = None  # the oldest seq the unit still held
         self.unit_last: int | None = None
         self._last_sync = 0.0
-        self._behind = False  # the last sync left pages unread
         self._armed: str | None = None  # the protocol hash last armed, as journalled
 
     # --- a run ----------------------------------------------------------------
@@ -61,9 +61,9 @@ class Recorder:
         self.folder.begin_run(run, protocol_hash, baseline)
 
     def tick(self) -> None:
-        """During a run: sync() a few pages, if the last sync was interval_s
-        ago or more, or left pages unread."""
-        if self._behind or time.monotonic() - self._last_sync >= self.interval_s:
+        """During a run: sync() a few pages if the last sync was interval_s
+        ago or more."""
+        if time.monotonic() - self._last_sync >= self.interval_s:
             self.sync(max_pages=TICK_PAGES)
 
     def on_push(self, p: Push) -> None:
@@ -140,7 +140,6 @@ class Recorder:
             page = box.records(page.next)
             got.extend(page.records)
             pages += 1
-        self._behind = page.more
         self.lost = page.lost
         self.unit_last = page.last_seq
         recs = join_parts(got)
