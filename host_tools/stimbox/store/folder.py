@@ -363,12 +363,16 @@ class SessionFolder:
     def has_average(self, run: int, stream: str, split: str, channel: int) -> bool:
         return average_name(run, stream, split, channel) in self._averages
 
-    def add_emg(self, detections: list[dict[str, Any]], t_s: float) -> None:
+    def add_emg(self, detections: list[dict[str, Any]], t_s: float | None = None) -> None:
         """Free-run EMG as the unit pushed it (PUSH_EMG payloads), one line
-        each, at case time t_s (seconds since the folder was created)."""
+        each, at case time t_s (seconds since the folder was created; None:
+        each keeps its own "t_s")."""
         with _Appender(self.path) as out:
             for d in detections:
-                out.add(EMG, dict(d, t_s=float(t_s), seq=None))
+                line = dict(d, seq=None)
+                if t_s is not None or "t_s" not in line:
+                    line["t_s"] = float(self.case_time() if t_s is None else t_s)
+                out.add(EMG, line)
 
     def note(self, kind: str, **fields: Any) -> None:
         """A host event (not from the unit's journal) in events.jsonl."""

@@ -32,6 +32,8 @@ SYNC_S = 1.0  # how often a run in progress is stored
 # unit's main loop: a backlog is left for the end of the run, whose records
 # the unit keeps until they are acknowledged.
 TICK_PAGES = 8
+# Free-run pushes come up to 100 a second: written (and fsynced) together.
+EMG_BATCH_S = 0.5
 SPLITS = ("ab", "a", "b")
 
 
@@ -54,6 +56,8 @@ class Recorder:
         self.unit_last: int | None = None
         self._last_sync = 0.0
         self._armed: str | None = None  # the protocol hash last armed, as journalled
+        self._emg: list[dict[str, Any]] = []
+        self._emg_flushed = time.monotonic()
 
     # --- a run ----------------------------------------------------------------
     def begin_run(self, protocol: dict[str, Any], protocol_hash: str, run: int, baseline: bool) -> None:
@@ -67,9 +71,20 @@ class Recorder:
             self.sync(max_pages=TICK_PAGES)
 
     def on_push(self, p: Push) -> None:
-        """Free-run EMG pushes go to emg.jsonl; give it every push."""
+        """Free-run EMG pushes go to emg.jsonl; give it every push (outside
+        run_protocol: box.on_push = recorder.on_push). They are written in
+        batches, at most EMG_BATCH_S apart, and by every sync() and flush()."""
         if p.mtype == m.PUSH_EMG and isinstance(p.data, dict):
-            self.folder.add_emg([p.data], self.folder.case_time())
+            self._emg.append(dict(p.data, t_s=round(self.folder.case_time(), 3)))
+            if time.monotonic() - self._emg_flushed >= EMG_BATCH_S:
+                self.flush()
+
+    def flush(self) -> None:
+        """Write the free-run EMG pushes held back."""
+        self._emg_flushed = time.monotonic()
+        if self._emg:
+            batch, self._emg = self._emg, []
+            self.folder.add_emg(batch)
 
     def after_run(self, result: RunResult) -> None:
         """The run's records, then its averages while the unit still holds
@@ -104,11 +119,15 @@ class Recorder:
                         n += 1
         return n
 
-    def salvage(self) -> None:
-        """On the way out of a run that failed: store what can be stored,
-        never letting a second failure hide the first."""
+    def end_run(self, salvage: bool) -> None:
+        """On the way out of run_protocol. salvage: the run failed; store
+        what can be stored, never letting a second failure hide the first."""
+        if not salvage:
+            self.flush()
+            return
         try:
             self.sync()
+            self.flush()
         except (StimBoxError, OSError):
             pass
 
@@ -122,6 +141,7 @@ class Recorder:
         them could be stored yet."""
         box = self.box
         self._last_sync = time.monotonic()
+        self.flush()
         running = False if settle else run_in_progress(box)  # asked before reading: see above
         last = self.folder.last_seq()
         if since is None:
@@ -191,7 +211,7 @@ class Recorder:
                 continue
             try:
                 full = self.box.result(int(r["run"]))
-            except (DeviceError, KeyError, ValueError):
+            except (DeviceError, KeyError, TypeError, ValueError):
                 continue
             if full.get("outcome") == r.get("outcome"):
                 recs[i] = dict(full, **r)
