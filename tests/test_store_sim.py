@@ -3,7 +3,8 @@ hardware model and the unit's own replies: a run stored live reads back
 as delivered (every pulse, the result with its recording, the averages as
 the unit holds them), storing again and pulling add nothing twice, and a
 host killed with SIGKILL mid-run leaves a folder that `stimbox pull`
-completes to every delivered pulse, every seq once, without a gap.
+completes to every delivered pulse, every seq once, without a gap; a run
+the firmware's crash ends still leaves every pulse in the folder.
 
 Runtime "unix" only: what is tested here is the host's storing; the
 firmware's journal across a killed host, an interrupt and a crash is
@@ -28,7 +29,8 @@ from simunit.supervisor import SimUnit
 from stimbox import protocols
 from stimbox.build import board_module
 from stimbox.client import StimBox
-from stimbox.session import run_protocol
+from stimbox.errors import UnitReset
+from stimbox.session import RunResult, run_protocol
 from stimbox.store import Recorder, SessionFolder, load_session, pull_session
 from stimbox.store.reader import Session
 from stimfw.link import messages as m
@@ -45,7 +47,8 @@ import sys
 from stimbox import protocols
 from stimbox.build import board_module
 from stimbox.client import StimBox
-from stimbox.session import run_protocol
+from stimbox.errors import UnitReset
+from stimbox.session import RunResult, run_protocol
 from stimbox.store import Recorder, SessionFolder
 p = protocols.load("ssep", board_module("sim"))
 p["count"] = {KILLED_SWEEPS}
@@ -195,3 +198,33 @@ def test_stimbox_pull_completes_the_folder_of_a_host_killed_mid_run(
     with StimBox.connect(sim_unit.port) as box, SessionFolder.open(d) as f:
         again = pull_session(box, f)
     assert again.stored == 0 and again.gaps == [] and again.last_seq == max(seqs)
+
+
+@pytest.mark.parametrize("runtime", ["unix"])  # host storing; see the module's docstring
+def test_a_run_the_firmware_crash_ends_keeps_every_delivered_pulse_in_the_folder(
+        sim_unit: SimUnit, box: StimBox, tmp_path: Path) -> None:
+    crashed: list[bool] = []
+
+    def during(b: StimBox, r: RunResult) -> None:
+        if len(r.pulses) >= 40 and not crashed:
+            crashed.append(True)
+            sim_unit.crash()
+
+    d = tmp_path / "case"
+    with SessionFolder.create(d, box.info(), box.port) as folder:
+        with pytest.raises(UnitReset):
+            run_protocol(box, ssep(300), during=during, recorder=Recorder(box, folder))
+    s = load_session(d)
+    delivered = sim_unit.model.pulse_count
+    # What the killed firmware read back and journalled, and what its next
+    # boot journalled from the output stage's count (unverified, zeros):
+    # stored on the way out of run_protocol, no pull needed.
+    assert 40 <= delivered < 2 * 300
+    assert pulse_keys(s) == [(1, i) for i in range(delivered)]
+    unverified = [p for p in s.pulses if "unverified" in p["flags"]]
+    assert all(p["amp"] == 0 and p["charge_nc"] == 0 for p in unverified)
+    (result,) = s.results
+    assert result["outcome"] == "crash" and result["done"] == delivered
+    assert result["unverified"] == len(unverified)
+    seqs = journal_lines(s)
+    assert sorted(seqs) == list(range(1, max(seqs) + 1)) and set(seqs.values()) == {1}
