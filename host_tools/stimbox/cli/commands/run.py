@@ -43,25 +43,29 @@ def run(args: argparse.Namespace) -> int:
 
     proto = protofile.load(args.protocol)
     seen_run: list[int] = []
+
+    def progress(d: dict[str, Any]) -> None:
+        if not seen_run and isinstance(d.get("run"), int):
+            seen_run.append(d["run"])
+        if bars is not None:
+            bars.update(d)
+
     with StimBox.connect(args.port) as box:
         protofile.check_for(box, proto, args.protocol)
+        if args.out is not None:
+            box.check_protocol(proto)  # a refused protocol leaves no empty session folder behind
         recorder = _recorder(box, args.out)
-        extra: dict[str, Any] = {"recorder": recorder} if recorder is not None else {}
         previous = _first_interrupt_only()
         try:
             with output.run_progress(args, _sweeps(proto)) as bars:
-                def progress(d: dict[str, Any]) -> None:
-                    if not seen_run and isinstance(d.get("run"), int):
-                        seen_run.append(d["run"])
-                    if bars is not None:
-                        bars.update(d)
-
-                r = run_protocol(box, proto, on_progress=progress, baseline=args.baseline, **extra)
+                r = run_protocol(box, proto, on_progress=progress, baseline=args.baseline, recorder=recorder)
         except KeyboardInterrupt:
             raise Interrupted(_interrupted(box, recorder, seen_run, args)) from None
         finally:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
+            if recorder is not None:
+                recorder.folder.close()
     _report(args, r)
     if r.outcome not in CLEAN:
         raise RunFault(f"run {r.run} ended by a fault: {r.outcome}"
@@ -84,19 +88,17 @@ def _first_interrupt_only() -> Any:
 
 
 def _recorder(box: Any, out: Path | None) -> Any:
+    """A Recorder into the session folder at out (made if new), or None."""
     if out is None:
         return None
     from stimbox.store import Recorder, SessionFolder
 
-    if (out / "session.json").exists():
-        folder = SessionFolder.open(out)
-    else:
-        folder = SessionFolder.create(out, box.info(), box.port)
-    return Recorder(box, folder)
+    return Recorder(box, SessionFolder.open_or_create(out, box.info(), box.port))
 
 
 def _interrupted(box: Any, recorder: Any, seen_run: list[int], args: argparse.Namespace) -> str:
     """After Ctrl-C: stop stimulation (anyone may), store what came, and say so."""
+    from stimbox.errors import DeviceError
     from stimbox.session import RunResult
 
     box.stop()
@@ -106,13 +108,14 @@ def _interrupted(box: Any, recorder: Any, seen_run: list[int], args: argparse.Na
     if run:
         text += f"; run {run.get('run')}: {run.get('outcome')}, {run.get('done')}/{run.get('total')} pulses"
     if recorder is not None:
-        number = seen_run[0] if seen_run else run.get("run")
-        if isinstance(number, int):
-            result = RunResult(run=number, protocol_hash="", summary=box.result(number))
-            recorder.after_run(result)
-        else:
-            recorder.sync()
-        text += f"; stored in {args.out}"
+        try:
+            if seen_run:
+                recorder.after_run(RunResult(run=seen_run[0], protocol_hash="", summary=box.result(seen_run[0])))
+            else:
+                recorder.sync()
+        except DeviceError:
+            recorder.salvage()  # no result to fetch averages by: the journal alone
+        text += f"; what was gathered is stored in {args.out} ({recorder.stored} journal records)"
     return text
 
 
@@ -153,15 +156,30 @@ def _report(args: argparse.Namespace, r: Any) -> None:
         print(f"  ... {len(r.pulses) - args.show} more pulses (--json for all)")
     for st in (r.recording or {}).get("streams", []):
         print(_stream_line(st))
-    for line in dwave.recording_lines(r.recording):
-        print(line)
+        for c in st.get("components") or []:
+            print(dwave.component_line(str(st.get("stream")), c))
+    d = dwave.summary(r.recording)
+    if d is not None and d["ratio"] is not None:
+        print(f"  D-wave caudal/rostral amplitude ratio {d['ratio']:.2f}")
     for line in _mep_lines(r.meps):
         print(line)
+    # Every alarm the unit raised, as pushed: the averages' and a threshold search's.
+    for ev in r.alarms:
+        print(_alarm_line(ev))
     for ev in r.events:
         print(f"  event {ev.get('seq')}: {ev.get('kind')} "
               + " ".join(f"{k}={v}" for k, v in ev.items() if k not in ("seq", "kind", "t_ms")))
     if args.out is not None:
-        print(f"stored in {args.out}")
+        print(f"stored in session folder {args.out}")
+
+
+def _alarm_line(ev: dict[str, Any]) -> str:
+    from stimbox import dwave
+
+    line = dwave.alarm_line(ev)
+    if "threshold_ma" in ev:
+        line += f": threshold {ev['threshold_ma']} mA" + (f" (root {ev['root']})" if ev.get("root") else "")
+    return line
 
 
 def _stream_line(st: dict[str, Any]) -> str:
@@ -174,7 +192,8 @@ def _stream_line(st: dict[str, Any]) -> str:
     if st.get("a") and st.get("b"):
         text += f", A {st['a'][0]} / B {st['b'][0]}"
     if snr and all(isinstance(x, int | float) for x in snr):
-        text += ", SNR " + " ".join(f"{x:.1f}" for x in snr)
+        chans = st.get("channels") or []
+        text += ", SNR " + ", ".join(f"ch {c} {x:.1f}" for c, x in zip(chans, snr, strict=False))
     return text
 
 
