@@ -13,11 +13,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from simunit.supervisor import SimUnit
 from stimbox import protocols
+from stimbox.build import Image, install_offline
 from stimbox.cli import exitcodes
 from stimbox.client import StimBox
 from stimbox.store import load_session
@@ -131,3 +133,57 @@ def test_json_is_one_object_from_every_command(sim_unit: SimUnit, tmp_path: Path
     assert objects["plan"]["figures"]["pulses"] == 20
     assert objects["emg"]["summary"]["channels"] == [8]
     assert objects["run"]["outcome"] == "complete" and len(objects["run"]["pulses"]) == 10 == sim_unit.model.fired
+
+
+MEP_TOML = """type = "tcmep"
+name = "TcMEP C3-C4 recorded"
+amp_mv = 300000
+pulses = 5
+isi_us = 3000
+width_us = 75
+anode = "C3"
+cathode = "C4"
+rate_hz = 1.0
+count = 3
+
+[record]
+channels = [9, 11, 13, 15]
+rate_hz = 10000
+pre_ms = 20
+post_ms = 80
+band = [10, 1500]
+blank_us = [100, 8000]
+split = false
+mep = { muscles = ["APB_R", "QUAD_R", "TA_R", "AH_R"] }
+"""
+
+
+@ONE_RUNTIME
+def test_run_prints_meps_and_the_alarms_of_cord_ischaemia(firmware_image: Image, new_unit: Callable[..., SimUnit],
+                                                         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The model's cord ischaemia takes the right leg's MEPs by 5 minutes; the
+    # hand (APB_R, above the cord) keeps its own. In this process through
+    # the entry point: five runs as processes would cost five start-ups.
+    from stimbox.cli import main
+
+    f = tmp_path / "mep.toml"
+    f.write_text(MEP_TOML)
+    unit = new_unit(scenario="cord_ischaemia", seed=4)
+    install_offline(firmware_image, unit.flash)
+    with unit:
+        p = ["--port", unit.port, "--show", "0"]
+        assert main(["run", str(f), "--baseline", *p]) == 0
+        base = capsys.readouterr().out
+        assert main(["run", str(f), *p]) == 0  # the baseline is two reproducible runs
+        with StimBox.connect(unit.port) as box:
+            box.sim(advance_s=320)
+        assert main(["run", str(f), *p]) == 0
+        assert main(["run", str(f), *p]) == 0
+        late = capsys.readouterr().out.split("\nrun ")[-1]
+    trials = [ln for ln in base.splitlines() if ln.startswith("  MEP trial ")]
+    assert len(trials) == 3 * 4 and all(" uVpp, " in t for t in trials)  # every muscle present
+    lost = [ln.split()[3].rstrip(":") for ln in late.splitlines() if ln.startswith("  MEP trial ") and "absent" in ln]
+    assert sorted(set(lost)) == ["AH_R", "QUAD_R", "TA_R"] and len(lost) == 3 * 3
+    alarms = [ln for ln in late.splitlines() if ln.startswith("  ALARM ")]
+    assert sorted(ln.split()[2] for ln in alarms) == ["AH_R", "QUAD_R", "TA_R"]
+    assert all(ln.split()[1] == "mep_loss" and "lost below 20.00 uV" in ln for ln in alarms), alarms

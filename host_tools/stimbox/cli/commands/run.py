@@ -165,21 +165,12 @@ def _report(args: argparse.Namespace, r: Any) -> None:
         print(line)
     # Every alarm the unit raised, as pushed: the averages' and a threshold search's.
     for ev in r.alarms:
-        print(_alarm_line(ev))
+        print(dwave.alarm_line(ev))
     for ev in r.events:
         print(f"  event {ev.get('seq')}: {ev.get('kind')} "
               + " ".join(f"{k}={v}" for k, v in ev.items() if k not in ("seq", "kind", "t_ms")))
     if args.out is not None:
         print(f"stored in session folder {args.out}")
-
-
-def _alarm_line(ev: dict[str, Any]) -> str:
-    from stimbox import dwave
-
-    line = dwave.alarm_line(ev)
-    if "threshold_ma" in ev:
-        line += f": threshold {ev['threshold_ma']} mA" + (f" (root {ev['root']})" if ev.get("root") else "")
-    return line
 
 
 def _stream_line(st: dict[str, Any]) -> str:
@@ -189,7 +180,7 @@ def _stream_line(st: dict[str, Any]) -> str:
     text = f"  {st.get('stream')}: {st.get('sweeps')} sweeps"
     if rejected is not None:
         text += f", {rejected} rejected"
-    if st.get("a") and st.get("b"):
+    if st.get("a") and st.get("b") and any(st["b"]):  # an A/B split was taken
         text += f", A {st['a'][0]} / B {st['b'][0]}"
     if snr and all(isinstance(x, int | float) for x in snr):
         chans = st.get("channels") or []
