@@ -6,7 +6,7 @@ import argparse
 import time
 from typing import Any
 
-from stimbox.cli import output
+from stimbox.cli import interrupt, output
 from stimbox.cli.exitcodes import Interrupted
 
 NAME = "emg"
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if args.band:
         opts["band"] = args.band
     interrupted = False
-    with StimBox.connect(args.port) as box:
+    with StimBox.connect(args.port) as box, interrupt.first_only():
         box.on_push = on_push
         box.freerun_start(args.channels, args.rate, args.block_ms, **opts)
         try:

@@ -4,17 +4,17 @@ the averages' components, MEPs and alarms; a session folder with --out."""
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
+import logging
 from pathlib import Path
 from typing import Any
 
-from stimbox.cli import output, protofile
+from stimbox.cli import interrupt, output, protofile
 from stimbox.cli.exitcodes import Interrupted, RunFault
 
 NAME = "run"
 # Outcomes that are the run's normal end: all pulses out, or stopped on request.
 CLEAN = ("complete", "stopped")
+log = logging.getLogger("stimbox")
 
 
 def add(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -47,44 +47,30 @@ def run(args: argparse.Namespace) -> int:
     def progress(d: dict[str, Any]) -> None:
         if not seen_run and isinstance(d.get("run"), int):
             seen_run.append(d["run"])
+            log.info("run %s started", d["run"])
+        log.debug("progress %s", d)
         if bars is not None:
             bars.update(d)
 
-    with StimBox.connect(args.port) as box:
+    with StimBox.connect(args.port) as box, interrupt.first_only():
         protofile.check_for(box, proto, args.protocol)
         if args.out is not None:
             box.check_protocol(proto)  # a refused protocol leaves no empty session folder behind
         recorder = _recorder(box, args.out)
-        previous = _first_interrupt_only()
         try:
             with output.run_progress(args, _sweeps(proto)) as bars:
                 r = run_protocol(box, proto, on_progress=progress, baseline=args.baseline, recorder=recorder)
         except KeyboardInterrupt:
             raise Interrupted(_interrupted(box, recorder, seen_run, args)) from None
         finally:
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
             if recorder is not None:
                 recorder.folder.close()
+    log.info("run %s: %s, %s pulses", r.run, r.outcome, r.summary.get("done"))
     _report(args, r)
     if r.outcome not in CLEAN:
         raise RunFault(f"run {r.run} ended by a fault: {r.outcome}"
                        + (f" ({_why(r)})" if _why(r) else ""))
     return 0
-
-
-def _first_interrupt_only() -> Any:
-    """The first Ctrl-C interrupts the run; later ones are ignored until
-    stimulation is stopped and what was gathered is stored. Returns the
-    handler to restore (None off the main thread, where signals do not go)."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-
-    def first(signum: int, frame: Any) -> None:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        raise KeyboardInterrupt
-
-    return signal.signal(signal.SIGINT, first)
 
 
 def _recorder(box: Any, out: Path | None) -> Any:
