@@ -191,3 +191,31 @@ def test_run_prints_meps_and_the_alarms_of_cord_ischaemia(firmware_image: Image,
     alarms = [ln for ln in late.splitlines() if ln.startswith("  ALARM ")]
     assert sorted(ln.split()[2] for ln in alarms) == ["AH_R", "QUAD_R", "TA_R"]
     assert all(ln.split()[1] == "mep_loss" and "lost below 20.00 uV" in ln for ln in alarms), alarms
+
+
+@ONE_RUNTIME
+def test_progress_display_on_a_terminal(sim_unit: SimUnit, tmp_path: Path) -> None:
+    # On a terminal (a pseudo-terminal here) run shows its progress: pulses
+    # done of the total and each stream's sweeps and rejects; the display is
+    # cleared before the result is printed.
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([STIMBOX, "run", str(ssep_file(tmp_path, 100)), "--port", sim_unit.port],
+                            stdout=slave, stderr=subprocess.PIPE, env=dict(os.environ, COLUMNS="120"))
+    os.close(slave)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(master)
+    assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else ""
+    bars, result = screen.decode(errors="replace").split("run 1: complete, 200/200 pulses", 1)
+    assert "pulses" in bars and "200/200" in bars
+    assert "l_median sweeps" in bars and "100/100" in bars and "0 rejected" in bars
+    assert "N20/P25" in result
