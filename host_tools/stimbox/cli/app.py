@@ -130,9 +130,7 @@ def message(e: BaseException) -> str:
         text = f"timed out: {e}" if str(e) else "timed out"
     else:
         text = str(e)
-    if isinstance(e, exitcodes.CheckFailed | exitcodes.UsageError | exitcodes.RunFault | exitcodes.Interrupted):
-        pass
-    elif exitcodes.code_for(e) == exitcodes.HOST_ERROR and not _expected(e):
+    if exitcodes.code_for(e) == exitcodes.HOST_ERROR and not _expected(e):
         # A bug or an error nobody raised on purpose: name it, keep it one line.
         text = f"internal error: {type(e).__name__}: {text} (-v shows the traceback)"
     return " ".join(text.split()) or type(e).__name__

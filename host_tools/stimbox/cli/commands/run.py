@@ -113,10 +113,15 @@ def _sweeps(proto: dict[str, Any]) -> int | None:
 
 
 def _why(r: Any) -> str:
-    for ev in reversed(r.events):
-        if isinstance(ev, dict) and ev.get("kind") not in (None, "armed", "started", "disarmed"):
-            return str(ev.get("reason") or ev.get("kind"))
-    return ""
+    """The figures of the event that ended the run (the one named as its
+    outcome, else the last that is not routine)."""
+    routine = (None, "armed", "started", "disarmed", "stopped")
+    events = [ev for ev in r.events if isinstance(ev, dict)]
+    cause = next((ev for ev in events if ev.get("kind") == r.outcome), None)
+    cause = cause or next((ev for ev in reversed(events) if ev.get("kind") not in routine), None)
+    if cause is None:
+        return ""
+    return " ".join(f"{k}={v}" for k, v in cause.items() if k not in ("seq", "kind", "t_ms", "run", "session"))
 
 
 def _report(args: argparse.Namespace, r: Any) -> None:
