@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -98,12 +99,15 @@ def cases() -> list[tuple[str, str]]:
     return [(name, case) for name in ON_A_UNIT if name in present for case in ("missing", "busy", "rebooting")]
 
 
-# What each case says, and its exit code; deploy cannot ask a unit that never
-# answers which board it is, and says so (its own failure, not the link's).
+# What each case says (a pattern), and its exit code. A rebooting unit's boot
+# push ends the request in flight; on a machine so loaded that a boot takes
+# longer than a request's timeout, the request times out instead. Deploy
+# cannot ask a unit that never answers which board it is, and says so (its
+# own failure, not the link's).
 EXPECTED = {
     "missing": ("no such port", exitcodes.NO_UNIT),
     "busy": ("port is busy", exitcodes.NO_UNIT),
-    "rebooting": ("the unit rebooted", exitcodes.NO_UNIT),
+    "rebooting": ("the unit rebooted while waiting for|no reply to", exitcodes.NO_UNIT),
 }
 DEPLOY_REBOOTING = ("runs no StimBox firmware", exitcodes.HOST_ERROR)
 
@@ -120,7 +124,7 @@ def test_each_command_fails_in_one_line(name: str, case: str, request: pytest.Fi
     text, code = DEPLOY_REBOOTING if (name, case) == ("deploy", "rebooting") else EXPECTED[case]
     status = cli_main([name, *ON_A_UNIT[name], "--port", port])
     out, err = capsys.readouterr()
-    assert text in one_line(err) and status == code, (status, err)
+    assert re.search(text, one_line(err)) and status == code, (status, err)
 
 
 @pytest.mark.parametrize("case", ["missing", "busy", "rebooting"])
@@ -132,5 +136,5 @@ def test_a_real_process_and_json(case: str, request: pytest.FixtureRequest) -> N
     text, code = EXPECTED[case]
     r = subprocess.run([STIMBOX, "--json", "status", "--port", port], capture_output=True, text=True,
                        timeout=60, env=dict(os.environ))
-    assert r.returncode == code and text in one_line(r.stderr)
+    assert r.returncode == code and re.search(text, one_line(r.stderr))
     assert json.loads(r.stdout) == {"error": r.stderr.removeprefix("stimbox: ").strip(), "exit_code": code}
