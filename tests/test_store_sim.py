@@ -36,7 +36,6 @@ from stimbox.store.reader import Session
 from stimfw.link import messages as m
 
 BOARD = board_module("sim")
-PULL_COMMAND = Path(__file__).resolve().parents[1] / "host_tools/stimbox/cli/commands/pull.py"
 
 # The killed host's run: 5000 pulses, far more than are out when the host
 # dies, so the unit's heartbeat watchdog (not the end of the run) ends it,
@@ -56,19 +55,15 @@ with StimBox.connect(sys.argv[1]) as box:
     folder = SessionFolder.create(sys.argv[2], box.info(), box.port)
     run_protocol(box, p, recorder=Recorder(box, folder))
 """
-# `stimbox pull` as the command line runs it: the command module's own
-# parser and run(), with the global options it reads (--port, --json).
-PULL = f"""
-import argparse, importlib.util, sys
-spec = importlib.util.spec_from_file_location("pull_command", {str(PULL_COMMAND)!r})
-mod = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(mod)
-ap = argparse.ArgumentParser(prog="stimbox")
-ap.add_argument("--port", default="auto")
-ap.add_argument("--json", action="store_true")
-mod.add(ap.add_subparsers())
-args = ap.parse_args()
-sys.exit(args.func(args))
+# `stimbox pull` as the command line runs it (its module added to the
+# command list where the list does not have it yet).
+PULL = """
+import sys
+from stimbox.cli import app
+from stimbox.cli.commands import pull
+if pull not in app.COMMANDS:
+    app.COMMANDS.append(pull)
+sys.exit(app.main())
 """
 
 
@@ -174,8 +169,8 @@ def test_stimbox_pull_completes_the_folder_of_a_host_killed_mid_run(
     stored_live = len(load_session(d).pulses)
     assert stored_live > 0
 
-    out = subprocess.run([sys.executable, "-c", PULL, "--port", sim_unit.port, "--json",
-                          "pull", "--session", str(d)],
+    out = subprocess.run([sys.executable, "-c", PULL, "pull", "--session", str(d),
+                          "--port", sim_unit.port, "--json"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
