@@ -194,6 +194,19 @@ def test_stimbox_pull_completes_the_folder_of_a_host_killed_mid_run(
         again = pull_session(box, f)
     assert again.stored == 0 and again.gaps == [] and again.last_seq == max(seqs)
 
+    # Without --session: a new folder with all the unit still holds,
+    # acknowledged or not; the same records.
+    here = tmp_path / "elsewhere"
+    here.mkdir()
+    out = subprocess.run([sys.executable, "-c", PULL, "pull", "--port", sim_unit.port],
+                         capture_output=True, text=True, timeout=60, cwd=here)
+    assert out.returncode == 0, out.stderr
+    (new,) = here.glob("stimbox-session-*")
+    assert out.stdout.startswith(f"{new.name}: stored {max(seqs)} records, seq 1..{max(seqs)}, gaps none")
+    fresh = load_session(new)
+    assert fresh.pulses == s.pulses and fresh.events == s.events
+    assert [r["seq"] for r in fresh.results] == [result["seq"]]
+
 
 @pytest.mark.parametrize("runtime", ["unix"])  # host storing; see the module's docstring
 def test_a_run_the_firmware_crash_ends_keeps_every_delivered_pulse_in_the_folder(
