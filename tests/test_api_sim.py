@@ -32,6 +32,7 @@ from stimbox.api import (
 from stimbox.build import Image, board_module, install_offline
 from stimbox.client import StimBox
 from stimbox.errors import LimitError
+from stimbox.store import SessionFolder, load_session
 from stimbox.temg_truth import thresholds_ua
 from stimbox.validation import tolerances
 
@@ -198,6 +199,22 @@ def test_threshold_search_against_the_screws_truth(unit: SimUnit, api_box: StimB
     assert list(th.steps_ua) == [int(a) for a in th.pulses.amp_ua]
     assert {a.name: a.figures["value_ma"] for a in th.alarms} == \
         {m: th.for_muscle(m) for m in th.muscles if th.for_muscle(m) < 8.0}
+
+
+def test_a_run_goes_into_the_session_folder(unit: SimUnit, api_box: StimBox, tmp_path: Path) -> None:
+    with SessionFolder.create(tmp_path / "case", api_box.info(), api_box.port) as folder:
+        run = api_box.pulses(out="P3", amp_ua=3000, count=4, rate_hz=10, folder=folder)
+        s = api_box.ssep(nerve="tibial", sides="R", sweeps=20, folder=folder)
+        with pytest.raises(ProtocolChoiceError, match="out=: a session folder goes in folder="):
+            api_box.ssep(out=folder)
+    case = load_session(tmp_path / "case")
+    stored = [p for p in case.pulses if p["run"] == run.run]
+    assert [p["charge_nc"] for p in stored] == list(run.charge_nc)
+    assert len([p for p in case.pulses if p["run"] == s.run]) == s.pulses.count == 20
+    got = {(a.channel, a.split): a.load() for a in case.averages if a.run == s.run}
+    assert len(got) == 3 * 3
+    for a in s.averages:
+        assert np.array_equal(got[(a.channel, a.split)], a.uv)
 
 
 def test_builders_keep_to_the_examples() -> None:
