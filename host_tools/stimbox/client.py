@@ -510,6 +510,8 @@ class StimBox:
         return list(struct.unpack(f"<{len(data) // 4}f", data))
 
     # --- scripting helpers: one call, typed results (stimbox.api, docs/API.md)
+    # stimbox.api is imported on use: it builds on stimbox.session, which
+    # imports this module.
     def pulses(self, **opts: Any) -> PulseRun:
         """Test pulses: out="P1", amp_ua=5000, width_us=200, count=10,
         rate_hz=2, other protocol keys (stimbox.api.pulses)."""
