@@ -22,6 +22,7 @@ from simunit.groundtruth import wave
 from simunit.supervisor import SimUnit
 from stimbox import meptruth, truth
 from stimbox.api import (
+    Alarm,
     MepResult,
     ProtocolChoiceError,
     PulseRun,
@@ -231,3 +232,17 @@ def test_builders_keep_to_the_examples() -> None:
         builders.ssep_protocol(BOARD, "ulnar")
     with pytest.raises(ProtocolChoiceError, match="'BICEPS_L' is not in the montage"):
         builders.mep_protocol(BOARD, muscles=["BICEPS_L"])
+
+
+def test_an_alarm_keeps_the_units_figures_and_reads_as_one_line() -> None:
+    # host only: the SSEP amplitude alarm event as docs/ALARMS.md gives it
+    event = {"alarm": "ssep_amplitude", "modality": "SSEP", "name": "P37/N45", "ch": 2,
+             "stream": "l_tibial", "run": 7, "baseline_uv": 2.82, "value_uv": 0.94,
+             "change_pct": -66.6, "limit_pct": -50.0, "averages": 2,
+             "label": "focal", "spread": [2, 4], "t_ms": 14685211}
+    a = Alarm.from_unit(event)
+    assert (a.kind, a.name, a.channel, a.modality, a.run, a.cleared, a.t_ms) == \
+        ("ssep_amplitude", "P37/N45", 2, "SSEP", 7, False, 14685211)
+    assert a.figures["value_uv"] == 0.94 and a.figures["spread"] == [2, 4] and "alarm" not in a.figures
+    assert str(a) == "ALARM ssep_amplitude P37/N45 ch 2: 2.82 -> 0.94 uV (-66.6 %, limit -50.0 %)"
+    assert str(Alarm.from_unit(dict(event, cleared=True))).startswith("cleared ssep_amplitude P37/N45 ch 2:")
