@@ -21,7 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stimfw.link import codec as lc
 from stimfw.link import messages as m
@@ -29,6 +29,9 @@ from stimfw.link import messages as m
 from stimbox import discovery
 from stimbox.errors import DeviceError, LimitError, LinkError, ReplyTimeout, UnitReset
 from stimbox.transport import CTRL_B, CTRL_C, CTRL_D, SerialTransport, Transport
+
+if TYPE_CHECKING:
+    from stimbox.api import MepResult, PulseRun, SsepResult, ThresholdResult
 
 DEFAULT_TIMEOUT = 2.0
 # A rebooting unit: process restart (sim) or soft reset (board) plus imports.
@@ -505,6 +508,37 @@ class StimBox:
         "ab" (both), channel the amplifier channel number."""
         data = self.pull(f"avg/{stream}/{split}/{channel}")
         return list(struct.unpack(f"<{len(data) // 4}f", data))
+
+    # --- scripting helpers: one call, typed results (stimbox.api, docs/API.md)
+    # stimbox.api is imported on use: it builds on stimbox.session, which
+    # imports this module.
+    def pulses(self, **opts: Any) -> PulseRun:
+        """Test pulses: out="P1", amp_ua=5000, width_us=200, count=10,
+        rate_hz=2, other protocol keys (stimbox.api.pulses)."""
+        from stimbox import api
+
+        return api.pulses(self, **opts)
+
+    def ssep(self, **opts: Any) -> SsepResult:
+        """An SSEP run: nerve="median", sides=("L", "R"), sweeps=...
+        (stimbox.api.ssep)."""
+        from stimbox import api
+
+        return api.ssep(self, **opts)
+
+    def mep(self, **opts: Any) -> MepResult:
+        """Transcranial MEPs per muscle per trial: amp_mv=..., trains=...,
+        muscles=... (stimbox.api.mep)."""
+        from stimbox import api
+
+        return api.mep(self, **opts)
+
+    def threshold(self, **opts: Any) -> ThresholdResult:
+        """A triggered-EMG threshold search: screw="L5_L", muscles=...
+        (stimbox.api.threshold)."""
+        from stimbox import api
+
+        return api.threshold(self, **opts)
 
     # --- monitoring (electrode impedance, free-run EMG) ---------------------
     def impedance(
