@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from stimbox.display.emg import emg_figure
 from stimbox.display.figure import DPI
 from stimbox.display.mep import mep_figure
+from stimbox.display.timeline import timeline_figure
 from stimbox.display.traces import SPLIT, traces_figure
 from stimbox.display.trends import trends_figure
 from stimbox.export import ExportError
@@ -31,8 +32,11 @@ def averaged_runs(session: Session) -> list[int]:
 
 
 def case_figures(session: Session, runs: list[int] | None = None) -> Iterator[CaseFigure]:
-    """The trends, the TcMEP muscles, free-run EMG and the traces of runs
+    """The timeline, the trends, the TcMEP muscles, free-run EMG and the traces of runs
     (default: every run with averages), each drawn when it is asked for."""
+    yield CaseFigure("timeline", "Case timeline", "Every run by protocol over case time (baseline "
+                     "runs hatched grey), free-run EMG, and the alarms the unit raised.",
+                     timeline_figure(session))
     if any(r.get("recording") for r in session.results):
         yield CaseFigure("trends", "Trends", "Amplitude and latency of every measure over the case: "
                          "each point a run, the baseline dashed, the alarm criterion dotted, alarms X.",
