@@ -208,6 +208,7 @@ def write_edf(session: Session, path: str | Path) -> Path:
               data_record_duration=lay.record_s,
               annotations=[EdfAnnotation(t, None, text) for t, text in edf_annotations(session, lay, tl)])
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
         edf.write(out)
     except OSError as e:
         raise ExportError(f"cannot write {out}: {e.strerror or e}") from None
