@@ -104,6 +104,7 @@ def test_emg_timeline_draws_every_burst_the_unit_counted(session: Session, case:
 
 def test_timeline_has_every_run_and_alarm(session: Session, case: Case) -> None:
     fig = timeline_figure(session)
+    assert fig is not None
     assert len(artists(fig, "run")) == len(case.runs)
     assert len(artists(fig, "alarm")) == len(case.alarms)
 

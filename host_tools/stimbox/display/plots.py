@@ -34,9 +34,11 @@ def averaged_runs(session: Session) -> list[int]:
 def case_figures(session: Session, runs: list[int] | None = None) -> Iterator[CaseFigure]:
     """The timeline, the trends, the TcMEP muscles, free-run EMG and the traces of runs
     (default: every run with averages), each drawn when it is asked for."""
-    yield CaseFigure("timeline", "Case timeline", "Every run by protocol over case time (baseline "
-                     "runs hatched grey), free-run EMG, and the alarms the unit raised.",
-                     timeline_figure(session))
+    timeline = timeline_figure(session)
+    if timeline is not None:
+        yield CaseFigure("timeline", "Case timeline", "Every run by protocol over case time (the "
+                         "runs that made a baseline hatched grey), free-run EMG, and the alarms the "
+                         "unit raised.", timeline)
     if any(r.get("recording") for r in session.results):
         yield CaseFigure("trends", "Trends", "Amplitude and latency of every measure over the case: "
                          "each point a run, the baseline dashed, the alarm criterion dotted, alarms X.",
