@@ -43,7 +43,7 @@ def mep_figure(session: Session) -> Figure | None:
     in_base = {r for (_, stream), rs in base.items() for r in rs
                if any(x["stream"] == stream and x["kind"] == "mep" for x in rows)}
     fig, axes = small_multiples(len(muscles), min(2, len(muscles)), (4.8, 0.42 * len(runs) + 0.7),
-                                left=1.0, top=0.6, right=1.3)
+                                left=1.0, top=0.6, right=1.3, wspace=0.6)
     for ax, (muscle, ch) in zip(axes, muscles.items(), strict=False):
         refs = {a.run: a for a in session.averages if a.channel == ch and a.split == SPLIT and a.run in runs}
         waves = {r: a.load() for r, a in refs.items()}
