@@ -93,7 +93,9 @@ def test_a_run_stored_live_reads_back_as_delivered_and_nothing_is_stored_twice(
         sim_unit: SimUnit, box: StimBox, tmp_path: Path) -> None:
     d = tmp_path / "case"
     folder = SessionFolder.create(d, box.info(), box.port)
-    rec = Recorder(box, folder)
+    # A sync on every pass of the run's loop: the open per-pulse record
+    # is read many times while it grows.
+    rec = Recorder(box, folder, interval_s=0.0)
     first = run_protocol(box, ssep(60), baseline=True, recorder=rec)
     second = run_protocol(box, ssep(30), recorder=rec)
     # The unit holds the averages of its last run: what the folder must have.

@@ -114,7 +114,7 @@ class Recorder:
 
     # --- the journal ------------------------------------------------------------
     def sync(self, since: int | None = None, settle: bool = False, max_pages: int = 0) -> int:
-        """Store the journal records after the folder's last seq (or after
+        """Store the journal records from the folder's last seq on (or after
         since, or after what the unit has acknowledged for a folder with
         none yet), then acknowledge them; returns how many were new.
         settle: the caller knows no run is in progress (skips asking);
@@ -125,7 +125,7 @@ class Recorder:
         running = False if settle else run_in_progress(box)  # asked before reading: see above
         last = self.folder.last_seq()
         if since is None:
-            since = last
+            since = self.folder.resume_seq()
         page = box.records(since)
         if last is not None and page.last_seq < last:
             raise StoreError(
