@@ -90,10 +90,11 @@ def test_report_in_chromium(html: Path, session: Session, case: Case, tmp_path: 
     assert v.results["scripts"] == 0
     rows = tables.measurements(session)
     traced = report_runs(session, rows, tables.alarms(session))
-    # The timeline, trends, TcMEP muscles, free-run EMG, then the traces of
+    # The timeline, trends, TcMEP muscles and trials, free-run EMG, then the traces of
     # each protocol's last baseline run, the alarm run and each last run.
     assert traced == [2, 4, 6, 7]
-    assert [i["alt"] for i in v.images] == ["Case timeline", "Trends", "TcMEP per muscle", "Free-run EMG",
+    assert [i["alt"] for i in v.images] == ["Case timeline", "Trends", "TcMEP per muscle", "TcMEP trials",
+                                            "Free-run EMG",
                                             *[f"Run {r}" for r in traced]]
     assert all(i["complete"] and i["naturalWidth"] > 0 and i["scheme"] == "data" for i in v.images)
     assert v.results["alarm_items"] == len(case.alarms)

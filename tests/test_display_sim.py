@@ -13,6 +13,7 @@ from PIL import Image
 from stimbox.display import (
     emg_figure,
     mep_figure,
+    mep_trials_figure,
     timeline_figure,
     traces_figure,
     trends_figure,
@@ -112,8 +113,21 @@ def test_timeline_has_every_run_and_alarm(session: Session, case: Case) -> None:
 def test_write_plots(session: Session, case: Case, tmp_path: Path) -> None:
     paths = write_plots(session, tmp_path / "plots")
     names = [p.stem for p in paths]
-    assert names == ["timeline", "trends", "mep_muscles", "emg_timeline",
+    assert names == ["timeline", "trends", "mep_muscles", "mep_trials", "emg_timeline",
                      *[f"traces_run{r.run:04d}" for r in case.runs]]
     for p in paths:
         with Image.open(p) as im:
             assert im.format == "PNG" and im.width >= 600 and im.height >= 200
+
+
+def test_mep_trial_raster_has_every_train_of_every_muscle(session: Session, case: Case) -> None:
+    fig = mep_trials_figure(session)
+    assert fig is not None
+    pushed = [m for r in case.runs for t in r.meps for m in t["muscles"]]
+    (present,) = artists(fig, "present")
+    (absent,) = artists(fig, "absent")
+    assert len(present.get_offsets()) == sum(1 for m in pushed if m["present"])
+    assert len(absent.get_offsets()) == sum(1 for m in pushed if not m["present"])
+    # After the insult no leg muscle responds in any train (the scenario's loss).
+    after = [r for r in case.runs if r.meps][-2:]
+    assert all(not m["present"] for r in after for t in r.meps for m in t["muscles"] if m["name"] != "APB_R")
