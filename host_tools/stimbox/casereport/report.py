@@ -24,6 +24,7 @@ CSS = """
 .alarms ul { margin: 0.3em 0; padding-left: 1.2em; }
 .quiet { border-left: 4px solid #1a7f37; padding: 0.4em 1em; background: #eef7ef; }
 table.data { width: 100%; font-size: 0.85em; }
+table.data td { overflow-wrap: anywhere; }
 tr.alarm td { background: #fde7e7; }
 """
 # Columns the report's tables show: (key, heading, unit).
@@ -39,6 +40,7 @@ ALARM_COLS = (("t_s", "Case time", "s"), ("run", "Run", ""), ("alarm", "Alarm", 
               ("stream", "Stream", ""), ("name", "Measure", ""), ("ch", "Ch", ""),
               ("baseline_uv", "Baseline", "µV"), ("value_uv", "Value", "µV"),
               ("change_pct", "Change", "%"), ("label", "Label", ""), ("reason", "Reason", ""))
+DETAIL_CHARS = 160  # an event's other fields in the report; the CSV has them whole
 EVENT_COLS = (("t_s", "Case time", "s"), ("seq", "Seq", ""), ("source", "Source", ""),
               ("kind", "Event", ""), ("run", "Run", ""), ("detail", "Detail", ""))
 
@@ -56,6 +58,11 @@ def _table(rows: Sequence[dict[str, Any]], cols: Sequence[tuple[str, str, str]],
                         else f"<td>{text(r.get(k))}</td>" for k, _, _ in cols)
         body.append(f"<tr{cls}>{cells}</tr>")
     return f'<table class="{css}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def _short(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [dict(e, detail=e["detail"][:DETAIL_CHARS - 1] + "…") if len(e["detail"]) > DETAIL_CHARS else e
+            for e in events]
 
 
 def _alarm_line(a: dict[str, Any]) -> str:
@@ -137,7 +144,7 @@ def render(session: Session) -> str:
         f"<h2>Baselines</h2>{_table(tables.baselines(session, rows), BASELINE_COLS)}"
         f"<h2>Measurements</h2>{_table(rows, MEASURE_COLS)}"
         f"<h2>Alarms</h2>{_table(alarms, ALARM_COLS)}"
-        f"<h2>Events</h2>{_table(tables.events(session, tl), EVENT_COLS, marked='alarm')}"
+        f"<h2>Events</h2>{_table(_short(tables.events(session, tl)), EVENT_COLS, marked='alarm')}"
     )
     return page(title, CSS, body)
 
