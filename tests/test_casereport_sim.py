@@ -84,10 +84,12 @@ def test_report_in_chromium(html: Path, session: Session, case: Case, tmp_path: 
         "alarm_items": "document.querySelectorAll('.alarms li').length",
         "tables": "document.querySelectorAll('table.data').length",
         "scripts": "document.scripts.length",
+        "width": "document.documentElement.scrollWidth",
     })
     assert v.console_errors == [] and v.page_errors == []
     assert v.requests == [html.resolve().as_uri()]  # the page itself, nothing more
     assert v.results["scripts"] == 0
+    assert v.results["width"] <= 1200  # the viewport: nothing wider than the page
     rows = tables.measurements(session)
     traced = report_runs(session, rows, tables.alarms(session))
     # The timeline, trends, TcMEP muscles and trials, free-run EMG, then the traces of

@@ -52,6 +52,10 @@ def test_edf_annotations_mark_each_runs_stimulus_and_the_alarms(edf: Path, sessi
     epochs = sorted(stims.values())
     record = epochs[1] - epochs[0]
     assert all(b - a == pytest.approx(record) for a, b in zip(epochs, epochs[1:], strict=False))
+    # Every other event of the folder (the unit's log and host notes) is
+    # there too, but "started", which is the run's own annotation.
+    others = [d for _, d in ann if not (d.startswith(("Run ", "Stimulus run ", "ALARM ")))]
+    assert len(others) == sum(1 for e in session.events if e.get("kind") not in ("started", "alarm"))
     alarms = [(m, t) for t, d in ann if (m := ALARM.match(d))]
     # The alarms the unit pushed during the case, each in its run's epoch at
     # or after the stimulus, its case time within its run on the host's clock.
