@@ -161,3 +161,26 @@ def test_csv_to_a_file_writes_the_measurements(session: Session, tmp_path: Path,
                                                tables: dict[str, list[dict[str, str]]]) -> None:
     (path,) = write_csv(session, tmp_path / "m.csv")
     assert rows(path) == tables["measurements"]
+
+
+def test_a_stream_recorded_at_two_rates_gets_a_signal_per_rate(case: Case, tmp_path: Path) -> None:
+    # Another TcMEP protocol's run at 5 kHz in the same case: its averages
+    # stored as the recorder stores them, beside the 10 kHz ones.
+    import shutil
+
+    from stimbox.store import SessionFolder
+
+    path = tmp_path / "s"
+    shutil.copytree(case.path, path)
+    ref = next(a for a in load_session(path).averages if a.stream == "tcmep" and a.split == "ab")
+    half = ref.load()[::2]
+    with SessionFolder.open(path) as folder:
+        folder.add_average(99, "tcmep", "ab", 99, half, 5000, ref.pre // 2, False)
+        folder.add_average(99, "tcmep", "ab", ref.channel, half, 5000, ref.pre // 2, False)
+    s = load_session(path)
+    edf = write_edf(s, tmp_path / "x.edf")
+    raw = mne.io.read_raw_edf(edf, include=[f"tcmep ch{ref.channel} 5k", "tcmep ch99"], preload=True,
+                              verbose="error")
+    assert raw.info["sfreq"] == 5000
+    labels = mne.io.read_raw_edf(edf, verbose="error").ch_names
+    assert f"tcmep ch{ref.channel} 10k" in labels and f"tcmep ch{ref.channel}" not in labels
