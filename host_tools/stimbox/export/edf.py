@@ -9,9 +9,9 @@ record per run that has averages, in run order:
 
 - signals: one per recorded stream and amplifier channel ("l_median ch1"),
   at the stream's own rate, in uV; a record holds that run's average (the
-  A+B average) with the stimulus at the same offset in every record
-  (STIMULUS_S... see Layout.stim_s), zeros where the run did not record
-  that channel;
+  A+B average) with the stimulus at the same offset in every record (the
+  longest pre-stimulus window: Layout.stim_s), zeros where the run did not
+  record that channel;
 - annotations, on the epochs' time axis: each record's run (its case time
   in the text), the stimulus (time zero of every average in the record),
   each alarm in the record of the run that raised it (at the alarmed
