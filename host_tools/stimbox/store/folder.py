@@ -189,25 +189,34 @@ class SessionFolder:
             "acked_seq": None,
         }
         folder = cls(p, info, _lock(p))
-        write_json(p / SESSION, info)
-        (p / AVERAGES).mkdir(exist_ok=True)
+        try:
+            write_json(p / SESSION, info)
+            (p / AVERAGES).mkdir(exist_ok=True)
+        except BaseException:
+            folder.close()
+            raise
         return folder
 
     @classmethod
     def open(cls, path: str | Path) -> SessionFolder:
         """An existing session folder, to go on writing it."""
         p = Path(path)
-        info = read_info(p)
-        folder = cls(p, info, _lock(p))
-        for name in (*JOURNAL_FILES, EMG, f"{AVERAGES}/{AVERAGE_INDEX}"):
-            _cut_torn_tail(p / name)
-        for name in JOURNAL_FILES:
-            for line in read_lines(p / name):
-                folder._seqs.update(covered(line))
-                if name == PULSES:
-                    folder._pulses.setdefault(int(line["seq"]), set()).add(int(line["index"]))
-        folder._averages = {str(a.get("file")) for a in read_lines(p / AVERAGES / AVERAGE_INDEX)}
-        (p / AVERAGES).mkdir(exist_ok=True)
+        read_info(p)  # a session folder, before anything is made in it
+        folder = cls(p, {}, _lock(p))
+        try:
+            folder.info = read_info(p)  # as the last writer left it
+            for name in (*JOURNAL_FILES, EMG, f"{AVERAGES}/{AVERAGE_INDEX}"):
+                _cut_torn_tail(p / name)
+            for name in JOURNAL_FILES:
+                for line in read_lines(p / name):
+                    folder._seqs.update(covered(line))
+                    if name == PULSES:
+                        folder._pulses.setdefault(int(line["seq"]), set()).add(int(line["index"]))
+            folder._averages = {str(a.get("file")) for a in read_lines(p / AVERAGES / AVERAGE_INDEX)}
+            (p / AVERAGES).mkdir(exist_ok=True)
+        except BaseException:
+            folder.close()
+            raise
         return folder
 
     @classmethod
@@ -363,12 +372,16 @@ class SessionFolder:
     def has_average(self, run: int, stream: str, split: str, channel: int) -> bool:
         return average_name(run, stream, split, channel) in self._averages
 
-    def add_emg(self, detections: list[dict[str, Any]], t_s: float) -> None:
+    def add_emg(self, detections: list[dict[str, Any]], t_s: float | None = None) -> None:
         """Free-run EMG as the unit pushed it (PUSH_EMG payloads), one line
-        each, at case time t_s (seconds since the folder was created)."""
+        each, at case time t_s (seconds since the folder was created; None:
+        each keeps its own "t_s")."""
         with _Appender(self.path) as out:
             for d in detections:
-                out.add(EMG, dict(d, t_s=float(t_s), seq=None))
+                line = dict(d, seq=None)
+                if t_s is not None or "t_s" not in line:
+                    line["t_s"] = float(self.case_time() if t_s is None else t_s)
+                out.add(EMG, line)
 
     def note(self, kind: str, **fields: Any) -> None:
         """A host event (not from the unit's journal) in events.jsonl."""
