@@ -84,11 +84,12 @@ def test_report_in_chromium(html: Path, session: Session, case: Case, tmp_path: 
     assert v.results["width"] <= 1200  # the viewport: nothing wider than the page
     rows = tables.measurements(session)
     traced = report_runs(session, rows, tables.alarms(session))
-    # The timeline, trends, TcMEP muscles and trials, free-run EMG, then the traces of
-    # each protocol's last baseline run, the alarm run and each last run.
-    assert traced == [2, 4, 6, 7]
+    # The timeline, trends, TcMEP muscles and trials, tEMG, free-run EMG,
+    # then the traces of each protocol's last baseline run, the alarm run
+    # and each protocol's last run (the tEMG search's only one).
+    assert traced == [2, 4, 5, 7, 8]
     assert [i["alt"] for i in v.images] == ["Case timeline", "Trends", "TcMEP per muscle", "TcMEP trials",
-                                            "Free-run EMG",
+                                            "Triggered EMG", "Free-run EMG",
                                             *[f"Run {r}" for r in traced]]
     assert all(i["complete"] and i["naturalWidth"] > 0 and i["scheme"] == "data" for i in v.images)
     assert v.results["alarm_items"] == len(case.alarms)

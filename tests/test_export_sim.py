@@ -15,7 +15,7 @@ from typing import Any
 import mne
 import numpy as np
 import pytest
-from case_folder import LEG_MUSCLES, MUSCLES, SCENARIO, Case
+from case_folder import LEG_MUSCLES, MUSCLES, SCENARIO, Case, temg
 from simunit import scenarios
 from stimbox.export.csv import FILES, write_csv
 from stimbox.export.edf import write_edf
@@ -123,9 +123,13 @@ def test_csv_measurements_are_the_units_results(tables: dict[str, list[dict[str,
                 want.append((r.run, s["stream"], "component", c["name"], c["lat_ms"], c["amp_uv"]))
             for m in s.get("mep") or []:
                 want.append((r.run, s["stream"], "mep", m["name"], None, m["pp_uv"]))
+        search = r.summary.get("search")
+        if search:  # the tEMG search: a threshold per muscle of its protocol, in mA
+            for name, t in zip(temg()["muscles"], search["thresholds"], strict=True):
+                want.append((r.run, "", "threshold", name, None, None if t is None else t / 1000))
     got = [(int(x["run"]), x["stream"], x["kind"], x["name"], num(x["lat_ms"]) if x["kind"] == "component"
-            else None, num(x["amp_uv"])) for x in meas]
-    assert len(got) == len(want)
+            else None, num(x["threshold_ma"] if x["kind"] == "threshold" else x["amp_uv"])) for x in meas]
+    assert len(got) == len(want) and any(w[2] == "threshold" for w in want)
     for g, w in zip(got, want, strict=True):
         assert g[:4] == w[:4]
         for a, b in zip(g[4:], w[4:], strict=True):
