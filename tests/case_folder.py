@@ -2,8 +2,8 @@
 as `run --out` stores one (stimbox.store.Recorder): what the export, plot
 and report tests read. The cord_ischaemia scenario (leg MEPs lost from 2 to
 5 minutes into the case): free-run EMG on four muscles, median SSEP and
-TcMEP baselines, a pedicle screw's tEMG threshold search, the insult, then TcMEP until the unit alarms, and a median
-SSEP (the arms stay normal)."""
+TcMEP baselines, a pedicle screw's tEMG threshold search, the insult, then
+TcMEP until the unit alarms, and a median SSEP (the arms stay normal)."""
 
 from __future__ import annotations
 
