@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+from stimbox import resources
 from stimbox import runtime as mp_runtime
 
 from simunit import registry, romflash, scenarios
@@ -25,7 +26,7 @@ from simunit.model import HardwareModel
 from simunit.modelserver import ModelServer, socket_path
 from simunit.ptyrelay import PtyPair, Relay
 
-ROM = Path(__file__).with_name("rom.py")
+ROM = resources.sim_rom()
 
 # Heap: the board's, the firmware running from the unit's ROMFS partition
 # (simunit/romflash.py; the process's heap is larger by exactly what the
