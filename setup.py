@@ -7,7 +7,8 @@ Data the host reads at run time goes in as packages too, mapped from the
 folders it is edited in, and is read through stimbox.resources:
 protocols/ -> stimbox_protocols, boards/ -> stimbox_boards (one subpackage
 per board: board.py, hal.py, simwire.py, *.toml), the loader
-(firmware/main.py, boot.py) -> stimbox_loader.
+(firmware/main.py, boot.py) -> stimbox_loader, and the simulated unit's
+scenarios (simunit.scenarios, *.toml).
 """
 
 from pathlib import Path
@@ -26,6 +27,7 @@ for root, top in CODE_ROOTS.items():
 
 data = {"stimbox_protocols": "protocols", "stimbox_boards": "boards", "stimbox_loader": "firmware"}
 data.update({f"stimbox_boards.{b}": f"boards/{b}" for b in BOARDS})
+data["simunit.scenarios"] = "boards/sim/simunit/scenarios"
 packages += list(data)
 package_dir.update(data)
 
@@ -35,6 +37,6 @@ setup(
     package_data={
         "stimbox_protocols": ["*.toml"],
         **{f"stimbox_boards.{b}": ["*.toml"] for b in BOARDS},
-        "simunit": ["scenarios/*.toml"],
+        "simunit.scenarios": ["*.toml"],
     },
 )
