@@ -12,7 +12,7 @@ from stimbox.errors import StimBoxError
 EXTRAS: dict[str, tuple[str, ...]] = {
     "sim": ("numpy",),
     "dsp": ("scipy",),
-    "report": ("matplotlib",),
+    "report": ("matplotlib", "edfio"),
 }
 
 
