@@ -153,7 +153,7 @@ def test_the_wheel_runs_sim_and_deploy_from_outside_the_tree(
     site, dirs = where[0], where[1:]
     assert len(dirs) == 5 and all(d.startswith(site + "/") for d in dirs), where
 
-    sim = subprocess.Popen([str(installed.bin / "stimbox"), "sim", "--print-port"], stdout=subprocess.PIPE,
+    sim = subprocess.Popen([str(installed.bin / "stimbox"), "sim", "--print-port", "--blank"], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True, env=installed.env, cwd=installed.cwd)
     try:
         assert sim.stdout is not None
