@@ -55,14 +55,10 @@ with StimBox.connect(sys.argv[1]) as box:
     folder = SessionFolder.create(sys.argv[2], box.info(), box.port)
     run_protocol(box, p, recorder=Recorder(box, folder))
 """
-# `stimbox pull` as the command line runs it (its module added to the
-# command list where the list does not have it yet).
+# `stimbox pull` as the command line runs it.
 PULL = """
 import sys
 from stimbox.cli import app
-from stimbox.cli.commands import pull
-if pull not in app.COMMANDS:
-    app.COMMANDS.append(pull)
 sys.exit(app.main())
 """
 

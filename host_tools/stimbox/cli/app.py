@@ -21,10 +21,13 @@ from stimbox.cli.commands import (
     deploy,
     emg,
     events,
+    export,
     impedance,
     info,
     plan,
     ports,
+    pull,
+    report,
     run,
     sim,
     status,
@@ -47,6 +50,9 @@ COMMANDS: list[ModuleType] = [
     events,
     impedance,
     emg,
+    pull,
+    export,
+    report,
     validate,
 ]
 
