@@ -13,13 +13,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stimfw.link import messages as m
 
 from stimbox.build import board_module
 from stimbox.client import Push, StimBox
 from stimbox.errors import DeviceError, ReplyTimeout, UnitLost, UnitReset
+
+if TYPE_CHECKING:
+    from stimbox.store.recorder import Recorder
 
 HEARTBEAT_S = 0.25  # well inside the unit's 1 s watchdog
 # A heartbeat unanswered this long is sent again: a reply held up for a
@@ -122,10 +125,14 @@ def run_protocol(
     timeout_s: float = 600.0,
     during: Callable[[StimBox, RunResult], None] | None = None,
     baseline: bool = False,
+    recorder: Recorder | None = None,
 ) -> RunResult:
     """Run one protocol to its end, or until the unit ends it. during(box,
     result) is called on every pass while the run goes on (a script's hook:
-    stop it, change the simulated patient, stop the heartbeat)."""
+    stop it, change the simulated patient, stop the heartbeat). recorder
+    (stimbox.store.Recorder): the run goes into its session folder as it
+    arrives, about once a second, with its averages at the end; a run that
+    fails keeps what could be stored."""
     verdict = box.check_protocol(protocol)
     h = verdict["hash"]
     outputs = board_module(box.info()["board"]).OUTPUTS
@@ -134,6 +141,8 @@ def run_protocol(
 
     def on_push(p: Push) -> None:
         d = p.data
+        if recorder is not None:
+            recorder.on_push(p)
         if p.mtype == m.PUSH_EVENT:
             result.events.append(d)
             if isinstance(d, dict) and d.get("kind") == "firmware_fault":
@@ -158,9 +167,12 @@ def run_protocol(
     previous = box.on_push
     box.on_push = on_push
     gone = False
+    stored = unit_lost = False
     try:
         box.arm(h)
         result.run = box.start(baseline)
+        if recorder is not None:
+            recorder.begin_run(protocol, h, result.run, baseline)
         deadline = time.monotonic() + timeout_s
         last_hb = time.monotonic()
         last_reply = time.monotonic()
@@ -187,6 +199,8 @@ def run_protocol(
                 last_hb = last_reply = time.monotonic()
             else:
                 box.poll(0.05)
+            if recorder is not None:
+                recorder.tick()
         try:
             result.summary = box.result(result.run)
         except DeviceError:
@@ -196,12 +210,15 @@ def run_protocol(
                 raise
             result.summary = {"run": result.run, "outcome": "firmware_fault",
                               "error": faults[-1].get("error")}
+        if recorder is not None:
+            recorder.after_run(result)
+            stored = True
         return result
     except UnitReset:
         gone = True
         raise box.reset_error(f"during run {result.run}") from None
     except UnitLost:
-        gone = True
+        gone = unit_lost = True
         raise
     finally:
         box.on_push = previous
@@ -218,3 +235,6 @@ def run_protocol(
                 # The unit ended the session itself (heartbeat loss, interlock,
                 # e-stop, output fault): the token is spent.
                 box.token = box.session = None
+        if recorder is not None and not stored and not unit_lost:
+            # Whatever ended the run early, keep what the unit journalled.
+            recorder.salvage()

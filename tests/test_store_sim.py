@@ -1,0 +1,184 @@
+"""Session folders written from the simulated unit, checked against the
+hardware model and the unit's own replies: a run stored live reads back
+as delivered (every pulse, the result with its recording, the averages as
+the unit holds them), storing again and pulling add nothing twice, and a
+host killed with SIGKILL mid-run leaves a folder that `stimbox pull`
+completes to every delivered pulse, every seq once, without a gap.
+
+Runtime "unix" only: what is tested here is the host's storing; the
+firmware's journal across a killed host, an interrupt and a crash is
+covered on both runtimes by tests/test_faults_sim.py and
+tests/test_journal_sim.py."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from simunit.supervisor import SimUnit
+from stimbox import protocols
+from stimbox.build import board_module
+from stimbox.client import StimBox
+from stimbox.session import run_protocol
+from stimbox.store import Recorder, SessionFolder, load_session, pull_session
+from stimbox.store.reader import Session
+
+BOARD = board_module("sim")
+PULL_COMMAND = Path(__file__).resolve().parents[1] / "host_tools/stimbox/cli/commands/pull.py"
+
+# The killed host's run: 5000 pulses, far more than are out when the host
+# dies, so the unit's heartbeat watchdog (not the end of the run) ends it,
+# however fast the simulated clock runs (as in tests/test_faults_sim.py).
+KILLED_SWEEPS = 2500
+HOST = f"""
+import sys
+from stimbox import protocols
+from stimbox.build import board_module
+from stimbox.client import StimBox
+from stimbox.session import run_protocol
+from stimbox.store import Recorder, SessionFolder
+p = protocols.load("ssep", board_module("sim"))
+p["count"] = {KILLED_SWEEPS}
+with StimBox.connect(sys.argv[1]) as box:
+    folder = SessionFolder.create(sys.argv[2], box.info(), box.port)
+    run_protocol(box, p, recorder=Recorder(box, folder))
+"""
+# `stimbox pull` as the command line runs it: the command module's own
+# parser and run(), with the global options it reads (--port, --json).
+PULL = f"""
+import argparse, importlib.util, sys
+spec = importlib.util.spec_from_file_location("pull_command", {str(PULL_COMMAND)!r})
+mod = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mod)
+ap = argparse.ArgumentParser(prog="stimbox")
+ap.add_argument("--port", default="auto")
+ap.add_argument("--json", action="store_true")
+mod.add(ap.add_subparsers())
+args = ap.parse_args()
+sys.exit(args.func(args))
+"""
+
+
+def ssep(count: int) -> dict[str, Any]:
+    p = protocols.load("ssep", BOARD)
+    p["count"] = count
+    return p
+
+
+def journal_lines(s: Session) -> Counter[int]:
+    """How many lines of the folder carry each journal seq, the pulses'
+    counted once per record."""
+    n: Counter[int] = Counter()
+    for lines in (s.events, s.results, s.meps, s.segments):
+        n.update(int(x["seq"]) for x in lines if x.get("seq") is not None)
+    n.update({int(x["seq"]) for x in s.pulses})
+    return n
+
+
+def pulse_keys(s: Session) -> list[tuple[int, int]]:
+    return [(int(p["run"]), int(p["index"])) for p in s.pulses]
+
+
+@pytest.mark.parametrize("runtime", ["unix"])  # host storing; see the module's docstring
+def test_a_run_stored_live_reads_back_as_delivered_and_nothing_is_stored_twice(
+        sim_unit: SimUnit, box: StimBox, tmp_path: Path) -> None:
+    d = tmp_path / "case"
+    folder = SessionFolder.create(d, box.info(), box.port)
+    rec = Recorder(box, folder)
+    first = run_protocol(box, ssep(60), baseline=True, recorder=rec)
+    second = run_protocol(box, ssep(30), recorder=rec)
+    # The unit holds the averages of its last run: what the folder must have.
+    rec2 = second.recording or {}
+    direct = {(s["stream"], split, ch): np.array(box.average(s["stream"], split, ch), dtype=np.float32)
+              for s in rec2["streams"] for ch in s["channels"] for split in ("ab", "a", "b")}
+    folder.close()
+
+    s = load_session(d)
+    delivered = sim_unit.model.pulse_count
+    assert delivered == 2 * 60 + 2 * 30  # one pulse a side a sweep
+    assert len(s.pulses) == delivered
+    # The journal's records (stored) and the pushes (run_protocol's) are
+    # two paths from the unit: each pulse the same on both.
+    pushed = [dict({"run": r.run}, **asdict(p)) for r in (first, second) for p in r.pulses]
+    assert [{k: v for k, v in p.items() if k != "seq"} for p in s.pulses] == pushed
+    assert pulse_keys(s) == [(1, i) for i in range(120)] + [(2, i) for i in range(60)]
+    res = {r["run"]: r for r in s.results}
+    assert sorted(res) == [1, 2]
+    for r, run in ((first, 1), (second, 2)):
+        assert res[run]["outcome"] == "complete" and res[run]["done"] == len(r.pulses)
+        assert res[run]["type"] == "ssep" and res[run]["protocol_name"] == ssep(1)["name"]
+        assert res[run]["recording"]["streams"] == r.summary["recording"]["streams"]
+    assert s.runs["1"]["baseline"] is True and s.runs["2"]["baseline"] is False
+    assert {a.baseline for a in s.averages if a.run == 1} == {True}
+    got = {(a.stream, a.split, a.channel): a for a in s.averages if a.run == 2}
+    assert set(got) == set(direct) and len(direct) == 18  # 2 streams x 3 channels x 3 splits
+    for key, wave in direct.items():
+        assert np.array_equal(got[key].load(), wave)
+        assert got[key].rate_hz == 5000 and got[key].t_ms()[got[key].pre] == 0.0
+    seqs = journal_lines(s)
+    assert set(seqs) == set(range(1, max(seqs) + 1)) and set(seqs.values()) == {1}
+
+    # Everything the unit still holds, again, then a pull: nothing twice.
+    # New is only what the unit journalled after the last run was stored:
+    # its "disarmed" event.
+    with SessionFolder.open(d) as f:
+        assert f.store_records(box.all_records(0)) == 1
+        report = pull_session(box, f)
+    assert report.stored == 0 and report.gaps == [] and report.lost == 0
+    assert report.acked == report.last_seq == max(seqs) + 1
+    again = load_session(d)
+    assert len(again.pulses) == delivered and again.averages == s.averages
+    assert set(journal_lines(again).values()) == {1}
+    assert again.events[-1]["kind"] == "disarmed" and again.events[-1]["seq"] == max(seqs) + 1
+
+
+@pytest.mark.parametrize("runtime", ["unix"])  # host storing; see the module's docstring
+def test_stimbox_pull_completes_the_folder_of_a_host_killed_mid_run(
+        sim_unit: SimUnit, tmp_path: Path) -> None:
+    d = tmp_path / "case"
+    host = subprocess.Popen([sys.executable, "-c", HOST, sim_unit.port, str(d)],
+                            stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    # Killed once it has stored some of the run's pulses itself.
+    while not (d / "pulses.jsonl").exists() or (d / "pulses.jsonl").stat().st_size == 0:
+        assert host.poll() is None, host.stderr.read() if host.stderr else ""
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    host.send_signal(signal.SIGKILL)
+    host.wait()
+    stored_live = len(load_session(d).pulses)
+    assert stored_live > 0
+
+    out = subprocess.run([sys.executable, "-c", PULL, "--port", sim_unit.port, "--json",
+                          "pull", "--session", str(d)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    delivered = sim_unit.model.pulse_count
+    assert stored_live < delivered < 2 * KILLED_SWEEPS  # the unit ended the run mid-way
+
+    s = load_session(d)
+    assert len(s.pulses) == delivered
+    assert pulse_keys(s) == [(1, i) for i in range(delivered)]  # every pulse once, in order
+    seqs = journal_lines(s)
+    assert sorted(seqs) == list(range(1, max(seqs) + 1)) and set(seqs.values()) == {1}
+    assert report["gaps"] == [] and report["lost"] == 0
+    assert (report["first_seq"], report["last_seq"], report["acked"]) == (1, max(seqs), max(seqs))
+    (result,) = s.results
+    assert result["run"] == 1 and result["outcome"] == "heartbeat_lost" and result["done"] == delivered
+    assert result["type"] == "ssep" and "recording" in result
+    assert {a.run for a in s.averages} == {1} and len(s.averages) == 18
+
+    # The same through pull_session: complete already, nothing new.
+    with StimBox.connect(sim_unit.port) as box, SessionFolder.open(d) as f:
+        again = pull_session(box, f)
+    assert again.stored == 0 and again.gaps == [] and again.last_seq == max(seqs)
