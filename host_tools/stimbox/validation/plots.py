@@ -4,30 +4,35 @@ returned as PNG bytes: one pulse per grid cell against the requested pulse
 against its tolerance band (one figure per group), and the recording chain's
 averages against what the calibrator put in.
 
-Figures are built on matplotlib.figure.Figure, never pyplot, so rendering
-keeps no global state and works without a display."""
+Drawn as every host figure is (stimbox.display.figure: Figure, never
+pyplot; one style; PNG bytes)."""
 
 from __future__ import annotations
 
-import functools
-import io
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar, cast
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
-DPI = 100
-PASS_COLOUR = "#1a7f37"
-FAIL_COLOUR = "#c62828"
-MEASURED_COLOUR = "#1f4e9c"
-REQUESTED_COLOUR = "#e08a00"
-BAND_COLOUR = "#d8ecd9"
+from stimbox.display.figure import (
+    BAND_COLOUR,
+    FAIL_COLOUR,
+    MEASURED_COLOUR,
+    PASS_COLOUR,
+    REQUESTED_COLOUR,
+    label,
+    nice,
+    png,
+    small_multiples,
+    styled,
+    title,
+)
+
 # A measured figure this many tolerances off is drawn at the edge, its value written beside.
 ERROR_CLIP = 3.0
 # Which trace array shows a requested unit, and its scale from that array's unit.
@@ -40,28 +45,6 @@ TRACE_UNITS = {
 QUANTITY_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 
 _NAME = re.compile(r"^(?P<group>[^.]+)\.(?P<subject>[^.]+)\.(?P<quantity>[^@]+)(?:@(?P<cell>.+))?$")
-
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _styled(fn: F) -> F:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        # Set once for every panel: per-panel tick and grid calls cost more than drawing the data.
-        with matplotlib.rc_context({
-            "xtick.labelsize": 7, "ytick.labelsize": 7, "axes.labelsize": 8,
-            "axes.grid": True, "grid.linewidth": 0.3, "grid.alpha": 0.5, "axes.xmargin": 0.03,
-        }):
-            return fn(*args, **kwargs)
-
-    return cast(F, wrapper)
-
-
-def png(fig: Figure) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI)
-    return buf.getvalue()
 
 
 def _grid(n: int, max_cols: int = 3) -> tuple[int, int]:
@@ -112,30 +95,11 @@ def _draw_trace(ax: Axes, tr: dict[str, Any]) -> str:
     ax.plot(rt, ry, color=REQUESTED_COLOUR, lw=1.0, ls="--", label="requested", zorder=3)
     ax.axhline(0, color="#999999", lw=0.5)
     ax.locator_params(nbins=4)
-    _label(ax, str(tr.get("cell", "")))
+    label(ax, str(tr.get("cell", "")))
     return unit
 
 
-def _small_multiples(n: int, cols: int, panel: tuple[float, float], top: float = 0.5,
-                     bottom: float = 0.45, left: float = 0.6) -> tuple[Figure, list[Axes]]:
-    """A figure of n panels laid out by hand: a constrained layout costs
-    more than drawing the panels."""
-    rows = math.ceil(n / cols)
-    w, h = panel[0] * cols + left + 0.2, panel[1] * rows + top + bottom
-    fig = Figure(figsize=(w, h))
-    axes = fig.subplots(rows, cols, squeeze=False, gridspec_kw={
-        "left": left / w, "right": 1 - 0.2 / w, "top": 1 - top / h, "bottom": bottom / h,
-        "wspace": 0.25, "hspace": 0.4}).ravel()
-    for ax in axes[n:]:
-        ax.set_visible(False)
-    return fig, list(axes[:n])
-
-
-def _title(fig: Figure, text: str) -> None:
-    fig.suptitle(text, fontsize=10, x=0.01, ha="left", y=0.995, va="top")
-
-
-@_styled
+@styled
 def trace_figures(traces: Sequence[dict[str, Any]]) -> list[tuple[str, bytes]]:
     """Per output (in the order the traces come), one figure of its cells."""
     by_subject: dict[str, list[dict[str, Any]]] = {}
@@ -144,7 +108,7 @@ def trace_figures(traces: Sequence[dict[str, Any]]) -> list[tuple[str, bytes]]:
     out = []
     for subject, trs in by_subject.items():
         cols = min(3, len(trs))
-        fig, axes = _small_multiples(len(trs), cols, (3.2, 1.9))
+        fig, axes = small_multiples(len(trs), cols, (3.2, 1.9))
         units = {_draw_trace(ax, tr) for ax, tr in zip(axes, trs, strict=True)}
         for i, ax in enumerate(axes):
             if i % cols == 0:
@@ -152,7 +116,7 @@ def trace_figures(traces: Sequence[dict[str, Any]]) -> list[tuple[str, bytes]]:
             if i >= len(axes) - cols:
                 ax.set_xlabel("µs from the scheduled start", fontsize=8)
         axes[0].legend(fontsize=7, loc="upper right")
-        _title(fig, f"{subject}: monitor trace of one pulse per cell, against the requested pulse")
+        title(fig, f"{subject}: monitor trace of one pulse per cell, against the requested pulse")
         out.append((subject, png(fig)))
     return out
 
@@ -264,15 +228,7 @@ def _panels(checks: Sequence[dict[str, Any]]) -> dict[str, list[Placed]]:
     return panels
 
 
-def _label(ax: Axes, text: str) -> None:
-    """A panel's name above its top left corner, placed by hand: a title
-    costs a layout pass per panel."""
-    if text:
-        ax.text(0.0, 1.02, text, transform=ax.transAxes, fontsize=8, fontweight="bold",
-                va="bottom", ha="left")
-
-
-@_styled
+@styled
 def error_figures(checks: Iterable[dict[str, Any]]) -> list[tuple[str, bytes]]:
     """Per group that has numbers to place, one figure of each measured
     figure's error in units of its tolerance, the passing band shaded."""
@@ -299,7 +255,7 @@ def error_figures(checks: Iterable[dict[str, Any]]) -> list[tuple[str, bytes]]:
             "bottom": bottom / height}).ravel()
         for ax, (name, items) in zip(axes, panels.items(), strict=False):
             _draw_errors(ax, items, markers)
-            _label(ax, name)
+            label(ax, name)
         for ax in axes[len(panels):]:
             ax.set_visible(False)
         handles = [axes[0].scatter([], [], marker=markers[q], c="#555555", s=22) for q in quantities]
@@ -307,21 +263,13 @@ def error_figures(checks: Iterable[dict[str, Any]]) -> list[tuple[str, bytes]]:
                    frameon=False, bbox_to_anchor=(1, 1 - 0.05 / height))
         fig.text(0.5, 0.06 / height, "error in units of the tolerance (shaded: within tolerance)",
                  ha="center", va="bottom", fontsize=8)
-        _title(fig, f"{group}: measured against tolerance")
+        title(fig, f"{group}: measured against tolerance")
         out.append((group, png(fig)))
     return out
 
 
 # --- recording chain ------------------------------------------------------------------
-def _nice(x: float) -> float:
-    """The 1, 2 or 5 times a power of ten at or above x."""
-    if x <= 0:
-        return 1.0
-    e = 10 ** math.floor(math.log10(x))
-    return next(m * e for m in (1, 2, 5, 10) if m * e >= x)
-
-
-@_styled
+@styled
 def averages_figure(averages: Sequence[dict[str, Any]]) -> bytes | None:
     """The recording chain's averages, measured against expected, stacked one
     channel under the next as an evoked-potential display shows them (one
@@ -331,9 +279,9 @@ def averages_figure(averages: Sequence[dict[str, Any]]) -> bytes | None:
     peak = max(float(np.max(np.abs(np.asarray(av[k], dtype=float))))
                for av in averages for k in ("measured_uv", "expected_uv")
                if av.get(k) is not None and len(av[k]))
-    step = _nice(2.2 * peak)
+    step = nice(2.2 * peak)
     n = len(averages)
-    fig, (ax,) = _small_multiples(1, 1, (9.0, 0.5 * n + 0.6), left=0.9)
+    fig, (ax,) = small_multiples(1, 1, (9.0, 0.5 * n + 0.6), left=0.9)
     for i, av in enumerate(averages):
         t = np.asarray(av["t_ms"], dtype=float)
         off = -i * step
@@ -349,5 +297,5 @@ def averages_figure(averages: Sequence[dict[str, Any]]) -> bytes | None:
     ax.set_xlabel("ms from the stimulus", fontsize=8)
     ax.set_ylabel(f"channels, {step:g} µV apart", fontsize=8)
     ax.legend(fontsize=7, loc="upper right")
-    _title(fig, "recording chain: averaged response to the calibrator, measured against expected")
+    title(fig, "recording chain: averaged response to the calibrator, measured against expected")
     return png(fig)

@@ -11,14 +11,13 @@ elsewhere.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import sys
-from collections.abc import Iterable
 from html import escape
 from pathlib import Path
 from typing import Any
 
+from stimbox.display.html import facts, figure, num, page, text
 from stimbox.validation import plots
 
 FAILS_LISTED = 8  # under the outcome; the table marks every one
@@ -31,9 +30,6 @@ GROUP_TITLES = {
 }
 
 CSS = """
-body { font-family: sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
-h1 { margin-bottom: 0.2em; }
-h2 { border-bottom: 1px solid #bbb; padding-bottom: 0.2em; margin-top: 1.6em; }
 .outcome { display: inline-block; font-size: 2.6em; font-weight: bold; padding: 0.1em 0.6em;
   border: 4px solid; margin: 0.3em 0; letter-spacing: 0.05em; }
 .outcome.PASS { color: #1a7f37; border-color: #1a7f37; }
@@ -41,42 +37,14 @@ h2 { border-bottom: 1px solid #bbb; padding-bottom: 0.2em; margin-top: 1.6em; }
 .counts { font-size: 1.1em; margin-left: 1em; }
 .fails { border-left: 4px solid #c62828; padding: 0.2em 1em; background: #fdf2f2; }
 .fails ul { margin: 0.3em 0; padding-left: 1.2em; font-size: 0.9em; }
-div.facts { display: flex; flex-wrap: wrap; gap: 0 3em; }
-div.facts section { flex: 1 1 22em; }
-div.facts table { width: 100%; }
-table { border-collapse: collapse; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; vertical-align: top; }
-th { background: #f0f0f0; }
-table.facts th { width: 10em; }
 table.checks { width: 100%; font-size: 0.9em; }
-table.checks td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
 table.checks tr.group td { background: #e8eef8; font-weight: bold; }
 tr.FAIL td { background: #fde7e7; }
 tr.FAIL td.res { color: #c62828; font-weight: bold; }
 tr.SKIP td { color: #666; background: #f6f6f6; }
 tr.PASS td.res { color: #1a7f37; }
-.why { color: #666; font-size: 0.9em; }
-figure { margin: 1em 0; }
-figure img { max-width: 100%; border: 1px solid #ddd; }
-figcaption { font-size: 0.9em; color: #555; }
 .sign td { height: 2.4em; min-width: 16em; }
-@media print { body { margin: 0; max-width: none; } figure, tr { page-break-inside: avoid; } }
 """
-
-
-def _text(v: Any) -> str:
-    return "—" if v is None or v == "" else escape(str(v))
-
-
-def _num(v: Any, unit: str = "") -> str:
-    """A figure as the table shows it: numbers to 6 significant digits, with the unit."""
-    if v is None:
-        return "—"
-    if isinstance(v, int | float) and not isinstance(v, bool):
-        s = f"{v:.6g}"
-    else:
-        s = str(v)
-    return escape(f"{s} {unit}" if unit else s)
 
 
 def _band(c: dict[str, Any]) -> str:
@@ -88,16 +56,11 @@ def _band(c: dict[str, Any]) -> str:
     return f'<br><span class="why">[{escape(lo_s)}, {escape(hi_s)}]{" " + escape(unit) if unit else ""}</span>'
 
 
-def _facts(rows: Iterable[tuple[str, Any]]) -> str:
-    body = "".join(f"<tr><th>{escape(k)}</th><td>{_text(v)}</td></tr>" for k, v in rows)
-    return f'<table class="facts">{body}</table>'
-
-
 def _unit_section(s: dict[str, Any]) -> str:
     u = s.get("unit") or {}
     t = s.get("tolerances") or {}
     dur = s.get("duration_s")
-    return _facts([
+    return facts([
         ("Board", u.get("board")),
         ("Serial", u.get("serial")),
         ("Firmware", u.get("firmware")),
@@ -126,7 +89,7 @@ def _phantom_section(s: dict[str, Any]) -> str:
     rows: list[tuple[str, Any]] = [("Phantom", ph.get("name")), ("File", ph.get("file"))]
     rows += [(f"Load on {out}", _load_text(load)) for out, load in loads.items()]
     rows.append(("Calibrator", _load_text(cal) if cal else "none"))
-    return _facts(rows)
+    return facts(rows)
 
 
 def _failures(checks: list[dict[str, Any]]) -> str:
@@ -135,7 +98,7 @@ def _failures(checks: list[dict[str, Any]]) -> str:
     if not fails:
         return ""
     items = "".join(
-        f"<li>{_text(c.get('name'))}: measured {_num(c.get('measured'), str(c.get('unit') or ''))}"
+        f"<li>{text(c.get('name'))}: measured {num(c.get('measured'), str(c.get('unit') or ''))}"
         f"{', tolerance ' + escape(str(c['tolerance'])) if c.get('tolerance') else ''}"
         f"{' (' + escape(str(c['reason'])) + ')' if c.get('reason') else ''}</li>"
         for c in fails[:FAILS_LISTED])
@@ -147,14 +110,14 @@ def _failures(checks: list[dict[str, Any]]) -> str:
 def _check_row(c: dict[str, Any]) -> str:
     outcome = str(c.get("outcome", ""))
     unit = str(c.get("unit") or "")
-    source = _text(c.get("source")) if c.get("source") else ""
+    source = text(c.get("source")) if c.get("source") else ""
     reason = f'<br><span class="why">{escape(str(c["reason"]))}</span>' if c.get("reason") else ""
     mark = "✗ " if outcome == "FAIL" else ""
     return (
-        f'<tr class="{escape(outcome)}"><td>{_text(c.get("name"))}</td>'
-        f'<td class="num">{_num(c.get("requested"), unit)}</td>'
-        f'<td class="num">{_num(c.get("measured"), unit)}</td>'
-        f'<td>{_text(c.get("tolerance")) if c.get("tolerance") else ""}{_band(c)}</td>'
+        f'<tr class="{escape(outcome)}"><td>{text(c.get("name"))}</td>'
+        f'<td class="num">{num(c.get("requested"), unit)}</td>'
+        f'<td class="num">{num(c.get("measured"), unit)}</td>'
+        f'<td>{text(c.get("tolerance")) if c.get("tolerance") else ""}{_band(c)}</td>'
         f'<td class="res">{mark}{escape(outcome)}</td>'
         f"<td>{source}{reason}</td></tr>"
     )
@@ -175,18 +138,12 @@ def _checks_table(checks: list[dict[str, Any]]) -> str:
     return f'<table class="checks"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>'
 
 
-def _figure(png: bytes, alt: str, caption: str) -> str:
-    data = base64.b64encode(png).decode("ascii")
-    return (f'<figure><img src="data:image/png;base64,{data}" alt="{escape(alt)}">'
-            f"<figcaption>{escape(caption)}</figcaption></figure>")
-
-
 def _error_figures(s: dict[str, Any]) -> str:
     errs = plots.error_figures(s.get("checks") or [])
     if not errs:
         return ""
     return "<h2>Measured against tolerance</h2>" + "".join(
-        _figure(p, f"{g} errors against tolerance",
+        figure(p, f"{g} errors against tolerance",
                 f"{GROUP_TITLES.get(g, g)}: each measured figure's distance from the requested "
                 "value in units of its tolerance; the shaded band passes. Red: FAIL.")
         for g, p in errs)
@@ -197,14 +154,14 @@ def _trace_figures(s: dict[str, Any]) -> str:
     traces = plots.trace_figures(s.get("traces") or [])
     if traces:
         parts.append("<h2>Delivered pulses</h2>")
-        parts += [_figure(p, f"{out} pulse traces",
+        parts += [figure(p, f"{out} pulse traces",
                           f"{out}: the output monitor's trace of one pulse per grid cell (solid) and "
                           "the pulse as requested (dashed).")
                   for out, p in traces]
     av = plots.averages_figure(s.get("averages") or [])
     if av is not None:
         parts.append("<h2>Recording chain</h2>")
-        parts.append(_figure(av, "recording chain averages",
+        parts.append(figure(av, "recording chain averages",
                              "Each channel's averaged response to the calibrator signal (solid) "
                              "and the signal as put in (dashed), stacked one channel under the next."))
     return "".join(parts)
@@ -223,9 +180,7 @@ def render(summary: dict[str, Any]) -> str:
     count_text = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("PASS", "FAIL", "SKIP"))
     title = f"StimBox validation: {u.get('board', '?')} {u.get('serial', '?')}: {outcome}"
     checks = summary.get("checks") or []
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>"
+    body = (
         "<h1>StimBox validation report</h1>"
         f'<div><span class="outcome {escape(outcome)}">{escape(outcome)}</span>'
         f'<span class="counts">{escape(count_text)}</span></div>'
@@ -235,8 +190,9 @@ def render(summary: dict[str, Any]) -> str:
         f"<section><h2>Phantom</h2>{_phantom_section(summary)}</section></div>"
         f"{_error_figures(summary)}"
         f"<h2>Checks</h2>{_checks_table(checks)}"
-        f"{_trace_figures(summary)}{_sign_off()}</body></html>\n"
+        f"{_trace_figures(summary)}{_sign_off()}"
     )
+    return page(title, CSS, body)
 
 
 def write_html(summary: dict[str, Any], path: Path) -> None:
