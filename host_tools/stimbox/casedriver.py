@@ -22,11 +22,11 @@ from typing import Any
 
 from simunit.supervisor import SimUnit
 
-from stimbox.client import StimBox, join_parts
+from stimbox.client import Push, StimBox, join_parts
 
-# Free-run detections of one "emg" push and the case time of the push
-# (the end of the block they were found in).
-EmgSink = Callable[[list[dict[str, Any]], float], None]
+# A free-run push with detections ("emg": its events, channels, t_ms on the
+# stream's clock) and its case time (the end of the block it reports).
+EmgSink = Callable[[dict[str, Any], float], None]
 
 
 class CaseDriver:
@@ -35,7 +35,7 @@ class CaseDriver:
 
     def __init__(self, unit: SimUnit, box: StimBox) -> None:
         self.unit = unit
-        self.box = box
+        self.box = box  # (the setter below)
         self.t0_us = unit.model.now_us()
         self.stored = 0  # the last journal seq the host stored
         self.lost = 0  # the unit's count of unacknowledged records overwritten
@@ -43,6 +43,22 @@ class CaseDriver:
         self.freerun_reply: dict[str, Any] = {}
         self.t_freerun_us = 0
         self.on_emg: EmgSink | None = None
+
+    @property
+    def box(self) -> StimBox:
+        return self._box
+
+    @box.setter
+    def box(self, box: StimBox) -> None:
+        """The StimBox the case goes on with (a new one after a host kill).
+        Between runs its pushes come here; during a run run_protocol takes
+        them (and its recorder stores the free-run ones)."""
+        self._box = box
+        box.on_push = self._on_push
+
+    def _on_push(self, p: Push) -> None:
+        if self.on_emg is not None and p.name == "emg" and isinstance(p.data, dict) and p.data.get("events"):
+            self.on_emg(p.data, self.freerun_case_s(p.data))
 
     # --- the case's clock -----------------------------------------------------
     def restart_clock(self) -> None:
@@ -73,14 +89,8 @@ class CaseDriver:
         self.take_pushes()
 
     def take_pushes(self) -> None:
-        """Hand the free-run detections among the pushes queued so far to
-        on_emg, and drop the queue (a run's own pushes reached its result)."""
-        box = self.box
-        if self.on_emg is not None:
-            for p in box.pushes:
-                if p.name == "emg" and isinstance(p.data, dict) and p.data.get("events"):
-                    self.on_emg(p.data["events"], self.freerun_case_s(p.data))
-        box.pushes.clear()
+        """Drop the queue of pushes: each reached its handler as it came."""
+        self.box.pushes.clear()
 
     def freerun_case_s(self, push: dict[str, Any]) -> float:
         """Case time of a free-run push (its t_ms counts from the stream's start)."""
@@ -102,7 +112,7 @@ class CaseDriver:
         now = self.unit.model.now_us()
         self.freerun_channels = []
         if self.on_emg is not None and st.get("events"):
-            self.on_emg(st["events"], self.freerun_case_s(st))
+            self.on_emg({k: v for k, v in st.items() if k != "sos"}, self.freerun_case_s(st))
         st["covered_s"] = st["blocks"] * float(self.freerun_reply["block_ms"]) / 1000
         st["since_start_s"] = (now - self.t_freerun_us) / 1e6
         return st

@@ -15,6 +15,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from simunit import scenarios
@@ -26,7 +27,7 @@ from stimbox.demo import steps
 from stimbox.demo.progress import Progress
 from stimbox.demo.summary import Outcome, summary_lines
 from stimbox.errors import StimBoxError
-from stimbox.store import SessionFolder
+from stimbox.store import Recorder, SessionFolder, load_session
 
 SCENARIO = "demo_case"
 STEPS = 7
@@ -37,6 +38,20 @@ OUTPUTS = (SESSION_DIR, "case.edf", "csv", "plots", "report.html")
 
 class DemoError(StimBoxError):
     """The demo cannot start (its output folder is unusable)."""
+
+
+class VirtualTimeFolder(SessionFolder):
+    """A session folder whose host stamps (run starts, notes, free-run
+    lines) are in the case's virtual time, as the unit's own are: the
+    simulated unit's clock runs many times faster than the host's."""
+
+    drive: CaseDriver | None = None
+
+    def now(self) -> datetime:
+        if self.drive is None:
+            return super().now()
+        created = datetime.fromisoformat(str(self.info["created"]).replace("Z", "+00:00"))
+        return created + timedelta(seconds=self.drive.now_s())
 
 
 @contextlib.contextmanager
@@ -113,10 +128,14 @@ def _case(unit: SimUnit, scenario: scenarios.Scenario, out: Path, show: Progress
     box = StimBox.connect(unit.port)
     try:
         drive = CaseDriver(unit, box)
-        folder = SessionFolder.create(out / SESSION_DIR, box.info(), unit.port)
-        d = steps.Demo(drive, folder, show)
+        folder = VirtualTimeFolder.create(out / SESSION_DIR, box.info(), unit.port)
+        assert isinstance(folder, VirtualTimeFolder)
+        folder.drive = drive
+        drive.restart_clock()  # the case starts with its folder
+        recorder = Recorder(box, folder)
+        d = steps.Demo(drive, folder, recorder, show)
         outcome.demo = d
-        folder.store_records(drive.collect())  # the boot and the deploy's reboots
+        recorder.sync(settle=True)  # the boot and the deploy's reboots
         folder.note("demo_scenario", name=scenario.name, source=Path(scenario.source).name,
                     screws=scenario.screws, scs=scenario.scs, insults=scenario.insults())
         show.step(2, "impedance check", d.clock())
@@ -126,7 +145,7 @@ def _case(unit: SimUnit, scenario: scenarios.Scenario, out: Path, show: Progress
         steps.start_freerun(d)
         steps.baselines(d)
         show.step(4, "free-run EMG throughout", d.clock())
-        show.line(f"{d.emg_detections} detections so far; it goes on under the next steps")
+        show.line(f"so far: {d.freerun_counts() or 'no detections'}; it goes on under the next steps")
         show.step(5, "pedicle screws: tEMG threshold per screw", d.clock())
         steps.temg(d, scenario.screws)
         show.step(6, "SCS lead placement: laterality", d.clock())
@@ -139,7 +158,7 @@ def _case(unit: SimUnit, scenario: scenarios.Scenario, out: Path, show: Progress
         fr = drive.stop_freerun()
         folder.note("freerun_stop", **{k: v for k, v in fr.items() if k not in ("events", "sos")})
         outcome.freerun = fr
-        folder.store_records(drive.collect())
+        recorder.sync(settle=True)
         folder.close()
     finally:
         box.close()
@@ -147,8 +166,18 @@ def _case(unit: SimUnit, scenario: scenarios.Scenario, out: Path, show: Progress
 
 
 def _exports(out: Path, show: Progress, outcome: Outcome) -> None:
-    """EDF+, CSV, plots and the report from the stored session (what a user
-    gets from `stimbox export` and `stimbox report` on the folder)."""
-    written: list[Path] = []
-    outcome.files = written + sorted((out / SESSION_DIR).rglob("*.*"))
+    """EDF+, CSV, plots and the report from the stored session, read back
+    from its folder (what `stimbox export` and `stimbox report` make of it)."""
+    from stimbox.display import write_plots
+    from stimbox.export.csv import write_csv
+    from stimbox.export.edf import write_edf
+
+    show.note("")
+    show.note("== files: EDF+, CSV, plots from the session folder")
+    session = load_session(out / SESSION_DIR)
+    written = [write_edf(session, out / "case.edf")]
+    written += write_csv(session, out / "csv")
+    written += write_plots(session, out / "plots")
+    show.note(f"  {len(written)} files written")
+    outcome.files = sorted((out / SESSION_DIR).rglob("*.*")) + written
 

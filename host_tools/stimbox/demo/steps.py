@@ -23,7 +23,7 @@ from stimbox.demo.progress import Progress
 from stimbox.deploy import DeployReport, deploy
 from stimbox.errors import StimBoxError
 from stimbox.session import RunResult, run_protocol
-from stimbox.store import SessionFolder
+from stimbox.store import Recorder, SessionFolder
 
 BOARD = board_module("sim")
 
@@ -46,6 +46,8 @@ FREERUN_BLOCK_MS = 100.0
 # 130 uV), below the responses a screw or the lead evokes.
 FREERUN_THR_UV = 200
 MONITOR_CYCLES_MAX = 12
+HEARTBEAT_RETRIES = 2
+TEMG_STOP_UA = 16000
 # The monitoring checks start this long (scenario time) before the insult.
 PRE_INSULT_S = 90.0
 
@@ -65,13 +67,14 @@ class Demo:
 
     drive: CaseDriver
     folder: SessionFolder
+    recorder: Recorder
     show: Progress
     runs: list[dict[str, Any]] = field(default_factory=list)  # kind, run, outcome, case_s, scenario_s
     alarms: list[dict[str, Any]] = field(default_factory=list)  # with "case_s", "scenario_s"
-    emg_detections: int = 0
     screws: dict[str, float | None] = field(default_factory=dict)  # screw -> threshold mA
     flagged: list[str] = field(default_factory=list)
     laterality: str = ""
+    freerun_last: dict[str, Any] = field(default_factory=dict)  # the latest free-run push (its counts)
 
     @property
     def box(self) -> StimBox:
@@ -81,7 +84,19 @@ class Demo:
         return f"case {self.drive.now_s() / 60:.1f} min"
 
     def run(self, kind: str, p: dict[str, Any], baseline: bool = False) -> RunResult:
-        """One run, stored; alarms shown as the unit pushes them."""
+        """One run, stored; alarms shown as the unit pushes them. A run the
+        unit ended for a lost heartbeat is run again: the host was held up
+        for a second (a machine busy with other work), nothing was wrong."""
+        for attempt in range(1 + HEARTBEAT_RETRIES):
+            r = self._run_once(kind, p, baseline)
+            if r.outcome != "heartbeat_lost" or attempt == HEARTBEAT_RETRIES:
+                break
+            self.show.line(f"run {r.run} ({kind}) ended heartbeat_lost: the host was held up; again")
+        if r.outcome != "complete":
+            raise DemoFailed(f"run {r.run} ({kind}) ended {r.outcome}: {r.summary.get('error', '')}".strip())
+        return r
+
+    def _run_once(self, kind: str, p: dict[str, Any], baseline: bool) -> RunResult:
         start_case, start_scn = self.drive.now_s(), self.drive.scenario_s()
         shown = [0]
 
@@ -91,27 +106,31 @@ class Demo:
                 shown[0] += 1
                 self.alarms.append(dict(a, case_s=round(self.drive.now_s(), 1),
                                         scenario_s=round(self.drive.scenario_s(), 1)))
-                self.show.alarm(f"{self.clock()}: {alarm_text(a)}")
+                self.show.alarm(f"{self.clock()}, run {a.get('run')}: {alarm_text(a)}")
 
-        r = run_protocol(self.box, p, during=during, baseline=baseline)
+        r = run_protocol(self.box, p, during=during, baseline=baseline, recorder=self.recorder)
         during(self.box, r)  # those that came with the run's last pushes
+        self.freerun_last = next((q.data for q in reversed(self.box.pushes) if q.name == "emg"
+                                  and isinstance(q.data, dict) and "spikes" in q.data), self.freerun_last)
         self.drive.take_pushes()
-        self.folder.add_protocol(p, r.protocol_hash)
-        self.folder.begin_run(r.run, r.protocol_hash, baseline)
-        self.folder.store_records(self.drive.collect())
         rec = {"what": kind, "run": r.run, "outcome": r.outcome, "baseline": baseline,
                "case_s": round(start_case, 2), "scenario_s": round(start_scn, 2),
                "end_case_s": round(self.drive.now_s(), 2),
                "end_scenario_s": round(self.drive.scenario_s(), 2)}
         self.runs.append(rec)
         self.folder.note("demo_run", **rec)
-        if r.outcome != "complete":
-            raise DemoFailed(f"run {r.run} ({kind}) ended {r.outcome}: {r.summary.get('error', '')}".strip())
         return r
 
-    def on_emg(self, detections: list[dict[str, Any]], t_s: float) -> None:
-        self.emg_detections += len(detections)
-        self.folder.add_emg(detections, t_s)
+    def on_emg(self, push: dict[str, Any], t_s: float) -> None:
+        """Free-run pushes between runs (during a run the Recorder stores them)."""
+        self.folder.add_emg([push], t_s)
+        if "spikes" in push:
+            self.freerun_last = push
+
+    def freerun_counts(self) -> str:
+        fr = self.freerun_last
+        return "; ".join(f"{chname(c)} {fr['spikes'][i]} spikes, {fr['bursts'][i]} bursts, "
+                         f"{fr['trains'][i]} trains" for i, c in enumerate(fr.get("channels", [])))
 
 
 # --- text ------------------------------------------------------------------------
@@ -225,6 +244,9 @@ def baselines(d: Demo) -> None:
 def temg_protocol(screw: str, side: str) -> dict[str, Any]:
     p = protocols.load("temg", BOARD)
     p["name"] = f"Pedicle screw {screw}"
+    # Intact lumbar screws answer well above 8 mA; a search to 16 mA finds
+    # them without ramping on to 20 mA where none of the muscles responds.
+    p["search"]["stop_ua"] = TEMG_STOP_UA
     p["record"]["channels"], p["muscles"] = TEMG_SIDE[side]
     return p
 
@@ -243,7 +265,7 @@ def temg(d: Demo, screws: dict[str, dict[str, Any]]) -> None:
         flagged = any(a["alarm"] == "temg_threshold" for a in r.alarms)
         if flagged:
             d.flagged.append(screw)
-        where = f"{low[0] / 1000:.1f} mA ({low[1][2:]})" if low else f"none up to {s.get('stop_ua', 20000) / 1000:.0f} mA"
+        where = f"{low[0] / 1000:.1f} mA ({low[1][2:]})" if low else f"none up to {TEMG_STOP_UA / 1000:.0f} mA"
         d.show.line(f"{screw}: threshold {where}" + ("  < 8 mA: breach likely" if flagged else "  intact"))
     d.box.sim(probe=None)
     lowest = min((t, sc) for sc, t in d.screws.items() if t is not None)
