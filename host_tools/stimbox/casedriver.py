@@ -25,8 +25,8 @@ from simunit.supervisor import SimUnit
 from stimbox.client import Push, StimBox, join_parts
 
 # A free-run push with detections ("emg": its events, channels, t_ms on the
-# stream's clock) and its case time (the end of the block it reports).
-EmgSink = Callable[[dict[str, Any], float], None]
+# stream's clock), as it arrives.
+EmgSink = Callable[[dict[str, Any]], None]
 
 
 class CaseDriver:
@@ -58,7 +58,7 @@ class CaseDriver:
 
     def _on_push(self, p: Push) -> None:
         if self.on_emg is not None and p.name == "emg" and isinstance(p.data, dict) and p.data.get("events"):
-            self.on_emg(p.data, self.freerun_case_s(p.data))
+            self.on_emg(p.data)
 
     # --- the case's clock -----------------------------------------------------
     def restart_clock(self) -> None:
@@ -92,10 +92,6 @@ class CaseDriver:
         """Drop the queue of pushes: each reached its handler as it came."""
         self.box.pushes.clear()
 
-    def freerun_case_s(self, push: dict[str, Any]) -> float:
-        """Case time of a free-run push (its t_ms counts from the stream's start)."""
-        return (self.t_freerun_us - self.t0_us) / 1e6 + float(push.get("t_ms", 0.0)) / 1000
-
     # --- free-run EMG ----------------------------------------------------------
     def start_freerun(self, channels: list[int], rate_hz: int, block_ms: float,
                       **options: Any) -> dict[str, Any]:
@@ -112,7 +108,7 @@ class CaseDriver:
         now = self.unit.model.now_us()
         self.freerun_channels = []
         if self.on_emg is not None and st.get("events"):
-            self.on_emg({k: v for k, v in st.items() if k != "sos"}, self.freerun_case_s(st))
+            self.on_emg({k: v for k, v in st.items() if k != "sos"})
         st["covered_s"] = st["blocks"] * float(self.freerun_reply["block_ms"]) / 1000
         st["since_start_s"] = (now - self.t_freerun_us) / 1e6
         return st

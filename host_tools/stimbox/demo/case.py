@@ -15,7 +15,6 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
 from pathlib import Path
 
 from simunit import scenarios
@@ -38,20 +37,6 @@ OUTPUTS = (SESSION_DIR, "case.edf", "csv", "plots", "report.html")
 
 class DemoError(StimBoxError):
     """The demo cannot start (its output folder is unusable)."""
-
-
-class VirtualTimeFolder(SessionFolder):
-    """A session folder whose host stamps (run starts, notes, free-run
-    lines) are in the case's virtual time, as the unit's own are: the
-    simulated unit's clock runs many times faster than the host's."""
-
-    drive: CaseDriver | None = None
-
-    def now(self) -> datetime:
-        if self.drive is None:
-            return super().now()
-        created = datetime.fromisoformat(str(self.info["created"]).replace("Z", "+00:00"))
-        return created + timedelta(seconds=self.drive.now_s())
 
 
 @contextlib.contextmanager
@@ -128,9 +113,7 @@ def _case(unit: SimUnit, scenario: scenarios.Scenario, out: Path, show: Progress
     box = StimBox.connect(unit.port)
     try:
         drive = CaseDriver(unit, box)
-        folder = VirtualTimeFolder.create(out / SESSION_DIR, box.info(), unit.port)
-        assert isinstance(folder, VirtualTimeFolder)
-        folder.drive = drive
+        folder = SessionFolder.create(out / SESSION_DIR, box.info(), unit.port)
         drive.restart_clock()  # the case starts with its folder
         recorder = Recorder(box, folder)
         d = steps.Demo(drive, folder, recorder, show)

@@ -121,9 +121,10 @@ class Demo:
         self.folder.note("demo_run", **rec)
         return r
 
-    def on_emg(self, push: dict[str, Any], t_s: float) -> None:
-        """Free-run pushes between runs (during a run the Recorder stores them)."""
-        self.folder.add_emg([push], t_s)
+    def on_emg(self, push: dict[str, Any]) -> None:
+        """Free-run pushes between runs, as the Recorder stores them during
+        one: at the case time they arrived."""
+        self.folder.add_emg([push], self.folder.case_time())
         if "spikes" in push:
             self.freerun_last = push
 

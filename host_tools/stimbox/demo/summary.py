@@ -48,9 +48,10 @@ def summary_lines(o: Outcome) -> list[str]:
     lines = ["", "== summary"]
     d = o.demo
     if d is not None:
-        lines.append(f"firmware build {o.build[:16]} deployed and verified; {len(d.runs)} runs, "
-                     f"case {d.runs[-1]['end_case_s'] / 60:.1f} virtual min" if d.runs else
-                     f"firmware build {o.build[:16]} deployed and verified")
+        lines.append(f"firmware build {o.build[:16]} deployed and verified")
+        if d.runs:
+            lines.append(f"{len(d.runs)} runs over {d.runs[-1]['end_case_s'] / 60:.1f} min of the simulated "
+                         f"unit's clock, which runs fast (the unit's journal and the files keep real time)")
         if d.screws:
             low = min((t, s) for s, t in d.screws.items() if t is not None)
             lines.append(f"pedicle screws: lowest threshold {low[1]} {low[0]:.1f} mA; flagged "

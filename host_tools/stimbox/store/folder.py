@@ -45,8 +45,8 @@ class StoreError(StimBoxError):
     """A session folder that cannot be opened, read or written as asked."""
 
 
-def utc_now(at: datetime | None = None) -> str:
-    return (at or datetime.now(timezone.utc)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def read_lines(path: Path) -> list[dict[str, Any]]:
@@ -237,7 +237,7 @@ class SessionFolder:
         p = self.info["protocols"].get(protocol_hash) or {}
         self.info["runs"][str(run)] = {
             "protocol_hash": protocol_hash, "type": p.get("type"), "name": p.get("name"),
-            "baseline": bool(baseline), "started": utc_now(self.now())}
+            "baseline": bool(baseline), "started": utc_now()}
         self._save()
 
     def set_acked(self, seq: int) -> None:
@@ -351,18 +351,12 @@ class SessionFolder:
     def note(self, kind: str, **fields: Any) -> None:
         """A host event (not from the unit's journal) in events.jsonl."""
         with _Appender(self.path) as out:
-            out.add(EVENTS, dict(fields, kind=kind, source="host", seq=None, t=utc_now(self.now())))
+            out.add(EVENTS, dict(fields, kind=kind, source="host", seq=None, t=utc_now()))
 
     def case_time(self) -> float:
         """Seconds since the folder was created (the case's clock)."""
         t0 = datetime.fromisoformat(str(self.info["created"]).replace("Z", "+00:00"))
-        return (self.now() - t0).total_seconds()
-
-    def now(self) -> datetime:
-        """The case's clock (UTC) for what the host stamps: the host's own.
-        A case in virtual time (a simulated unit running fast) gives its
-        own, so that the host's stamps keep step with the unit's."""
-        return datetime.now(timezone.utc)
+        return (datetime.now(timezone.utc) - t0).total_seconds()
 
 
 def read_info(path: Path) -> dict[str, Any]:
