@@ -98,6 +98,23 @@ def test_a_torn_last_line_is_ignored_and_cut_off_by_the_next_writer(tmp_path: Pa
         assert all(json.loads(x) for x in lines(d / name))  # every line whole
 
 
+def test_a_record_whose_writer_was_killed_part_way_is_completed_when_it_comes_again(
+        tmp_path: Path) -> None:
+    d = tmp_path / "s"
+    recs = journal()
+    with SessionFolder.create(d, UNIT, "/dev/null") as f:
+        f.store_records(recs[:3])
+    # Killed after 4 of the 9 lines of seq 3's pulses.
+    (d / "pulses.jsonl").write_text("".join(x + "\n" for x in lines(d / "pulses.jsonl")[:4]))
+    with SessionFolder.open(d) as f:
+        assert f.last_seq() == 3 and f.resume_seq() == 2  # read again from seq 3
+        assert f.store_records(recs[2:]) == 4  # the rest of seq 3, then 4, 5 and 8
+        assert f.store_records(recs) == 0
+    s = load_session(d)
+    assert [p["index"] for p in s.pulses] == list(range(12))
+    assert [p["seq"] for p in s.pulses] == [3] * 9 + [4] * 3
+
+
 def test_averages_and_host_lines_read_back(tmp_path: Path) -> None:
     wave = np.linspace(-5, 5, 350)
     with SessionFolder.create(tmp_path / "s", UNIT, "/dev/null") as f:

@@ -31,6 +31,7 @@ from stimbox.client import StimBox
 from stimbox.session import run_protocol
 from stimbox.store import Recorder, SessionFolder, load_session, pull_session
 from stimbox.store.reader import Session
+from stimfw.link import messages as m
 
 BOARD = board_module("sim")
 PULL_COMMAND = Path(__file__).resolve().parents[1] / "host_tools/stimbox/cli/commands/pull.py"
@@ -93,9 +94,18 @@ def test_a_run_stored_live_reads_back_as_delivered_and_nothing_is_stored_twice(
         sim_unit: SimUnit, box: StimBox, tmp_path: Path) -> None:
     d = tmp_path / "case"
     folder = SessionFolder.create(d, box.info(), box.port)
-    rec = Recorder(box, folder)
+    # A sync on every pass of the run's loop: the open per-pulse record
+    # is read many times while it grows.
+    rec = Recorder(box, folder, interval_s=0.0)
+    # Free-run EMG throughout, between the runs too.
+    box.on_push = rec.on_push
+    box.pushes.clear()
+    box.freerun_start([0, 1, 2, 3], rate_hz=5000, thr_uv=5)
     first = run_protocol(box, ssep(60), baseline=True, recorder=rec)
     second = run_protocol(box, ssep(30), recorder=rec)
+    box.freerun_stop()
+    rec.flush()
+    emg = [q.data for q in box.pushes if q.mtype == m.PUSH_EMG]
     # The unit holds the averages of its last run: what the folder must have.
     rec2 = second.recording or {}
     direct = {(s["stream"], split, ch): np.array(box.average(s["stream"], split, ch), dtype=np.float32)
@@ -126,6 +136,9 @@ def test_a_run_stored_live_reads_back_as_delivered_and_nothing_is_stored_twice(
         assert got[key].rate_hz == 5000 and got[key].t_ms()[got[key].pre] == 0.0
     seqs = journal_lines(s)
     assert set(seqs) == set(range(1, max(seqs) + 1)) and set(seqs.values()) == {1}
+    assert emg and [{k: v for k, v in x.items() if k not in ("t_s", "seq")} for x in s.emg] == emg
+    assert all(x["seq"] is None for x in s.emg)
+    assert [x["t_s"] for x in s.emg] == sorted(x["t_s"] for x in s.emg)
 
     # Everything the unit still holds, again, then a pull: nothing twice.
     # New is only what the unit journalled after the last run was stored:

@@ -235,6 +235,6 @@ def run_protocol(
                 # The unit ended the session itself (heartbeat loss, interlock,
                 # e-stop, output fault): the token is spent.
                 box.token = box.session = None
-        if recorder is not None and not stored and not unit_lost:
+        if recorder is not None:
             # Whatever ended the run early, keep what the unit journalled.
-            recorder.salvage()
+            recorder.end_run(salvage=not stored and not unit_lost)

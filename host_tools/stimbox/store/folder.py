@@ -107,12 +107,14 @@ class _Appender:
         self.root = root
         self.fds: dict[str, int] = {}
 
-    def add(self, name: str, obj: dict[str, Any]) -> None:
+    def add(self, name: str, *objs: dict[str, Any]) -> None:
+        """objs as lines of file name, in one write (the lines of one
+        journal record go together)."""
         fd = self.fds.get(name)
         if fd is None:
             fd = os.open(self.root / name, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             self.fds[name] = fd
-        data = (json.dumps(obj, separators=(",", ":")) + "\n").encode()
+        data = "".join(json.dumps(o, separators=(",", ":")) + "\n" for o in objs).encode()
         view = memoryview(data)
         while view:
             n = os.write(fd, view)
@@ -161,6 +163,10 @@ class SessionFolder:
         self.info = info
         self._lock_fd = lock_fd
         self._seqs: set[int] = set()
+        # Pulse indices stored per per-pulse record: a writer killed while
+        # writing a record's lines leaves some of them, and the rest are
+        # stored when the record comes again.
+        self._pulses: dict[int, set[int]] = {}
         self._averages: set[str] = set()
         self._outputs: list[dict[str, Any]] | None = None
 
@@ -198,6 +204,8 @@ class SessionFolder:
         for name in JOURNAL_FILES:
             for line in read_lines(p / name):
                 folder._seqs.update(covered(line))
+                if name == PULSES:
+                    folder._pulses.setdefault(int(line["seq"]), set()).add(int(line["index"]))
         folder._averages = {str(a.get("file")) for a in read_lines(p / AVERAGES / AVERAGE_INDEX)}
         (p / AVERAGES).mkdir(exist_ok=True)
         return folder
@@ -247,8 +255,16 @@ class SessionFolder:
     # --- journal records --------------------------------------------------------
     def last_seq(self) -> int | None:
         """The highest journal seq stored (every record before it that the
-        unit still had is stored too)."""
+        unit still had is stored too; that record itself may lack pulses
+        if its writer was killed while writing it: read on from the seq
+        before, resume_seq())."""
         return max(self._seqs) if self._seqs else None
+
+    def resume_seq(self) -> int | None:
+        """Where to read the journal on from: before the last record
+        stored, which a killed writer may have left part-written."""
+        last = self.last_seq()
+        return None if last is None else last - 1
 
     def has(self, seq: int) -> bool:
         return seq in self._seqs
@@ -272,12 +288,18 @@ class SessionFolder:
             for r in recs:
                 seq = int(r["seq"])
                 kind = r.get("type")
+                if kind == "pulses":
+                    have = self._pulses.setdefault(seq, set())
+                    todo = [x for x in self._pulse_lines(r) if x["index"] not in have]
+                    if todo:
+                        out.add(PULSES, *todo)
+                        have.update(x["index"] for x in todo)
+                        self._seqs.add(seq)
+                        new += 1
+                    continue
                 if seq in self._seqs or kind in ("part", "missing"):
                     continue
-                if kind == "pulses":
-                    for line in self._pulse_lines(r):
-                        out.add(PULSES, line)
-                elif kind == "result" and "incomplete" not in r:
+                if kind == "result" and "incomplete" not in r:
                     out.add(RESULTS, self._result_line(r))
                 elif kind == "mep" and "incomplete" not in r:
                     out.add(MEPS, dict(r))
@@ -291,7 +313,7 @@ class SessionFolder:
                         line["parts"] = tails.get(seq, 1)
                     out.add(EVENTS, line)
                     r = line
-                self._seqs.update(covered(r) if kind != "pulses" else range(seq, seq + 1))
+                self._seqs.update(covered(r))
                 new += 1
         return new
 
@@ -341,12 +363,16 @@ class SessionFolder:
     def has_average(self, run: int, stream: str, split: str, channel: int) -> bool:
         return average_name(run, stream, split, channel) in self._averages
 
-    def add_emg(self, detections: list[dict[str, Any]], t_s: float) -> None:
+    def add_emg(self, detections: list[dict[str, Any]], t_s: float | None = None) -> None:
         """Free-run EMG as the unit pushed it (PUSH_EMG payloads), one line
-        each, at case time t_s (seconds since the folder was created)."""
+        each, at case time t_s (seconds since the folder was created; None:
+        each keeps its own "t_s")."""
         with _Appender(self.path) as out:
             for d in detections:
-                out.add(EMG, dict(d, t_s=float(t_s), seq=None))
+                line = dict(d, seq=None)
+                if t_s is not None or "t_s" not in line:
+                    line["t_s"] = float(self.case_time() if t_s is None else t_s)
+                out.add(EMG, line)
 
     def note(self, kind: str, **fields: Any) -> None:
         """A host event (not from the unit's journal) in events.jsonl."""

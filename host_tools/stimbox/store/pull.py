@@ -74,8 +74,8 @@ def pull_session(box: StimBox, folder: SessionFolder, wait_s: float = SETTLE_S) 
     killed host left going is given wait_s to end first."""
     settled = wait_for_run_end(box, wait_s)
     rec = Recorder(box, folder)
-    since = folder.last_seq()
-    stored = rec.sync(since=0 if since is None else since, settle=settled)
+    # A folder with nothing yet takes all the unit holds, acknowledged or not.
+    stored = rec.sync(since=0 if folder.last_seq() is None else None, settle=settled)
     if settled:
         _last_averages(box, rec)
     seqs = folder.seqs()

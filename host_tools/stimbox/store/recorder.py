@@ -27,10 +27,13 @@ if TYPE_CHECKING:
     from stimbox.session import RunResult
 
 SYNC_S = 1.0  # how often a run in progress is stored
-# Journal pages one sync reads during a run: the heartbeat waits meanwhile
-# (the unit gives up on a host after 1 s), so a backlog is read a few pages
-# per pass of the run's loop rather than all at once.
+# Journal pages one sync reads during a run. The heartbeat waits meanwhile
+# (the unit gives up on a host after 1 s), and every page is work for the
+# unit's main loop: a backlog is left for the end of the run, whose records
+# the unit keeps until they are acknowledged.
 TICK_PAGES = 8
+# Free-run pushes come up to 100 a second: written (and fsynced) together.
+EMG_BATCH_S = 0.5
 SPLITS = ("ab", "a", "b")
 
 
@@ -52,8 +55,9 @@ class Recorder:
         self.unit_first: int | None = None  # the oldest seq the unit still held
         self.unit_last: int | None = None
         self._last_sync = 0.0
-        self._behind = False  # the last sync left pages unread
         self._armed: str | None = None  # the protocol hash last armed, as journalled
+        self._emg: list[dict[str, Any]] = []
+        self._emg_flushed = time.monotonic()
 
     # --- a run ----------------------------------------------------------------
     def begin_run(self, protocol: dict[str, Any], protocol_hash: str, run: int, baseline: bool) -> None:
@@ -61,15 +65,26 @@ class Recorder:
         self.folder.begin_run(run, protocol_hash, baseline)
 
     def tick(self) -> None:
-        """During a run: sync() a few pages, if the last sync was interval_s
-        ago or more, or left pages unread."""
-        if self._behind or time.monotonic() - self._last_sync >= self.interval_s:
+        """During a run: sync() a few pages if the last sync was interval_s
+        ago or more."""
+        if time.monotonic() - self._last_sync >= self.interval_s:
             self.sync(max_pages=TICK_PAGES)
 
     def on_push(self, p: Push) -> None:
-        """Free-run EMG pushes go to emg.jsonl; give it every push."""
+        """Free-run EMG pushes go to emg.jsonl; give it every push (outside
+        run_protocol: box.on_push = recorder.on_push). They are written in
+        batches, at most EMG_BATCH_S apart, and by every sync() and flush()."""
         if p.mtype == m.PUSH_EMG and isinstance(p.data, dict):
-            self.folder.add_emg([p.data], self.folder.case_time())
+            self._emg.append(dict(p.data, t_s=round(self.folder.case_time(), 3)))
+            if time.monotonic() - self._emg_flushed >= EMG_BATCH_S:
+                self.flush()
+
+    def flush(self) -> None:
+        """Write the free-run EMG pushes held back."""
+        self._emg_flushed = time.monotonic()
+        if self._emg:
+            batch, self._emg = self._emg, []
+            self.folder.add_emg(batch)
 
     def after_run(self, result: RunResult) -> None:
         """The run's records, then its averages while the unit still holds
@@ -104,17 +119,21 @@ class Recorder:
                         n += 1
         return n
 
-    def salvage(self) -> None:
-        """On the way out of a run that failed: store what can be stored,
-        never letting a second failure hide the first."""
+    def end_run(self, salvage: bool) -> None:
+        """On the way out of run_protocol. salvage: the run failed; store
+        what can be stored, never letting a second failure hide the first."""
+        if not salvage:
+            self.flush()
+            return
         try:
             self.sync()
+            self.flush()
         except (StimBoxError, OSError):
             pass
 
     # --- the journal ------------------------------------------------------------
     def sync(self, since: int | None = None, settle: bool = False, max_pages: int = 0) -> int:
-        """Store the journal records after the folder's last seq (or after
+        """Store the journal records from the folder's last seq on (or after
         since, or after what the unit has acknowledged for a folder with
         none yet), then acknowledge them; returns how many were new.
         settle: the caller knows no run is in progress (skips asking);
@@ -122,10 +141,11 @@ class Recorder:
         them could be stored yet."""
         box = self.box
         self._last_sync = time.monotonic()
+        self.flush()
         running = False if settle else run_in_progress(box)  # asked before reading: see above
         last = self.folder.last_seq()
         if since is None:
-            since = last
+            since = self.folder.resume_seq()
         page = box.records(since)
         if last is not None and page.last_seq < last:
             raise StoreError(
@@ -140,7 +160,6 @@ class Recorder:
             page = box.records(page.next)
             got.extend(page.records)
             pages += 1
-        self._behind = page.more
         self.lost = page.lost
         self.unit_last = page.last_seq
         recs = join_parts(got)
@@ -192,7 +211,7 @@ class Recorder:
                 continue
             try:
                 full = self.box.result(int(r["run"]))
-            except (DeviceError, KeyError, ValueError):
+            except (DeviceError, KeyError, TypeError, ValueError):
                 continue
             if full.get("outcome") == r.get("outcome"):
                 recs[i] = dict(full, **r)
