@@ -128,3 +128,17 @@ def sim_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Model
     monkeypatch.setenv(wire.ENV_SOCKET, str(server.path))
     with server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def case(image_for: Callable[[str], Image], tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One short case stored in a session folder (case_folder.py), made once
+    for the export, plot and report tests, which read it and never write it.
+    On the PyPI port alone: those tests are of host code."""
+    from case_folder import run_case
+
+    with pytest.MonkeyPatch.context() as mp:
+        # Its own sim home: the per-test one is not set up yet for a session fixture.
+        mp.setenv("STIMBOX_SIM_HOME", str(tmp_path_factory.mktemp("case-simhome")))
+        mp.delenv("STIMBOX_PORT", raising=False)
+        return run_case(image_for("unix"), executable("unix"), tmp_path_factory.mktemp("case") / "session")

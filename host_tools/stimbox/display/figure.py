@@ -56,7 +56,7 @@ def nice(x: float) -> float:
 
 def small_multiples(n: int, cols: int, panel: tuple[float, float], top: float = 0.5,
                     bottom: float = 0.45, left: float = 0.6, right: float = 0.2,
-                    sharex: bool = False) -> tuple[Figure, list[Axes]]:
+                    sharex: bool = False, wspace: float = 0.25) -> tuple[Figure, list[Axes]]:
     """A figure of n panels laid out by hand: a constrained layout costs
     more than drawing the panels."""
     rows = math.ceil(n / cols)
@@ -64,7 +64,7 @@ def small_multiples(n: int, cols: int, panel: tuple[float, float], top: float = 
     fig = Figure(figsize=(w, h))
     axes = fig.subplots(rows, cols, squeeze=False, sharex=sharex, gridspec_kw={
         "left": left / w, "right": 1 - right / w, "top": 1 - top / h, "bottom": bottom / h,
-        "wspace": 0.25, "hspace": 0.4}).ravel()
+        "wspace": wspace, "hspace": 0.4}).ravel()
     for ax in axes[n:]:
         ax.set_visible(False)
     return fig, list(axes[:n])

@@ -43,7 +43,7 @@ def mep_figure(session: Session) -> Figure | None:
     in_base = {r for (_, stream), rs in base.items() for r in rs
                if any(x["stream"] == stream and x["kind"] == "mep" for x in rows)}
     fig, axes = small_multiples(len(muscles), min(2, len(muscles)), (4.8, 0.42 * len(runs) + 0.7),
-                                left=1.0, top=0.6, right=1.3)
+                                left=1.0, top=0.6, right=1.3, wspace=0.6)
     for ax, (muscle, ch) in zip(axes, muscles.items(), strict=False):
         refs = {a.run: a for a in session.averages if a.channel == ch and a.split == SPLIT and a.run in runs}
         waves = {r: a.load() for r, a in refs.items()}
@@ -76,4 +76,47 @@ def mep_figure(session: Session) -> Figure | None:
         label(ax, f"{muscle} (ch{ch}), {step:g} µV apart")
     title(fig, "TcMEP per muscle: each run's average (baseline runs grey); trains with a response / "
                "trains, their peak-to-peak")
+    return fig
+
+
+@styled
+def mep_trials_figure(session: Session) -> Figure | None:
+    """The TcMEP trial raster: a row per muscle, a column per train over the
+    case (runs apart by a line), a dot for a response (its area grows with
+    the peak-to-peak) and a red x for none. Artists carry a gid ("present",
+    "absent")."""
+    trials = tables.mep_trials(session)
+    if not trials:
+        return None
+    columns = list(dict.fromkeys((int(t["run"]), int(t["trial"])) for t in trials))
+    muscles = list(dict.fromkeys(str(t["muscle"] or f"ch{t['ch']}") for t in trials))
+    fig = Figure(figsize=(10.0, 0.4 * len(muscles) + 1.2))
+    ax = fig.add_axes((0.1, 0.55 / fig.get_figheight(), 0.88, 1 - 1.0 / fig.get_figheight()))
+    peak = max((float(t["pp_uv"]) for t in trials if t["present"]), default=1.0) or 1.0
+    present = [t for t in trials if t["present"]]
+    absent = [t for t in trials if not t["present"]]
+
+    def xy(ts: list[dict[str, object]]) -> tuple[list[int], list[int]]:
+        return ([columns.index((int(str(t["run"])), int(str(t["trial"])))) for t in ts],
+                [muscles.index(str(t["muscle"] or f"ch{t['ch']}")) for t in ts])
+
+    if present:
+        x, y = xy(present)
+        ax.scatter(x, y, s=[12 + 100 * float(t["pp_uv"]) / peak for t in present], color=MEASURED_COLOUR,
+                   gid="present", label="response (area: peak-to-peak)")
+    if absent:
+        x, y = xy(absent)
+        ax.scatter(x, y, marker="x", s=30, color=FAIL_COLOUR, gid="absent", label="no response")
+    runs = list(dict.fromkeys(r for r, _ in columns))
+    for run in runs:
+        first = next(i for i, (r, _) in enumerate(columns) if r == run)
+        ax.axvline(first - 0.5, color="#bbbbbb", lw=0.6)
+        ax.text(first - 0.4, -0.75, f"run {run}", fontsize=6.5, va="bottom")
+    ax.set_yticks(range(len(muscles)), muscles)
+    ax.set_ylim(len(muscles) - 0.5, -0.9)
+    ax.set_xlim(-0.6, len(columns) - 0.4)
+    ax.set_xlabel("TcMEP train, in case order")
+    ax.grid(False)
+    fig.legend(fontsize=7, loc="upper right", ncols=2, frameon=False)
+    title(fig, "TcMEP trials: each train's response per muscle")
     return fig

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from stimbox.display.emg import emg_figure
 from stimbox.display.figure import DPI
-from stimbox.display.mep import mep_figure
+from stimbox.display.mep import mep_figure, mep_trials_figure
 from stimbox.display.timeline import timeline_figure
 from stimbox.display.traces import SPLIT, traces_figure
 from stimbox.display.trends import trends_figure
@@ -34,9 +34,11 @@ def averaged_runs(session: Session) -> list[int]:
 def case_figures(session: Session, runs: list[int] | None = None) -> Iterator[CaseFigure]:
     """The timeline, the trends, the TcMEP muscles, free-run EMG and the traces of runs
     (default: every run with averages), each drawn when it is asked for."""
-    yield CaseFigure("timeline", "Case timeline", "Every run by protocol over case time (baseline "
-                     "runs hatched grey), free-run EMG, and the alarms the unit raised.",
-                     timeline_figure(session))
+    timeline = timeline_figure(session)
+    if timeline is not None:
+        yield CaseFigure("timeline", "Case timeline", "Every run by protocol over case time (the "
+                         "runs that made a baseline hatched grey), free-run EMG, and the alarms the "
+                         "unit raised.", timeline)
     if any(r.get("recording") for r in session.results):
         yield CaseFigure("trends", "Trends", "Amplitude and latency of every measure over the case: "
                          "each point a run, the baseline dashed, the alarm criterion dotted, alarms X.",
@@ -46,6 +48,10 @@ def case_figures(session: Session, runs: list[int] | None = None) -> Iterator[Ca
         yield CaseFigure("mep_muscles", "TcMEP per muscle",
                          "Each TcMEP run's averaged response per muscle (baseline runs grey), "
                          "the trains that brought a response and their peak-to-peak.", mep)
+    trials = mep_trials_figure(session)
+    if trials is not None:
+        yield CaseFigure("mep_trials", "TcMEP trials", "Each TcMEP train's response per muscle over "
+                         "the case: a dot sized by its peak-to-peak, a red x for none.", trials)
     emg = emg_figure(session)
     if emg is not None:
         yield CaseFigure("emg_timeline", "Free-run EMG", "Spikes, bursts and neurotonic trains "

@@ -16,7 +16,7 @@ MIN_BAR_S = 0.05  # a run shorter than this still shows
 
 
 @styled
-def timeline_figure(session: Session) -> Figure:
+def timeline_figure(session: Session) -> Figure | None:
     tl = Timeline(session)
     runs = [r for r in tl.runs if r.start_s is not None]
     base = {int(r) for b in tables.baselines(session, tables.measurements(session, tl))
@@ -25,6 +25,8 @@ def timeline_figure(session: Session) -> Figure:
     emg_t = [float(x["t_s"]) for x in session.emg if isinstance(x.get("t_s"), int | float)]
     if emg_t:
         rows.append("free-run EMG")
+    if not rows:
+        return None
     fig = Figure(figsize=(10.0, 0.38 * max(1, len(rows)) + 1.1))
     ax = fig.add_axes((0.17, 0.5 / fig.get_figheight(), 0.81, 1 - 0.95 / fig.get_figheight()))
     for r in runs:

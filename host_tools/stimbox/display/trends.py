@@ -98,6 +98,12 @@ def trends_figure(session: Session) -> Figure:
             if i == len(ss) - 1:
                 ax.set_xlabel("case time, s")
             label(ax, f"{stream} {name} (ch{ch}) {'amplitude' if quantity == 'amp_uv' else 'latency'}")
+    # One time axis for every panel: the case, start to end.
+    times = [float(r["t_s"]) for r in rows if r["t_s"] is not None] + [tl.end_s()]
+    if times:
+        lo, hi = min(0.0, min(times)), max(times)
+        for ax in axes:
+            ax.set_xlim(lo - 0.02 * (hi - lo), hi + 0.02 * (hi - lo))
     title(fig, "Trends: each run's measurement; baseline dashed grey, alarm criterion dotted red, "
                "alarms marked X")
     return fig

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from stimbox.export import ExportError
+from stimbox.export import ExportError, tables
 from stimbox.export.timeline import RunSpan, Timeline
 from stimbox.store import AverageRef, Session
 
@@ -112,6 +112,16 @@ def _signal_data(lay: Layout, key: SignalKey) -> np.ndarray:
         start = i * per + round(lay.stim_s * key.rate_hz) - a.pre
         data[start:start + len(wave)] = wave[: per * (i + 1) - start]
     return data
+
+
+def _prefiltering(session: Session, lay: Layout, key: SignalKey) -> str:
+    """The band the unit filtered the signal's sweeps with, in EDF+'s form
+    ("HP:30Hz LP:1000Hz"), as its first run recorded it."""
+    run = next((r for r, k in lay.averages if k == key), None)
+    band = tables.record_of(session, run, key.stream).get("band") if run is not None else None
+    if isinstance(band, list | tuple) and len(band) == 2:
+        return f"HP:{band[0]:g}Hz LP:{band[1]:g}Hz"
+    return ""
 
 
 def _describe(e: dict[str, Any]) -> str:
@@ -197,8 +207,7 @@ def write_edf(session: Session, path: str | Path) -> Path:
         data = _signal_data(lay, key)
         bound = _ceil_sig(float(np.max(np.abs(data))) if data.size else 0.0)
         signals.append(EdfSignal(data, key.rate_hz, label=key.label(), physical_dimension="uV",
-                                 physical_range=(-bound, bound), transducer_type="AgAgCl electrode",
-                                 prefiltering=f"average {SPLIT}"))
+                                 physical_range=(-bound, bound), prefiltering=_prefiltering(session, lay, key)))
     start = _start(session)
     unit = session.info.get("unit") or {}
     recording = Recording(startdate=start.date() if start else None,
@@ -208,6 +217,7 @@ def write_edf(session: Session, path: str | Path) -> Path:
               data_record_duration=lay.record_s,
               annotations=[EdfAnnotation(t, None, text) for t, text in edf_annotations(session, lay, tl)])
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
         edf.write(out)
     except OSError as e:
         raise ExportError(f"cannot write {out}: {e.strerror or e}") from None

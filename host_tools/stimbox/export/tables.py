@@ -104,6 +104,16 @@ def protocol_of(session: Session, run: int) -> dict[str, Any]:
     return dict((session.protocols.get(str(h)) or {}).get("protocol") or {})
 
 
+def record_of(session: Session, run: int, stream: str) -> dict[str, Any]:
+    """The record table a run's stream was recorded with: its site's (SSEP
+    sides are streams named after their sites) or the protocol's."""
+    proto = protocol_of(session, run)
+    for site in proto.get("sites") or []:
+        if site.get("site") == stream and isinstance(site.get("record"), dict):
+            return dict(site["record"])
+    return dict(proto.get("record") or {})
+
+
 def muscle_names(session: Session, run: int) -> dict[int, str]:
     """Channel -> muscle of a TcMEP run's record table (the journal's MEP
     records give channels alone)."""
