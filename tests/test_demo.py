@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import mne
 import pytest
 from mpy import executable
 from simunit import scenarios
@@ -133,8 +134,12 @@ def test_the_folder_holds_every_file_the_summary_names(out: Path) -> None:
         assert (sess / name).stat().st_size > 0, name
     for line in (sess / "averages" / "index.jsonl").read_text().splitlines():
         assert (sess / "averages" / json.loads(line)["file"]).exists()
-    assert (out / "case.edf").read_bytes()[:8] == b"0       "
+    raw = mne.io.read_raw_edf(out / "case.edf", preload=False, verbose="error")
+    texts = list(raw.annotations.description)
+    assert any("alarm" in t.lower() for t in texts) and raw.ch_names
     assert sorted(p.suffix for p in (out / "csv").iterdir()) and all(
         p.suffix == ".csv" and p.stat().st_size > 0 for p in (out / "csv").iterdir())
+    html = (out / "report.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") and "data:image/png;base64," in html and "<script" not in html
     pngs = list((out / "plots").glob("*.png"))
     assert pngs and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)

@@ -24,10 +24,6 @@ from simunit.supervisor import SimUnit
 
 from stimbox.client import Push, StimBox, join_parts
 
-# A free-run push with detections ("emg": its events, channels, t_ms on the
-# stream's clock), as it arrives.
-EmgSink = Callable[[dict[str, Any]], None]
-
 
 class CaseDriver:
     """A started SimUnit (firmware installed) and a StimBox connected to it,
@@ -42,7 +38,9 @@ class CaseDriver:
         self.freerun_channels: list[int] = []
         self.freerun_reply: dict[str, Any] = {}
         self.t_freerun_us = 0
-        self.on_emg: EmgSink | None = None
+        # Pushes that arrive between runs (free-run EMG above all), as they
+        # arrive: a session folder's Recorder.on_push takes them.
+        self.on_push: Callable[[Push], None] | None = None
 
     @property
     def box(self) -> StimBox:
@@ -51,14 +49,14 @@ class CaseDriver:
     @box.setter
     def box(self, box: StimBox) -> None:
         """The StimBox the case goes on with (a new one after a host kill).
-        Between runs its pushes come here; during a run run_protocol takes
-        them (and its recorder stores the free-run ones)."""
+        Between runs its pushes go to on_push; during a run run_protocol
+        takes them (and its recorder stores the free-run ones)."""
         self._box = box
         box.on_push = self._on_push
 
     def _on_push(self, p: Push) -> None:
-        if self.on_emg is not None and p.name == "emg" and isinstance(p.data, dict) and p.data.get("events"):
-            self.on_emg(p.data)
+        if self.on_push is not None:
+            self.on_push(p)
 
     # --- the case's clock -----------------------------------------------------
     def restart_clock(self) -> None:
@@ -107,8 +105,6 @@ class CaseDriver:
         st = self.box.freerun_stop()
         now = self.unit.model.now_us()
         self.freerun_channels = []
-        if self.on_emg is not None and st.get("events"):
-            self.on_emg({k: v for k, v in st.items() if k != "sos"})
         st["covered_s"] = st["blocks"] * float(self.freerun_reply["block_ms"]) / 1000
         st["since_start_s"] = (now - self.t_freerun_us) / 1e6
         return st

@@ -139,6 +139,9 @@ def _case(unit: SimUnit, scenario: scenarios.Scenario, out: Path, show: Progress
                   f"{insult_s / 60:.1f} min)")
         steps.monitor(d, insult_s)
         fr = drive.stop_freerun()
+        recorder.flush()
+        # The stop's reply: the detections not pushed yet, and the summary.
+        folder.add_emg([{k: v for k, v in fr.items() if k != "sos"}])
         folder.note("freerun_stop", **{k: v for k, v in fr.items() if k not in ("events", "sos")})
         outcome.freerun = fr
         recorder.sync(settle=True)
@@ -151,14 +154,15 @@ def _case(unit: SimUnit, scenario: scenarios.Scenario, out: Path, show: Progress
 def _exports(out: Path, show: Progress, outcome: Outcome) -> None:
     """EDF+, CSV, plots and the report from the stored session, read back
     from its folder (what `stimbox export` and `stimbox report` make of it)."""
+    from stimbox.casereport import write_report
     from stimbox.display import write_plots
     from stimbox.export.csv import write_csv
     from stimbox.export.edf import write_edf
 
     show.note("")
-    show.note("== files: EDF+, CSV, plots from the session folder")
+    show.note("== files: EDF+, CSV, plots and the case report, from the session folder")
     session = load_session(out / SESSION_DIR)
-    written = [write_edf(session, out / "case.edf")]
+    written = [write_report(session, out / "report.html"), write_edf(session, out / "case.edf")]
     written += write_csv(session, out / "csv")
     written += write_plots(session, out / "plots")
     show.note(f"  {len(written)} files written")

@@ -18,7 +18,7 @@ from simunit.montage import CHANNELS
 from stimbox import protocols
 from stimbox.build import board_module
 from stimbox.casedriver import CaseDriver
-from stimbox.client import StimBox
+from stimbox.client import Push, StimBox
 from stimbox.demo.progress import Progress
 from stimbox.deploy import DeployReport, deploy
 from stimbox.errors import StimBoxError
@@ -121,12 +121,12 @@ class Demo:
         self.folder.note("demo_run", **rec)
         return r
 
-    def on_emg(self, push: dict[str, Any]) -> None:
-        """Free-run pushes between runs, as the Recorder stores them during
-        one: at the case time they arrived."""
-        self.folder.add_emg([push], self.folder.case_time())
-        if "spikes" in push:
-            self.freerun_last = push
+    def on_push(self, p: Push) -> None:
+        """Pushes between runs: free-run EMG into the folder as the Recorder
+        stores it during a run."""
+        self.recorder.on_push(p)
+        if p.name == "emg" and isinstance(p.data, dict) and "spikes" in p.data:
+            self.freerun_last = p.data
 
     def freerun_counts(self) -> str:
         fr = self.freerun_last
@@ -204,7 +204,7 @@ def impedance(d: Demo) -> dict[str, Any]:
 
 def start_freerun(d: Demo) -> None:
     """Step 4 begins: free-run EMG streams under every run to the case's end."""
-    d.drive.on_emg = d.on_emg
+    d.drive.on_push = d.on_push
     st = d.drive.start_freerun(FREERUN_CHANNELS, FREERUN_RATE_HZ, FREERUN_BLOCK_MS, thr_uv=FREERUN_THR_UV)
     d.folder.note("freerun_start", **{k: v for k, v in st.items() if k != "sos"})
     d.show.line(f"free-run EMG on {', '.join(chname(c) for c in FREERUN_CHANNELS)} at "
