@@ -113,5 +113,5 @@ def test_wrong_board_is_a_clear_error(sim_unit: SimUnit) -> None:
 
 def test_deploy_to_a_missing_port_is_one_line() -> None:
     r = subprocess.run([STIMBOX, "deploy", "--port", "/dev/ttyNOPE0"], capture_output=True, text=True, timeout=60)
-    assert r.returncode == 1
+    assert r.returncode == 3
     assert r.stderr.count("\n") == 1 and "no such port" in r.stderr

@@ -153,7 +153,8 @@ def test_stimbox_run_lists_each_pulse_read_back(sim_unit: SimUnit, tmp_path: Pat
     f.write_text((protocols.PROTOCOLS_DIR / "ssep.toml").read_text().replace("count = 200", "count = 5", 1))
     out = subprocess.run([STIMBOX, "run", str(f), "--port", sim_unit.port, "-q"],
                          capture_output=True, text=True, timeout=120)
-    assert out.returncode == 1 and "output_fault" in out.stdout, out.stdout + out.stderr
+    assert out.returncode == 5 and "output_fault" in out.stdout, out.stdout + out.stderr
+    assert "ended by a fault: output_fault (" in out.stderr and out.stderr.count("\n") == 1, out.stderr
     lines = [ln for ln in out.stdout.splitlines() if ln.lstrip().startswith("pulse ")]
     p1 = [ln for ln in lines if " P1 " in ln]
     p2 = [ln for ln in lines if " P2 " in ln]

@@ -72,7 +72,7 @@ def test_a_missing_or_foreign_executable_is_a_clear_error(path: str, message: st
 def test_cli_sim_with_a_bad_micropython_is_one_line() -> None:
     r = subprocess.run([STIMBOX, "sim", "--micropython", "/nonexistent/micropython"],
                        capture_output=True, text=True, timeout=60)
-    assert r.returncode == 1
+    assert r.returncode == 7
     assert r.stderr == "stimbox: /nonexistent/micropython: no such MicroPython executable\n"
 
 

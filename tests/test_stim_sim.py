@@ -96,7 +96,7 @@ def test_cli_run_shows_the_limit_value_and_range(sim_unit: SimUnit, tmp_path: Pa
     f = tmp_path / "hot.toml"
     f.write_text((protocols.PROTOCOLS_DIR / "ssep.toml").read_text().replace("amp_ua = 25000", "amp_ua = 100100", 1))
     r = subprocess.run([STIMBOX, "run", str(f), "--port", sim_unit.port], capture_output=True, text=True, timeout=60)
-    assert r.returncode == 1
+    assert r.returncode == 4
     assert "refused by the unit: limit" in r.stderr and "100100" in r.stderr and r.stderr.count("\n") == 1
 
 

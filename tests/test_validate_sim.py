@@ -144,6 +144,6 @@ def test_a_bad_phantom_file_is_one_line_naming_it(tmp_path: Path, text: str, pro
 
 
 def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["validate", "--port", "/dev/ttyACM99"]) == 1
+    assert main(["validate", "--port", "/dev/ttyACM99"]) == 3
     err = capsys.readouterr().err
     assert err.startswith("stimbox: ") and err.count("\n") == 1

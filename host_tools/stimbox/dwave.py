@@ -36,16 +36,25 @@ def component_line(stream: str, c: dict[str, Any]) -> str:
 
 
 def alarm_line(ev: dict[str, Any]) -> str:
-    """One alarm event as the CLI prints it."""
+    """One alarm event as the CLI prints it: an average's amplitude or
+    latency, an MEP's loss, a step in volts, a tEMG threshold."""
     what = "cleared" if ev.get("cleared") else "ALARM"
     values = ""
-    if "baseline_uv" in ev:
-        values = (f": {ev['baseline_uv']:.2f} -> {ev['value_uv']:.2f} uV "
-                  f"({ev['change_pct']:+.0f}%, limit {ev['limit_pct']:+.0f}%)")
-    elif "baseline_ms" in ev:
-        values = (f": {ev['baseline_ms']:.2f} -> {ev['value_ms']:.2f} ms "
-                  f"({ev['change_pct']:+.0f}%, limit {ev['limit_pct']:+.0f}%)")
+    for key, unit in (("uv", "uV"), ("ms", "ms"), ("v", "V")):
+        if f"baseline_{key}" in ev:
+            values = f": {_num(ev[f'baseline_{key}'])} -> {_num(ev.get(f'value_{key}'))} {unit}"
+            break
+    if isinstance(ev.get("change_pct"), int | float) and isinstance(ev.get("limit_pct"), int | float):
+        values += f" ({ev['change_pct']:+.0f}%, limit {ev['limit_pct']:+.0f}%)"
+    if ev.get("loss_uv") is not None:
+        values += f", lost below {_num(ev['loss_uv'])} uV"
+    if "threshold_ma" in ev:
+        values += f": threshold {_num(ev['threshold_ma'])} mA" + (f" (root {ev['root']})" if ev.get("root") else "")
     return f"  {what} {ev.get('alarm')} {ev.get('name')} ch {ev.get('ch')}{values}"
+
+
+def _num(x: Any) -> str:
+    return f"{x:.2f}" if isinstance(x, int | float) else "absent" if x is None else str(x)
 
 
 def recording_lines(recording: dict[str, Any] | None) -> list[str]:
