@@ -159,12 +159,11 @@ def _exports(out: Path, show: Progress, outcome: Outcome) -> None:
     from stimbox.export.csv import write_csv
     from stimbox.export.edf import write_edf
 
-    show.note("")
-    show.note("== files: EDF+, CSV, plots and the case report, from the session folder")
+    show.section("files: the case report, EDF+, CSV and plots, from the session folder")
     session = load_session(out / SESSION_DIR)
     written = [write_report(session, out / "report.html"), write_edf(session, out / "case.edf")]
     written += write_csv(session, out / "csv")
     written += write_plots(session, out / "plots")
-    show.note(f"  {len(written)} files written")
+    show.line(f"{len(written)} files written")
     outcome.files = sorted((out / SESSION_DIR).rglob("*.*")) + written
 

@@ -5,6 +5,8 @@ to draw on, in colour; plain lines otherwise (a pipe, a log, a test)."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TextIO
 
 
@@ -23,11 +25,15 @@ class Progress:
                 self.console = Console(file=self.stream, highlight=False)
 
     def step(self, n: int, title: str, clock: str = "") -> None:
-        text = f"[{n}/{self.steps}] {title}" + (f"  ({clock})" if clock else "")
+        self.section(f"[{n}/{self.steps}] {title}" + (f"  ({clock})" if clock else ""))
+
+    def section(self, text: str) -> None:
         if self.quiet:
             return
         if self.console is not None:
-            self.console.rule(f"[bold]{text}", align="left")
+            from rich.markup import escape
+
+            self.console.rule(f"[bold]{escape(text)}", align="left")
         else:
             print(f"\n== {text}", file=self.stream, flush=True)
 
@@ -43,7 +49,9 @@ class Progress:
         if self.quiet:
             return
         if self.console is not None:
-            self.console.print(f"  [bold red]ALARM[/] {text}")
+            from rich.markup import escape
+
+            self.console.print(f"  [bold red]ALARM[/] {escape(text)}")
         else:
             print(f"  ALARM {text}", file=self.stream, flush=True)
 
@@ -55,3 +63,13 @@ class Progress:
             self.console.print(text, markup=False)
         else:
             print(text, file=self.stream, flush=True)
+
+    @contextmanager
+    def working(self, text: str) -> Iterator[Callable[[str], None]]:
+        """A live status line while something runs (rich on a terminal
+        only); yields a function that updates its text."""
+        if self.console is None:
+            yield lambda _: None
+            return
+        with self.console.status(text) as status:
+            yield lambda more: status.update(f"{text}: {more}")

@@ -108,7 +108,10 @@ class Demo:
                                         scenario_s=round(self.drive.scenario_s(), 1)))
                 self.show.alarm(f"{self.clock()}, run {a.get('run')}: {alarm_text(a)}")
 
-        r = run_protocol(self.box, p, during=during, baseline=baseline, recorder=self.recorder)
+        with self.show.working(f"{kind} ({self.clock()})") as update:
+            r = run_protocol(self.box, p, during=during, baseline=baseline, recorder=self.recorder,
+                             on_progress=lambda d: update(f"{d['done']}/{d['total']} pulses")
+                             if "done" in d and "total" in d else None)
         during(self.box, r)  # those that came with the run's last pushes
         self.freerun_last = next((q.data for q in reversed(self.box.pushes) if q.name == "emg"
                                   and isinstance(q.data, dict) and "spikes" in q.data), self.freerun_last)
@@ -296,7 +299,8 @@ def monitor(d: Demo, insult_s: float) -> None:
     lead = insult_s - PRE_INSULT_S - d.drive.scenario_s()
     if lead > 0:
         d.show.line(f"waiting {lead / 60:.1f} min of the case (free-run EMG goes on)")
-        d.drive.wait_until(d.drive.now_s() + lead)
+        with d.show.working("waiting"):
+            d.drive.wait_until(d.drive.now_s() + lead)
     mep_p, tib_p, med_p = tcmep(), ssep("ssep_tibial"), ssep("ssep")
     for k in range(MONITOR_CYCLES_MAX):
         r = d.run("TcMEP", mep_p)

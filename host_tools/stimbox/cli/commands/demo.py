@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from stimbox.cli import output
 
 NAME = "demo"
 
@@ -29,10 +30,13 @@ def add(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from stimbox.demo.case import demo_case
+    from stimbox.demo.summary import summary_lines
 
-    as_json = bool(getattr(args, "json", False))
     outcome = demo_case(args.out, micropython=args.micropython, seed=args.seed,
-                        quiet=as_json or bool(getattr(args, "quiet", False)))
-    if as_json:
-        print(json.dumps(outcome.as_dict(), indent=1))
+                        quiet=args.json or args.quiet)
+    if args.json:
+        output.emit_json(outcome.as_dict())
+    else:
+        for line in summary_lines(outcome):
+            print(line, flush=True)
     return 0 if outcome.ok else 1
