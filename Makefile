@@ -7,7 +7,7 @@ STAMP   = $(VENV)/.stimbox-installed
 
 .PHONY: demo test lint bench clean chromium
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'

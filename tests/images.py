@@ -13,13 +13,13 @@ def older_build(tmp: Path, arch: str) -> b.Image:
     """A second, different image: the same firmware with another version
     string, built from a copy of the sources."""
     src = tmp / "src"
-    shutil.copytree(b.FIRMWARE_DIR, src / "firmware")
+    shutil.copytree(b.STIMFW_DIR, src / "stimfw", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(b.BOARDS_DIR / "sim", src / "boards" / "sim", ignore=shutil.ignore_patterns("simunit"))
-    ver = src / "firmware" / "stimfw" / "core" / "version.py"
+    ver = src / "stimfw" / "core" / "version.py"
     ver.write_text(ver.read_text().replace('"0.1.0"', '"0.0.9-old"'))
-    orig = (b.FIRMWARE_DIR, b.BOARDS_DIR)
-    b.FIRMWARE_DIR, b.BOARDS_DIR = src / "firmware", src / "boards"
+    orig = (b.STIMFW_DIR, b.BOARDS_DIR)
+    b.STIMFW_DIR, b.BOARDS_DIR = src / "stimfw", src / "boards"
     try:
         return b.build_image("sim", tmp / "old-image", arch=arch)
     finally:
-        b.FIRMWARE_DIR, b.BOARDS_DIR = orig
+        b.STIMFW_DIR, b.BOARDS_DIR = orig

@@ -81,6 +81,23 @@ def test_a_named_unit_cannot_run_twice() -> None:
             SimUnit(name="bench1")
 
 
+# Names are the host's business, the same on every runtime: the PyPI port only.
+@pytest.mark.parametrize("runtime", ["unix"])
+def test_units_asked_for_by_prefix_never_collide(new_unit, firmware_image) -> None:
+    # Two demos or test runs on one machine: each asks for a prefix, not a
+    # name, and gets its own name, folder, flash, console and model socket.
+    a, b = new_unit(prefix="demo"), new_unit(prefix="demo")
+    for unit in (a, b):
+        install_offline(firmware_image, unit.flash)
+    with a, b:
+        assert (a.name, b.name) == ("demo0", "demo1")
+        assert len({a.slot.dir, b.slot.dir}) == len({a.flash, b.flash}) == 2
+        assert a.port != b.port and a.model_server.path != b.model_server.path
+        for unit in (a, b):
+            with StimBox.connect(unit.port) as box:
+                assert box.info()["build"] == firmware_image.build
+
+
 def test_unit_output_is_dropped_while_no_host_holds_the_port(sim_unit: SimUnit) -> None:
     # As a USB CDC port without a host: the boot push went nowhere, and a host
     # that opens the port later starts from a clean line.

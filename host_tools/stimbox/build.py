@@ -30,15 +30,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-import stimfw
 from stimfw.core.buildinfo import MANIFEST, build_hash
 
-from stimbox import runtime
+from stimbox import resources, runtime
 from stimbox.errors import BuildError
 from stimbox.executables import find
 
-FIRMWARE_DIR = Path(stimfw.__file__).resolve().parent.parent
-BOARDS_DIR = FIRMWARE_DIR.parent / "boards"
+# Installed package data (stimbox.resources); module attributes so that a
+# test can build from a changed copy.
+STIMFW_DIR = resources.firmware_dir()
+LOADER_DIR = resources.loader_dir()
+BOARDS_DIR = resources.boards_dir()
 LOADER_FILES = ("main.py", "boot.py")
 SLOT_LEN = 12
 
@@ -93,9 +95,8 @@ def mpy_cross_executable() -> str:
 def device_sources(board: str) -> list[tuple[Path, str]]:
     """(source file, slot-relative .py path) for everything the slot holds."""
     out = []
-    pkg = FIRMWARE_DIR / "stimfw"
-    for src in sorted(pkg.rglob("*.py")):
-        out.append((src, src.relative_to(FIRMWARE_DIR).as_posix()))
+    for src in sorted(STIMFW_DIR.rglob("*.py")):
+        out.append((src, "stimfw/" + src.relative_to(STIMFW_DIR).as_posix()))
     # A board's top-level modules go onto the device; its subfolders (the
     # simulator's host side) do not.
     for src in sorted((BOARDS_DIR / board).glob("*.py")):
@@ -106,8 +107,8 @@ def device_sources(board: str) -> list[tuple[Path, str]]:
 def compile_file(src: Path, dst: Path, arch: str) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     # -s: tracebacks on the unit name the file as it sits in the package.
-    inside = FIRMWARE_DIR in src.parents
-    name = src.relative_to(FIRMWARE_DIR).as_posix() if inside else src.name
+    inside = STIMFW_DIR in src.parents
+    name = "stimfw/" + src.relative_to(STIMFW_DIR).as_posix() if inside else src.name
     cmd = [mpy_cross_executable(), f"-march={arch}", "-s", name, "-o", str(dst), str(src)]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
@@ -153,7 +154,7 @@ def build_image(board: str, out: Path | None = None, arch: str | None = None) ->
     )
     staging.rename(root / "fw" / slot)
     for name in LOADER_FILES:
-        shutil.copy2(FIRMWARE_DIR / name, root / name)
+        shutil.copy2(LOADER_DIR / name, root / name)
     return Image(board=board, arch=arch, root=root, slot=slot, build=build, files=tuple(files))
 
 

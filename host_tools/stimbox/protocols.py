@@ -20,6 +20,7 @@ from typing import Any
 from stimfw.core.errors import ERR_BAD_PAYLOAD, Refused
 from stimfw.link.endpoint import MAX_STAGED
 
+from stimbox import resources
 from stimbox.errors import StimBoxError
 
 if sys.version_info >= (3, 11):
@@ -27,7 +28,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-PROTOCOLS_DIR = Path(__file__).resolve().parents[2] / "protocols"
+PROTOCOLS_DIR = resources.protocols_dir()
 
 
 class ProtocolFileError(StimBoxError):

@@ -4,10 +4,11 @@ the simulator under CPython from the same files the firmware image carries."""
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 from types import ModuleType
 
-BOARD_DIR = Path(__file__).resolve().parents[1]
+from stimbox import resources
+
+BOARD_DIR = resources.board_dir("sim")
 
 
 def _load(name: str) -> ModuleType:

@@ -55,18 +55,22 @@ def _try_lock(name: str) -> int | None:
     return fd
 
 
-def claim(name: str | None = None) -> Slot:
-    """Lock the named unit folder, or the first free simN when name is None."""
+def claim(name: str | None = None, prefix: str = "sim") -> Slot:
+    """Lock the named unit folder, or when name is None the first free
+    <prefix>N (sim0, sim1, ...; demo0, demo1, ... with prefix "demo"): two
+    callers asking for a prefix on one machine never get the same unit."""
     if name is not None:
         fd = _try_lock(name)
         if fd is None:
             raise SimError(f"simulated unit {name!r} is already running")
         return Slot(name, fd)
+    if not prefix or "/" in prefix or prefix.startswith("."):
+        raise SimError(f"{prefix!r} cannot start a simulated unit's name")
     for i in range(1000):
-        fd = _try_lock(f"sim{i}")
+        fd = _try_lock(f"{prefix}{i}")
         if fd is not None:
-            return Slot(f"sim{i}", fd)
-    raise SimError("no free simulated unit name")
+            return Slot(f"{prefix}{i}", fd)
+    raise SimError(f"no free simulated unit name {prefix}0 to {prefix}999")
 
 
 def running() -> list[dict[str, object]]:

@@ -53,11 +53,13 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from stimbox import resources
+
 from simunit import amplifier, dwave, loads, outputstage
 from simunit.boardfiles import OUTPUT_INDEX
 from simunit.montage import RECORDING_ELECTRODES
 
-SCENARIO_DIR = Path(__file__).with_name("scenarios")
+SCENARIO_DIR = resources.scenarios_dir()
 DEFAULT = "stable_baseline"
 
 DEFAULT_SCREWS = {

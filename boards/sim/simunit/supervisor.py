@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+from stimbox import resources
 from stimbox import runtime as mp_runtime
 
 from simunit import registry, romflash, scenarios
@@ -25,7 +26,7 @@ from simunit.model import HardwareModel
 from simunit.modelserver import ModelServer, socket_path
 from simunit.ptyrelay import PtyPair, Relay
 
-ROM = Path(__file__).with_name("rom.py")
+ROM = resources.sim_rom()
 
 # Heap: the board's, the firmware running from the unit's ROMFS partition
 # (simunit/romflash.py; the process's heap is larger by exactly what the
@@ -102,13 +103,16 @@ class SimUnit:
         ticks_start_us: int = 0,
         stage: dict[str, dict[str, float]] | None = None,
         amp: dict[int, dict[str, float]] | None = None,
+        prefix: str = "sim",
     ) -> None:
+        """name: a fixed unit name (SimError if a unit of that name runs);
+        None (default): the first free <prefix>N, unique on this machine."""
         # The runtime and the hardware model first: a missing executable or a
         # bad scenario (or stage or amp setting) fails before anything runs.
         self.runtime = mp_runtime.probe(micropython)
         self.model = HardwareModel(scenario=scenario, seed=seed, realtime=realtime, ticks_start_us=ticks_start_us,
                                    stage=stage, amp=amp)
-        self.slot = registry.claim(name)
+        self.slot = registry.claim(name, prefix)
         self.name = self.slot.name
         self.flash = Path(flash) if flash else self.slot.dir / "flash"
         self.flash.mkdir(parents=True, exist_ok=True)

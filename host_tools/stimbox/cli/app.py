@@ -161,9 +161,12 @@ def main(argv: list[str] | None = None) -> int:
         # Output piped into `head` and the like: the reader has what it wanted.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return exitcodes.OK
-    except (Exception, KeyboardInterrupt) as e:
-        code = exitcodes.code_for(e)
-        text = message(e)
+    except (Exception, KeyboardInterrupt) as raised:
+        from stimbox.extras import explain
+
+        err = explain(raised)
+        code = exitcodes.code_for(err)
+        text = message(err)
         log.info("%s", text, exc_info=True)
         if args.json and not output.emitted():
             output.emit_json({"error": text, "exit_code": code})

@@ -7,10 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from stimbox import resources
 from stimbox.errors import StimBoxError
 from stimbox.validation import tomlfile
 
-BOARDS_DIR = Path(__file__).resolve().parents[3] / "boards"
+BOARDS_DIR = resources.boards_dir()
 KINDS = ("pct", "abs", "max", "min")
 
 

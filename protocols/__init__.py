@@ -1,0 +1,1 @@
+"""The example protocols (*.toml), installed as package data (stimbox.resources)."""
