@@ -20,6 +20,7 @@ from pathlib import Path
 from simunit import scenarios
 from simunit.supervisor import SimUnit
 
+from stimbox import extras
 from stimbox.casedriver import CaseDriver
 from stimbox.client import StimBox
 from stimbox.demo import steps
@@ -83,6 +84,7 @@ def run_demo(out: Path, micropython: str | None = None, seed: int = 1, heap: str
 def demo_case(out: Path, micropython: str | None = None, seed: int = 1, heap: str | None = None,
               quiet: bool = False) -> Outcome:
     """The whole case into out, with progress lines unless quiet."""
+    extras.require("report", "stimbox demo")  # before the case, not after it
     out = Path(out)
     _clear_outputs(out)
     out.mkdir(parents=True, exist_ok=True)
