@@ -101,7 +101,7 @@ def demo_case(out: Path, micropython: str | None = None, seed: int = 1, heap: st
                           f"{SCENARIO} ({Path(scenario.source).name})")
                 try:
                     _case(unit, scenario, out, show, outcome)
-                except steps.DemoFailed as e:
+                except steps.DemoFailed as e:  # deploying: nothing to store yet
                     outcome.failed = str(e)
     outcome.wall_s = time.monotonic() - w0
     return outcome
@@ -116,41 +116,54 @@ def _case(unit: SimUnit, scenario: scenarios.Scenario, out: Path, show: Progress
     try:
         drive = CaseDriver(unit, box)
         folder = SessionFolder.create(out / SESSION_DIR, box.info(), unit.port)
-        drive.restart_clock()  # the case starts with its folder
-        recorder = Recorder(box, folder)
-        d = steps.Demo(drive, folder, recorder, show)
-        outcome.demo = d
-        recorder.sync(settle=True)  # the boot and the deploy's reboots
-        folder.note("demo_scenario", name=scenario.name, source=Path(scenario.source).name,
-                    screws=scenario.screws, scs=scenario.scs, insults=scenario.insults())
-        show.step(2, "impedance check", d.clock())
-        steps.impedance(d)
-        show.step(3, "baselines: median and tibial SSEP, TcMEP", d.clock())
-        show.line("free-run EMG starts first (step 4: it streams under every run to the end)")
-        steps.start_freerun(d)
-        steps.baselines(d)
-        show.step(4, "free-run EMG throughout", d.clock())
-        show.line(f"so far: {d.freerun_counts() or 'no detections'}; it goes on under the next steps")
-        show.step(5, "pedicle screws: tEMG threshold per screw", d.clock())
-        steps.temg(d, scenario.screws)
-        show.step(6, "SCS lead placement: laterality", d.clock())
-        steps.scs(d)
-        show.step(7, "monitoring: TcMEP and SSEP until the cord's ischaemia raises alarms", d.clock())
-        insult_s = min(e.start_s for e in scenario.effects)
-        show.line(f"(the scenario's insult, {scenario.effects[0].name.split(':')[0]}, starts at "
-                  f"{insult_s / 60:.1f} min)")
-        steps.monitor(d, insult_s)
-        fr = drive.stop_freerun()
-        recorder.flush()
-        # The stop's reply: the detections not pushed yet, and the summary.
-        folder.add_emg([{k: v for k, v in fr.items() if k != "sos"}])
-        folder.note("freerun_stop", **{k: v for k, v in fr.items() if k not in ("events", "sos")})
-        outcome.freerun = fr
-        recorder.sync(settle=True)
-        folder.close()
+        try:
+            drive.restart_clock()  # the case starts with its folder
+            recorder = Recorder(box, folder)
+            d = steps.Demo(drive, folder, recorder, show)
+            outcome.demo = d
+            recorder.sync(settle=True)  # the boot and the deploy's reboots
+            folder.note("demo_scenario", name=scenario.name, source=Path(scenario.source).name,
+                        screws=scenario.screws, scs=scenario.scs, insults=scenario.insults())
+            try:
+                _steps(d, scenario)
+            except steps.DemoFailed as e:
+                # What the case gathered up to here is stored and exported all the same.
+                outcome.failed = str(e)
+            if drive.freerun_channels:
+                fr = drive.stop_freerun()
+                recorder.flush()
+                # The stop's reply: the detections not pushed yet, and the summary.
+                folder.add_emg([{k: v for k, v in fr.items() if k != "sos"}])
+                folder.note("freerun_stop", **{k: v for k, v in fr.items() if k not in ("events", "sos")})
+                outcome.freerun = fr
+            recorder.sync(settle=True)
+        finally:
+            folder.close()
     finally:
         box.close()
-    _exports(out, show, outcome)
+    if d.runs:
+        _exports(out, show, outcome)
+
+
+def _steps(d: steps.Demo, scenario: scenarios.Scenario) -> None:
+    show = d.show
+    show.step(2, "impedance check", d.clock())
+    steps.impedance(d)
+    show.step(3, "baselines: median and tibial SSEP, TcMEP", d.clock())
+    show.line("free-run EMG starts first (step 4: it streams under every run to the end)")
+    steps.start_freerun(d)
+    steps.baselines(d)
+    show.step(4, "free-run EMG throughout", d.clock())
+    show.line(f"so far: {d.freerun_counts() or 'no detections'}; it goes on under the next steps")
+    show.step(5, "pedicle screws: tEMG threshold per screw", d.clock())
+    steps.temg(d, scenario.screws)
+    show.step(6, "SCS lead placement: laterality", d.clock())
+    steps.scs(d)
+    show.step(7, "monitoring: TcMEP and SSEP until the cord's ischaemia raises alarms", d.clock())
+    insult_s = min(e.start_s for e in scenario.effects)
+    show.line(f"(the scenario's insult, {scenario.effects[0].name.split(':')[0]}, starts at "
+              f"{insult_s / 60:.1f} min)")
+    steps.monitor(d, insult_s)
 
 
 def _exports(out: Path, show: Progress, outcome: Outcome) -> None:

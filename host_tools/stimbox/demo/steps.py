@@ -2,10 +2,11 @@
 CaseDriver: what it runs, what it shows, and what it found.
 
 Every run goes through session.run_protocol with the case's Recorder, so
-the session folder holds it as any run would be held; after each run the
-driver hands free-run detections to the folder and the step notes the
-run's case and scenario time (host lines in events.jsonl), which say when
-in the case each run, and so each alarm, came."""
+the session folder holds it as any run would be held (free-run EMG pushes
+included: between runs the driver hands them to the same Recorder); after
+each run a host line in events.jsonl ("demo_run") notes its case and
+scenario time (the unit's fast clock), which say when in the case each run,
+and so each alarm, came."""
 
 from __future__ import annotations
 
