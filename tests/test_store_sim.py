@@ -3,7 +3,8 @@ hardware model and the unit's own replies: a run stored live reads back
 as delivered (every pulse, the result with its recording, the averages as
 the unit holds them), storing again and pulling add nothing twice, and a
 host killed with SIGKILL mid-run leaves a folder that `stimbox pull`
-completes to every delivered pulse, every seq once, without a gap.
+completes to every delivered pulse, every seq once, without a gap; a run
+the firmware's crash ends still leaves every pulse in the folder.
 
 Runtime "unix" only: what is tested here is the host's storing; the
 firmware's journal across a killed host, an interrupt and a crash is
@@ -28,13 +29,13 @@ from simunit.supervisor import SimUnit
 from stimbox import protocols
 from stimbox.build import board_module
 from stimbox.client import StimBox
-from stimbox.session import run_protocol
+from stimbox.errors import UnitReset
+from stimbox.session import RunResult, run_protocol
 from stimbox.store import Recorder, SessionFolder, load_session, pull_session
 from stimbox.store.reader import Session
 from stimfw.link import messages as m
 
 BOARD = board_module("sim")
-PULL_COMMAND = Path(__file__).resolve().parents[1] / "host_tools/stimbox/cli/commands/pull.py"
 
 # The killed host's run: 5000 pulses, far more than are out when the host
 # dies, so the unit's heartbeat watchdog (not the end of the run) ends it,
@@ -45,7 +46,8 @@ import sys
 from stimbox import protocols
 from stimbox.build import board_module
 from stimbox.client import StimBox
-from stimbox.session import run_protocol
+from stimbox.errors import UnitReset
+from stimbox.session import RunResult, run_protocol
 from stimbox.store import Recorder, SessionFolder
 p = protocols.load("ssep", board_module("sim"))
 p["count"] = {KILLED_SWEEPS}
@@ -53,19 +55,15 @@ with StimBox.connect(sys.argv[1]) as box:
     folder = SessionFolder.create(sys.argv[2], box.info(), box.port)
     run_protocol(box, p, recorder=Recorder(box, folder))
 """
-# `stimbox pull` as the command line runs it: the command module's own
-# parser and run(), with the global options it reads (--port, --json).
-PULL = f"""
-import argparse, importlib.util, sys
-spec = importlib.util.spec_from_file_location("pull_command", {str(PULL_COMMAND)!r})
-mod = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(mod)
-ap = argparse.ArgumentParser(prog="stimbox")
-ap.add_argument("--port", default="auto")
-ap.add_argument("--json", action="store_true")
-mod.add(ap.add_subparsers())
-args = ap.parse_args()
-sys.exit(args.func(args))
+# `stimbox pull` as the command line runs it (its module added to the
+# command list where the list does not have it yet).
+PULL = """
+import sys
+from stimbox.cli import app
+from stimbox.cli.commands import pull
+if pull not in app.COMMANDS:
+    app.COMMANDS.append(pull)
+sys.exit(app.main())
 """
 
 
@@ -171,8 +169,8 @@ def test_stimbox_pull_completes_the_folder_of_a_host_killed_mid_run(
     stored_live = len(load_session(d).pulses)
     assert stored_live > 0
 
-    out = subprocess.run([sys.executable, "-c", PULL, "--port", sim_unit.port, "--json",
-                          "pull", "--session", str(d)],
+    out = subprocess.run([sys.executable, "-c", PULL, "pull", "--session", str(d),
+                          "--port", sim_unit.port, "--json"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
@@ -195,3 +193,46 @@ def test_stimbox_pull_completes_the_folder_of_a_host_killed_mid_run(
     with StimBox.connect(sim_unit.port) as box, SessionFolder.open(d) as f:
         again = pull_session(box, f)
     assert again.stored == 0 and again.gaps == [] and again.last_seq == max(seqs)
+
+    # Without --session: a new folder with all the unit still holds,
+    # acknowledged or not; the same records.
+    here = tmp_path / "elsewhere"
+    here.mkdir()
+    out = subprocess.run([sys.executable, "-c", PULL, "pull", "--port", sim_unit.port],
+                         capture_output=True, text=True, timeout=60, cwd=here)
+    assert out.returncode == 0, out.stderr
+    (new,) = here.glob("stimbox-session-*")
+    assert out.stdout.startswith(f"{new.name}: stored {max(seqs)} records, seq 1..{max(seqs)}, gaps none")
+    fresh = load_session(new)
+    assert fresh.pulses == s.pulses and fresh.events == s.events
+    assert [r["seq"] for r in fresh.results] == [result["seq"]]
+
+
+@pytest.mark.parametrize("runtime", ["unix"])  # host storing; see the module's docstring
+def test_a_run_the_firmware_crash_ends_keeps_every_delivered_pulse_in_the_folder(
+        sim_unit: SimUnit, box: StimBox, tmp_path: Path) -> None:
+    crashed: list[bool] = []
+
+    def during(b: StimBox, r: RunResult) -> None:
+        if len(r.pulses) >= 40 and not crashed:
+            crashed.append(True)
+            sim_unit.crash()
+
+    d = tmp_path / "case"
+    with SessionFolder.create(d, box.info(), box.port) as folder:
+        with pytest.raises(UnitReset):
+            run_protocol(box, ssep(300), during=during, recorder=Recorder(box, folder))
+    s = load_session(d)
+    delivered = sim_unit.model.pulse_count
+    # What the killed firmware read back and journalled, and what its next
+    # boot journalled from the output stage's count (unverified, zeros):
+    # stored on the way out of run_protocol, no pull needed.
+    assert 40 <= delivered < 2 * 300
+    assert pulse_keys(s) == [(1, i) for i in range(delivered)]
+    unverified = [p for p in s.pulses if "unverified" in p["flags"]]
+    assert all(p["amp"] == 0 and p["charge_nc"] == 0 for p in unverified)
+    (result,) = s.results
+    assert result["outcome"] == "crash" and result["done"] == delivered
+    assert result["unverified"] == len(unverified)
+    seqs = journal_lines(s)
+    assert sorted(seqs) == list(range(1, max(seqs) + 1)) and set(seqs.values()) == {1}

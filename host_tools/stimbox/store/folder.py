@@ -189,25 +189,34 @@ class SessionFolder:
             "acked_seq": None,
         }
         folder = cls(p, info, _lock(p))
-        write_json(p / SESSION, info)
-        (p / AVERAGES).mkdir(exist_ok=True)
+        try:
+            write_json(p / SESSION, info)
+            (p / AVERAGES).mkdir(exist_ok=True)
+        except BaseException:
+            folder.close()
+            raise
         return folder
 
     @classmethod
     def open(cls, path: str | Path) -> SessionFolder:
         """An existing session folder, to go on writing it."""
         p = Path(path)
-        info = read_info(p)
-        folder = cls(p, info, _lock(p))
-        for name in (*JOURNAL_FILES, EMG, f"{AVERAGES}/{AVERAGE_INDEX}"):
-            _cut_torn_tail(p / name)
-        for name in JOURNAL_FILES:
-            for line in read_lines(p / name):
-                folder._seqs.update(covered(line))
-                if name == PULSES:
-                    folder._pulses.setdefault(int(line["seq"]), set()).add(int(line["index"]))
-        folder._averages = {str(a.get("file")) for a in read_lines(p / AVERAGES / AVERAGE_INDEX)}
-        (p / AVERAGES).mkdir(exist_ok=True)
+        read_info(p)  # a session folder, before anything is made in it
+        folder = cls(p, {}, _lock(p))
+        try:
+            folder.info = read_info(p)  # as the last writer left it
+            for name in (*JOURNAL_FILES, EMG, f"{AVERAGES}/{AVERAGE_INDEX}"):
+                _cut_torn_tail(p / name)
+            for name in JOURNAL_FILES:
+                for line in read_lines(p / name):
+                    folder._seqs.update(covered(line))
+                    if name == PULSES:
+                        folder._pulses.setdefault(int(line["seq"]), set()).add(int(line["index"]))
+            folder._averages = {str(a.get("file")) for a in read_lines(p / AVERAGES / AVERAGE_INDEX)}
+            (p / AVERAGES).mkdir(exist_ok=True)
+        except BaseException:
+            folder.close()
+            raise
         return folder
 
     @classmethod

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from stimfw.link import messages as m
 
 from stimbox.client import Push, StimBox, join_parts
-from stimbox.errors import DeviceError, StimBoxError
+from stimbox.errors import DeviceError, ReplyTimeout, StimBoxError
 from stimbox.store.folder import SessionFolder, StoreError
 
 if TYPE_CHECKING:
@@ -68,7 +68,12 @@ class Recorder:
         """During a run: sync() a few pages if the last sync was interval_s
         ago or more."""
         if time.monotonic() - self._last_sync >= self.interval_s:
-            self.sync(max_pages=TICK_PAGES)
+            try:
+                self.sync(max_pages=TICK_PAGES)
+            except ReplyTimeout:
+                # Slow or gone: the run's heartbeat decides which; what
+                # was not stored now is next time, or at the end.
+                pass
 
     def on_push(self, p: Push) -> None:
         """Free-run EMG pushes go to emg.jsonl; give it every push (outside

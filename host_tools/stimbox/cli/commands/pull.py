@@ -1,13 +1,14 @@
-"""`stimbox pull [--session DIR]`: store everything the unit still holds
-into a session folder (docs/SESSIONS.md), e.g. after the host that was
-writing it crashed. Global options used: --port, --json."""
+"""stimbox pull [--session DIR]: store everything the unit still holds into
+a session folder (docs/SESSIONS.md), e.g. after the host that was writing
+it crashed: by journal seq, nothing twice, what is missing said."""
 
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import datetime, timezone
 from pathlib import Path
+
+from stimbox.cli import output
 
 NAME = "pull"
 
@@ -20,8 +21,9 @@ def add(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         NAME, help="store what the unit holds into a session folder",
         description="Fetch every journal record the unit still holds into a session folder, by "
-        "sequence number (nothing twice), with the last run's averages, and acknowledge them. "
-        "Say what is missing (gaps, records the unit lost).")
+        "sequence number (nothing twice), with the last run's averages, and acknowledge them; "
+        "say what is missing (gaps, records the unit lost). Completes the folder of a host that "
+        "crashed mid-run.")
     p.add_argument("--session", metavar="DIR", type=Path, default=None,
                    help="the session folder to complete (made if absent; default: a new "
                    "./stimbox-session-<UTC date-time>/)")
@@ -34,12 +36,11 @@ def run(args: argparse.Namespace) -> int:
     from stimbox.store import SessionFolder, pull_session
 
     path: Path = args.session or default_dir()
-    with StimBox.connect(getattr(args, "port", "auto")) as box:
-        folder = SessionFolder.open_or_create(path, box.info(), box.port)
-        with folder:
+    with StimBox.connect(args.port) as box:
+        with SessionFolder.open_or_create(path, box.info(), box.port) as folder:
             report = pull_session(box, folder)
-    if getattr(args, "json", False):
-        print(json.dumps(dict(report.as_dict(), session=str(path))))
+    if args.json:
+        output.emit_json(dict(report.as_dict(), session=str(path)))
     else:
         print(f"{path}: {report.line()}")
     return 0
