@@ -2,8 +2,8 @@
 as `run --out` stores one (stimbox.store.Recorder): what the export, plot
 and report tests read. The cord_ischaemia scenario (leg MEPs lost from 2 to
 5 minutes into the case): free-run EMG on four muscles, median SSEP and
-TcMEP baselines, the insult, then TcMEP until the unit alarms, and a median
-SSEP (the arms stay normal)."""
+TcMEP baselines, a pedicle screw's tEMG threshold search, the insult, then
+TcMEP until the unit alarms, and a median SSEP (the arms stay normal)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ MEP_CHANNELS = [9, 12, 13, 14]
 LEG_MUSCLES = {"TA_L", "TA_R", "AH_L"}
 FREERUN = {"channels": MEP_CHANNELS, "rate_hz": 5000, "block_ms": 50}
 SSEP_SWEEPS = 100
+SCREW = "L5_L"  # intact in this scenario: every threshold above the 8 mA limit
 TCMEP_RECORD: dict[str, Any] = {
     "channels": MEP_CHANNELS, "rate_hz": 10000, "pre_ms": 20, "post_ms": 80,
     "band": [10, 1500], "blank_us": [100, 8000], "split": False, "mep": {"muscles": MUSCLES}}
@@ -37,6 +38,10 @@ def ssep() -> dict[str, Any]:
     p = protocols.load("ssep", BOARD)
     p["count"] = SSEP_SWEEPS
     return p
+
+
+def temg() -> dict[str, Any]:
+    return protocols.load("temg", BOARD)  # the L5 left screw's muscles
 
 
 def tcmep() -> dict[str, Any]:
@@ -83,6 +88,8 @@ def run_case(image: Image, micropython: str, path: Path) -> Case:
         run(ssep())
         run(tcmep(), baseline=True)
         run(tcmep())
+        box.sim(probe=SCREW)
+        run(temg())
         # A jump of the clock past the model's sample ring would leave
         # free-run asking for samples that are gone (stimbox.longcase).
         case.freerun.append(box.freerun_stop())

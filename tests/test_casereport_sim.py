@@ -6,14 +6,12 @@ their table; and the export and report command modules."""
 
 from __future__ import annotations
 
-import argparse
-import importlib.util
 import json
 import os
 import re
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
@@ -22,10 +20,13 @@ from case_folder import Case
 from PIL import Image
 from stimbox.casereport import render
 from stimbox.casereport.report import report_runs
+from stimbox.cli import app, exitcodes
+from stimbox.cli.commands import export as export_command
+from stimbox.cli.commands import report as report_command
 from stimbox.export import ExportError, tables
 from stimbox.export.csv import FILES, write_csv
 from stimbox.export.edf import write_edf
-from stimbox.store import Session, SessionFolder, StoreError, load_session
+from stimbox.store import Session, SessionFolder, load_session
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_HTML_BYTES = 3_000_000
@@ -34,22 +35,13 @@ DOC_IMAGES = "STIMBOX_DOC_IMAGES"
 SCREENSHOT_HEIGHT = 2200  # the top of the page: alarms, facts, timeline, trends
 
 
-def command(name: str) -> ModuleType:
-    """A command module (stimbox.cli.commands.<name>), loaded from its file:
-    it needs nothing of the command-line package around it."""
-    path = ROOT / "host_tools" / "stimbox" / "cli" / "commands" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"stimbox_command_{name}", path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def parse(mod: ModuleType, argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="stimbox")
-    p.add_argument("--json", action="store_true")
-    mod.add(p.add_subparsers())
-    return p.parse_args(argv)
+@pytest.fixture(scope="module")
+def cli() -> Iterator[Callable[[list[str]], int]]:
+    """stimbox's main() with the export and report commands in its list
+    (the list in stimbox.cli.app names the commands the package has)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(app, "COMMANDS", [*app.COMMANDS, export_command, report_command])
+        yield app.main
 
 
 @pytest.fixture(scope="module")
@@ -58,12 +50,12 @@ def session(case: Case) -> Session:
 
 
 @pytest.fixture(scope="module")
-def html(case: Case, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The report as `stimbox report DIR -o FILE` writes it."""
-    path = tmp_path_factory.mktemp("report") / "report.html"
-    args = parse(command("report"), ["report", str(case.path), "-o", str(path)])
-    assert args.func(args) == 0
-    return path
+def html(case: Case, cli: Callable[[list[str]], int], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The report as `stimbox report DIR` writes it, into a copy of the folder."""
+    folder = tmp_path_factory.mktemp("report") / "session"
+    shutil.copytree(case.path, folder)
+    assert cli(["report", str(folder), "-q"]) == 0
+    return folder / "report.html"
 
 
 def test_report_is_one_small_self_contained_file(html: Path) -> None:
@@ -84,17 +76,20 @@ def test_report_in_chromium(html: Path, session: Session, case: Case, tmp_path: 
         "alarm_items": "document.querySelectorAll('.alarms li').length",
         "tables": "document.querySelectorAll('table.data').length",
         "scripts": "document.scripts.length",
+        "width": "document.documentElement.scrollWidth",
     })
     assert v.console_errors == [] and v.page_errors == []
     assert v.requests == [html.resolve().as_uri()]  # the page itself, nothing more
     assert v.results["scripts"] == 0
+    assert v.results["width"] <= 1200  # the viewport: nothing wider than the page
     rows = tables.measurements(session)
     traced = report_runs(session, rows, tables.alarms(session))
-    # The timeline, trends, TcMEP muscles and trials, free-run EMG, then the traces of
-    # each protocol's last baseline run, the alarm run and each last run.
-    assert traced == [2, 4, 6, 7]
+    # The timeline, trends, TcMEP muscles and trials, tEMG, free-run EMG,
+    # then the traces of each protocol's last baseline run, the alarm run
+    # and each protocol's last run (the tEMG search's only one).
+    assert traced == [2, 4, 5, 7, 8]
     assert [i["alt"] for i in v.images] == ["Case timeline", "Trends", "TcMEP per muscle", "TcMEP trials",
-                                            "Free-run EMG",
+                                            "Triggered EMG", "Free-run EMG",
                                             *[f"Run {r}" for r in traced]]
     assert all(i["complete"] and i["naturalWidth"] > 0 and i["scheme"] == "data" for i in v.images)
     assert v.results["alarm_items"] == len(case.alarms)
@@ -115,34 +110,38 @@ def test_report_in_chromium(html: Path, session: Session, case: Case, tmp_path: 
         shutil.copyfile(shot, ROOT / "docs" / "images" / "case_report.png")
 
 
-def test_export_command(case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_command(case: Case, cli: Callable[[list[str]], int], tmp_path: Path,
+                        capsys: pytest.CaptureFixture[str]) -> None:
     # Plots (--plots) are write_plots, tested with the figures.
-    exp = command("export")
-    args = parse(exp, ["--json", "export", str(case.path), "--edf", str(tmp_path / "e" / "case.edf"),
-                       "--csv", str(tmp_path / "csv")])
-    assert args.func(args) == 0
+    edf, csvdir = tmp_path / "e" / "case.edf", tmp_path / "csv"
+    assert cli(["export", str(case.path), "--edf", str(edf), "--csv", str(csvdir), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out == {"edf": [str(tmp_path / "e" / "case.edf")],
-                   "csv": [str(tmp_path / "csv" / f) for f in FILES]}
+    assert out == {"edf": [str(edf)], "csv": [str(csvdir / f) for f in FILES]}
     assert all(Path(p).stat().st_size > 0 for p in out["edf"] + out["csv"])
-    args = parse(exp, ["export", str(case.path), "--csv", str(tmp_path / "m.csv")])
-    assert args.func(args) == 0
+    assert cli(["export", str(case.path), "--csv", str(tmp_path / "m.csv")]) == 0
     assert capsys.readouterr().out == f"csv: {tmp_path / 'm.csv'}\n"
-    # Not a session folder: one clear error the command line reports, no traceback.
-    for mod, argv in ((exp, ["export", str(tmp_path), "--csv", str(tmp_path / "x")]),
-                      (command("report"), ["report", str(tmp_path)])):
-        args = parse(mod, argv)
-        with pytest.raises(StoreError, match="is not a session folder"):
-            args.func(args)
 
 
-def test_default_places(case: Case) -> None:
-    exp, rep = command("export"), command("report")
-    args = parse(exp, ["export", str(case.path)])
-    assert (args.edf, args.csv, args.plots) == (None, None, None)  # then all three under DIR/export/
-    assert exp.DEFAULT_DIR == "export"
-    args = parse(rep, ["report", str(case.path)])
-    assert args.out is None  # then DIR/report.html
+@pytest.mark.parametrize("argv", [["export"], ["report"], ["export", "--csv", "x"]])
+def test_not_a_session_folder_is_one_line(cli: Callable[[list[str]], int], tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    code = cli([argv[0], str(tmp_path), *argv[1:]])
+    err = capsys.readouterr().err
+    assert code == exitcodes.HOST_ERROR
+    assert err == f"stimbox: {tmp_path} is not a session folder (no session.json)\n"
+
+
+def test_export_without_options_writes_everything_under_the_folder(
+        case: Case, cli: Callable[[list[str]], int], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "session"
+    shutil.copytree(case.path, folder)
+    assert cli(["export", str(folder), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["edf"] == [str(folder / "export" / "case.edf")]
+    assert out["csv"] == [str(folder / "export" / "csv" / f) for f in FILES]
+    assert [Path(p).parent for p in out["plots"]] == [folder / "export" / "plots"] * len(out["plots"])
+    assert all(Path(p).stat().st_size > 0 for ps in out.values() for p in ps)
+    assert load_session(folder).results == load_session(case.path).results  # the folder itself untouched
 
 
 def test_a_session_without_runs(tmp_path: Path) -> None:

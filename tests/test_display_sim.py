@@ -14,6 +14,7 @@ from stimbox.display import (
     emg_figure,
     mep_figure,
     mep_trials_figure,
+    temg_figure,
     timeline_figure,
     traces_figure,
     trends_figure,
@@ -43,9 +44,11 @@ def measured(case: Case, run: int) -> int:
     return n
 
 
-@pytest.mark.parametrize("k", [0, 1, 5, 6])  # a baseline SSEP, its second average, TcMEP after the loss, SSEP last
+# A baseline SSEP, its second average, the tEMG search (no baseline), TcMEP
+# after the loss, the SSEP last.
+@pytest.mark.parametrize("k, baseline", [(0, False), (1, False), (4, False), (5, True), (7, True)])
 def test_traces_draw_every_channel_the_baseline_and_the_measured_peaks(session: Session, case: Case,
-                                                                       k: int) -> None:
+                                                                       k: int, baseline: bool) -> None:
     r = case.runs[k]
     fig = traces_figure(session, r.run)
     channels = sum(len(s["channels"]) for s in r.recording["streams"])
@@ -54,7 +57,7 @@ def test_traces_draw_every_channel_the_baseline_and_the_measured_peaks(session: 
     # then set from the first): drawn without one; a later run has it on every channel.
     assert [s["baseline_state"] for s in case.runs[1].recording["streams"]] == ["set", "set"]
     assert {s["baseline_run"] for s in case.runs[1].recording["streams"]} == {case.runs[0].run}
-    assert len(artists(fig, "baseline")) == (0 if k in (0, 1) else channels)
+    assert len(artists(fig, "baseline")) == (channels if baseline else 0)
     labels = [a for a in artists(fig, "peak") if hasattr(a, "get_text")]
     assert len(labels) == measured(case, r.run)
     if k == 5:  # the legs are gone: only the arm's MEP is labelled
@@ -113,11 +116,11 @@ def test_timeline_has_every_run_and_alarm(session: Session, case: Case) -> None:
 def test_write_plots(session: Session, case: Case, tmp_path: Path) -> None:
     paths = write_plots(session, tmp_path / "plots")
     names = [p.stem for p in paths]
-    assert names == ["timeline", "trends", "mep_muscles", "mep_trials", "emg_timeline",
+    assert names == ["timeline", "trends", "mep_muscles", "mep_trials", "temg_thresholds", "emg_timeline",
                      *[f"traces_run{r.run:04d}" for r in case.runs]]
     for p in paths:
         with Image.open(p) as im:
-            assert im.format == "PNG" and im.width >= 600 and im.height >= 200
+            assert im.format == "PNG" and im.width >= 400 and im.height >= 200
 
 
 def test_mep_trial_raster_has_every_train_of_every_muscle(session: Session, case: Case) -> None:
@@ -131,3 +134,15 @@ def test_mep_trial_raster_has_every_train_of_every_muscle(session: Session, case
     # After the insult no leg muscle responds in any train (the scenario's loss).
     after = [r for r in case.runs if r.meps][-2:]
     assert all(not m["present"] for r in after for t in r.meps for m in t["muscles"] if m["name"] != "APB_R")
+
+
+def test_temg_bars_are_the_searchs_thresholds(session: Session, case: Case) -> None:
+    (r,) = [r for r in case.runs if r.summary.get("search")]
+    want = r.summary["search"]["thresholds"]
+    fig = temg_figure(session)
+    assert fig is not None
+    bars = [b.get_height() for b in artists(fig, "threshold")]
+    assert bars == [t / 1000 for t in want if t is not None]
+    assert len(artists(fig, "none")) == sum(1 for t in want if t is None)
+    (limit,) = artists(fig, "limit")
+    assert list(limit.get_ydata()) == [8.0, 8.0]

@@ -15,7 +15,7 @@ from typing import Any
 import mne
 import numpy as np
 import pytest
-from case_folder import LEG_MUSCLES, MUSCLES, SCENARIO, Case
+from case_folder import LEG_MUSCLES, MUSCLES, SCENARIO, Case, temg
 from simunit import scenarios
 from stimbox.export.csv import FILES, write_csv
 from stimbox.export.edf import write_edf
@@ -52,6 +52,10 @@ def test_edf_annotations_mark_each_runs_stimulus_and_the_alarms(edf: Path, sessi
     epochs = sorted(stims.values())
     record = epochs[1] - epochs[0]
     assert all(b - a == pytest.approx(record) for a, b in zip(epochs, epochs[1:], strict=False))
+    # Every other event of the folder (the unit's log and host notes) is
+    # there too, but "started", which is the run's own annotation.
+    others = [d for _, d in ann if not (d.startswith(("Run ", "Stimulus run ", "ALARM ")))]
+    assert len(others) == sum(1 for e in session.events if e.get("kind") not in ("started", "alarm"))
     alarms = [(m, t) for t, d in ann if (m := ALARM.match(d))]
     # The alarms the unit pushed during the case, each in its run's epoch at
     # or after the stimulus, its case time within its run on the host's clock.
@@ -119,9 +123,13 @@ def test_csv_measurements_are_the_units_results(tables: dict[str, list[dict[str,
                 want.append((r.run, s["stream"], "component", c["name"], c["lat_ms"], c["amp_uv"]))
             for m in s.get("mep") or []:
                 want.append((r.run, s["stream"], "mep", m["name"], None, m["pp_uv"]))
+        search = r.summary.get("search")
+        if search:  # the tEMG search: a threshold per muscle of its protocol, in mA
+            for name, t in zip(temg()["muscles"], search["thresholds"], strict=True):
+                want.append((r.run, "", "threshold", name, None, None if t is None else t / 1000))
     got = [(int(x["run"]), x["stream"], x["kind"], x["name"], num(x["lat_ms"]) if x["kind"] == "component"
-            else None, num(x["amp_uv"])) for x in meas]
-    assert len(got) == len(want)
+            else None, num(x["threshold_ma"] if x["kind"] == "threshold" else x["amp_uv"])) for x in meas]
+    assert len(got) == len(want) and any(w[2] == "threshold" for w in want)
     for g, w in zip(got, want, strict=True):
         assert g[:4] == w[:4]
         for a, b in zip(g[4:], w[4:], strict=True):
@@ -157,3 +165,26 @@ def test_csv_to_a_file_writes_the_measurements(session: Session, tmp_path: Path,
                                                tables: dict[str, list[dict[str, str]]]) -> None:
     (path,) = write_csv(session, tmp_path / "m.csv")
     assert rows(path) == tables["measurements"]
+
+
+def test_a_stream_recorded_at_two_rates_gets_a_signal_per_rate(case: Case, tmp_path: Path) -> None:
+    # Another TcMEP protocol's run at 5 kHz in the same case: its averages
+    # stored as the recorder stores them, beside the 10 kHz ones.
+    import shutil
+
+    from stimbox.store import SessionFolder
+
+    path = tmp_path / "s"
+    shutil.copytree(case.path, path)
+    ref = next(a for a in load_session(path).averages if a.stream == "tcmep" and a.split == "ab")
+    half = ref.load()[::2]
+    with SessionFolder.open(path) as folder:
+        folder.add_average(99, "tcmep", "ab", 99, half, 5000, ref.pre // 2, False)
+        folder.add_average(99, "tcmep", "ab", ref.channel, half, 5000, ref.pre // 2, False)
+    s = load_session(path)
+    edf = write_edf(s, tmp_path / "x.edf")
+    raw = mne.io.read_raw_edf(edf, include=[f"tcmep ch{ref.channel} 5k", "tcmep ch99"], preload=True,
+                              verbose="error")
+    assert raw.info["sfreq"] == 5000
+    labels = mne.io.read_raw_edf(edf, verbose="error").ch_names
+    assert f"tcmep ch{ref.channel} 10k" in labels and f"tcmep ch{ref.channel}" not in labels

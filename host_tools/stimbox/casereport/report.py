@@ -24,21 +24,23 @@ CSS = """
 .alarms ul { margin: 0.3em 0; padding-left: 1.2em; }
 .quiet { border-left: 4px solid #1a7f37; padding: 0.4em 1em; background: #eef7ef; }
 table.data { width: 100%; font-size: 0.85em; }
+table.data td { overflow-wrap: anywhere; }
 tr.alarm td { background: #fde7e7; }
 """
 # Columns the report's tables show: (key, heading, unit).
 MEASURE_COLS = (("run", "Run", ""), ("t_s", "Case time", "s"), ("protocol", "Protocol", ""),
                 ("stream", "Stream", ""), ("name", "Measure", ""), ("ch", "Ch", ""),
                 ("lat_ms", "Latency", "ms"), ("amp_uv", "Amplitude", "µV"),
-                ("present", "Trains with a response", ""), ("threshold_ma", "Threshold", "mA"),
+                ("responses", "Trains with a response", ""), ("threshold_ma", "Threshold", "mA"),
                 ("baseline_state", "Baseline", ""))
 BASELINE_COLS = (("protocol", "Protocol", ""), ("stream", "Stream", ""), ("name", "Measure", ""),
                  ("ch", "Ch", ""), ("runs", "Runs", ""), ("lat_ms", "Latency", "ms"),
                  ("amp_uv", "Amplitude", "µV"))
 ALARM_COLS = (("t_s", "Case time", "s"), ("run", "Run", ""), ("alarm", "Alarm", ""),
               ("stream", "Stream", ""), ("name", "Measure", ""), ("ch", "Ch", ""),
-              ("baseline_uv", "Baseline", "µV"), ("value_uv", "Value", "µV"),
+              ("baseline", "Baseline", ""), ("value", "Value", ""),
               ("change_pct", "Change", "%"), ("label", "Label", ""), ("reason", "Reason", ""))
+DETAIL_CHARS = 160  # an event's other fields in the report; the CSV has them whole
 EVENT_COLS = (("t_s", "Case time", "s"), ("seq", "Seq", ""), ("source", "Source", ""),
               ("kind", "Event", ""), ("run", "Run", ""), ("detail", "Detail", ""))
 
@@ -56,6 +58,32 @@ def _table(rows: Sequence[dict[str, Any]], cols: Sequence[tuple[str, str, str]],
                         else f"<td>{text(r.get(k))}</td>" for k, _, _ in cols)
         body.append(f"<tr{cls}>{cells}</tr>")
     return f'<table class="{css}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def _with_units(v: Any, unit: str) -> str | None:
+    return None if not isinstance(v, int | float) else f"{v:.4g} {unit}"
+
+
+def _alarm_rows(alarms: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each alarm's baseline and value in the unit of its kind: µV, ms (a
+    latency) or mA (a tEMG threshold against its limit)."""
+    out = []
+    for a in alarms:
+        base = (_with_units(a.get("baseline_uv"), "µV") or _with_units(a.get("baseline_ms"), "ms")
+                or (f"limit {a['limit_ma']:g} mA" if isinstance(a.get("limit_ma"), int | float) else None))
+        value = (_with_units(a.get("value_uv"), "µV") or _with_units(a.get("value_ms"), "ms")
+                 or _with_units(a.get("value_ma"), "mA"))
+        out.append(dict(a, baseline=base, value=value))
+    return out
+
+
+def _measure_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [dict(r, responses=f"{r['present']}/{r['trials']}" if r.get("trials") else None) for r in rows]
+
+
+def _short(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [dict(e, detail=e["detail"][:DETAIL_CHARS - 1] + "…") if len(e["detail"]) > DETAIL_CHARS else e
+            for e in events]
 
 
 def _alarm_line(a: dict[str, Any]) -> str:
@@ -135,9 +163,9 @@ def render(session: Session) -> str:
         "and its last run (every run's traces: <code>stimbox export</code>).</p>"
         f"{fig_html(traces)}"
         f"<h2>Baselines</h2>{_table(tables.baselines(session, rows), BASELINE_COLS)}"
-        f"<h2>Measurements</h2>{_table(rows, MEASURE_COLS)}"
-        f"<h2>Alarms</h2>{_table(alarms, ALARM_COLS)}"
-        f"<h2>Events</h2>{_table(tables.events(session, tl), EVENT_COLS, marked='alarm')}"
+        f"<h2>Measurements</h2>{_table(_measure_rows(rows), MEASURE_COLS)}"
+        f"<h2>Alarms</h2>{_table(_alarm_rows(alarms), ALARM_COLS)}"
+        f"<h2>Events</h2>{_table(_short(tables.events(session, tl)), EVENT_COLS, marked='alarm')}"
     )
     return page(title, CSS, body)
 

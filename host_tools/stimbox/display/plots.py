@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from stimbox.display.emg import emg_figure
 from stimbox.display.figure import DPI
 from stimbox.display.mep import mep_figure, mep_trials_figure
+from stimbox.display.temg import temg_figure
 from stimbox.display.timeline import timeline_figure
 from stimbox.display.traces import SPLIT, traces_figure
 from stimbox.display.trends import trends_figure
@@ -52,6 +53,11 @@ def case_figures(session: Session, runs: list[int] | None = None) -> Iterator[Ca
     if trials is not None:
         yield CaseFigure("mep_trials", "TcMEP trials", "Each TcMEP train's response per muscle over "
                          "the case: a dot sized by its peak-to-peak, a red x for none.", trials)
+    temg = temg_figure(session)
+    if temg is not None:
+        yield CaseFigure("temg_thresholds", "Triggered EMG", "Each tested screw's threshold per "
+                         "muscle against the alarm limit; hatched: no response up to the search's "
+                         "highest current.", temg)
     emg = emg_figure(session)
     if emg is not None:
         yield CaseFigure("emg_timeline", "Free-run EMG", "Spikes, bursts and neurotonic trains "

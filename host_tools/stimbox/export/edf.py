@@ -9,9 +9,9 @@ record per run that has averages, in run order:
 
 - signals: one per recorded stream and amplifier channel ("l_median ch1"),
   at the stream's own rate, in uV; a record holds that run's average (the
-  A+B average) with the stimulus at the same offset in every record
-  (STIMULUS_S... see Layout.stim_s), zeros where the run did not record
-  that channel;
+  A+B average) with the stimulus at the same offset in every record (the
+  longest pre-stimulus window: Layout.stim_s), zeros where the run did not
+  record that channel;
 - annotations, on the epochs' time axis: each record's run (its case time
   in the text), the stimulus (time zero of every average in the record),
   each alarm in the record of the run that raised it (at the alarmed
@@ -51,9 +51,13 @@ class SignalKey:
     stream: str
     channel: int
     rate_hz: int
+    # A stream recorded at more than one rate in the session (two protocols)
+    # gets a signal per rate, the rate in its label.
+    rate_in_label: bool = False
 
     def label(self) -> str:
-        return f"{self.stream} ch{self.channel}"[:LABEL_MAX]
+        rate = f" {self.rate_hz / 1000:g}k" if self.rate_in_label else ""
+        return f"{self.stream} ch{self.channel}"[:LABEL_MAX - len(rate)] + rate
 
 
 @dataclass
@@ -78,13 +82,17 @@ def layout(session: Session) -> Layout:
     avs = [a for a in session.averages if a.split == SPLIT]
     if not avs:
         raise ExportError(f"{session.path}: no averaged traces to export (no run stored averages)")
+    rates: dict[tuple[str, int], set[int]] = {}
+    for a in avs:
+        rates.setdefault((a.stream, a.channel), set()).add(a.rate_hz)
     keys: dict[tuple[int, SignalKey], AverageRef] = {}
     for a in sorted(avs, key=lambda a: (a.run, a.stream, a.channel)):
-        keys[(a.run, SignalKey(a.stream, a.channel, a.rate_hz))] = a
+        keys[(a.run, SignalKey(a.stream, a.channel, a.rate_hz, len(rates[(a.stream, a.channel)]) > 1))] = a
     signals = list(dict.fromkeys(k for _, k in keys))
     labels = [s.label() for s in signals]
     if len(set(labels)) != len(labels):
-        raise ExportError(f"{session.path}: a stream is recorded at two rates; EDF labels would collide")
+        raise ExportError(f"{session.path}: two signals would share the EDF label of "
+                          f"{sorted(x for x in labels if labels.count(x) > 1)[0]!r}")
     # Whole milliseconds: every rate the unit records at is a multiple of 1 kHz,
     # so offsets and record lengths are whole samples of every signal.
     stim_ms = math.ceil(max(1000 * a.pre / a.rate_hz for a in keys.values()))

@@ -6,8 +6,9 @@ DIR/export/. Global options used: --json."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from stimbox.cli import output
 
 NAME = "export"
 DEFAULT_DIR = "export"
@@ -47,8 +48,8 @@ def run(args: argparse.Namespace) -> int:
         written["csv"] = [str(p) for p in write_csv(session, csv)]
     if plots is not None:
         written["plots"] = [str(p) for p in write_plots(session, plots)]
-    if getattr(args, "json", False):
-        print(json.dumps(written))
+    if args.json:
+        output.emit_json(written)
     else:
         for kind, paths in written.items():
             print(f"{kind}: {paths[0] if len(paths) == 1 else f'{len(paths)} files in {Path(paths[0]).parent}'}")

@@ -5,8 +5,9 @@ self-contained HTML file (default DIR/report.html). Global options used:
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from stimbox.cli import output
 
 NAME = "report"
 
@@ -29,8 +30,8 @@ def run(args: argparse.Namespace) -> int:
 
     session = load_session(args.session)
     path = write_report(session, args.out or args.session / "report.html")
-    if getattr(args, "json", False):
-        print(json.dumps({"report": str(path)}))
+    if args.json:
+        output.emit_json({"report": str(path)})
     else:
         print(path)
     return 0
