@@ -33,6 +33,8 @@ INSULT_S = min(e.start_s for e in SCENARIO.effects)
 @pytest.fixture(scope="module")
 def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("demo") / "out"
+    # The PyPI port only: the firmware's paths have tests of their own on
+    # both runtimes; this is the demo's case, once.
     assert run_demo(d, micropython=executable("unix"), quiet=True) == 0
     return d
 

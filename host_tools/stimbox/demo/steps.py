@@ -273,8 +273,9 @@ def temg(d: Demo, screws: dict[str, dict[str, Any]]) -> None:
         where = f"{low[0] / 1000:.1f} mA ({low[1][2:]})" if low else f"none up to {TEMG_STOP_UA / 1000:.0f} mA"
         d.show.line(f"{screw}: threshold {where}" + ("  < 8 mA: breach likely" if flagged else "  intact"))
     d.box.sim(probe=None)
-    lowest = min((t, sc) for sc, t in d.screws.items() if t is not None)
-    d.show.line(f"lowest threshold: {lowest[1]} at {lowest[0]:.1f} mA; flagged: {', '.join(d.flagged) or 'none'}")
+    found = sorted((t, sc) for sc, t in d.screws.items() if t is not None)
+    lowest = f"{found[0][1]} at {found[0][0]:.1f} mA" if found else f"none up to {TEMG_STOP_UA / 1000:.0f} mA"
+    d.show.line(f"lowest threshold: {lowest}; flagged: {', '.join(d.flagged) or 'none'}")
 
 
 def scs(d: Demo) -> None:

@@ -52,9 +52,9 @@ def summary_lines(o: Outcome) -> list[str]:
         if d.runs:
             lines.append(f"{len(d.runs)} runs over {d.runs[-1]['end_case_s'] / 60:.1f} min of the simulated "
                          f"unit's clock, which runs fast (the unit's journal and the files keep real time)")
-        if d.screws:
-            low = min((t, s) for s, t in d.screws.items() if t is not None)
-            lines.append(f"pedicle screws: lowest threshold {low[1]} {low[0]:.1f} mA; flagged "
+        found = sorted((t, s) for s, t in d.screws.items() if t is not None)
+        if found:
+            lines.append(f"pedicle screws: lowest threshold {found[0][1]} {found[0][0]:.1f} mA; flagged "
                          f"{', '.join(d.flagged) or 'none'}")
         if d.laterality:
             lines.append(f"SCS lead: {d.laterality}")
