@@ -11,7 +11,10 @@ whole case once (about a minute) for all of its checks."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +23,9 @@ import pytest
 from mpy import executable
 from simunit import scenarios
 from simunit.physiology import Physiology
-from stimbox.demo import run_demo
+from stimbox.cli import app
+from stimbox.cli.commands import demo as demo_command
+from stimbox.cli.exitcodes import HOST_ERROR
 from stimbox.store import Session, load_session
 
 # The case runs in the module's fixture, within the first test's time.
@@ -28,15 +33,36 @@ pytestmark = pytest.mark.timeout(400)
 
 SCENARIO = scenarios.load("demo_case")
 INSULT_S = min(e.start_s for e in SCENARIO.effects)
+SCREWS = Physiology(SCENARIO.screws, SCENARIO.scs, SCENARIO.dwave).screw_truth()
+BREACHED = sorted(name for name, s in SCREWS.items() if s["breached"])
 
 
 @pytest.fixture(scope="module")
-def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def cli() -> Iterator[Callable[[list[str]], int]]:
+    """stimbox's main() with the demo command in its list (the list in
+    stimbox.cli.app names the commands the package has)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(app, "COMMANDS", [*app.COMMANDS, demo_command])
+        yield app.main
+
+
+@pytest.fixture(scope="module")
+def demo(cli: Callable[[list[str]], int], tmp_path_factory: pytest.TempPathFactory
+         ) -> tuple[Path, dict[str, Any]]:
+    """`stimbox demo --out DIR --json`: the folder and the JSON summary."""
     d = tmp_path_factory.mktemp("demo") / "out"
-    # The PyPI port only: the firmware's paths have tests of their own on
-    # both runtimes; this is the demo's case, once.
-    assert run_demo(d, micropython=executable("unix"), quiet=True) == 0
-    return d
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        # The PyPI port only: the firmware's paths have tests of their own
+        # on both runtimes; this is the demo's case, once.
+        code = cli(["demo", "--out", str(d), "--micropython", executable("unix"), "--json"])
+    assert code == 0, printed.getvalue()
+    return d, json.loads(printed.getvalue())
+
+
+@pytest.fixture(scope="module")
+def out(demo: tuple[Path, dict[str, Any]]) -> Path:
+    return demo[0]
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +79,7 @@ def unit_alarms(session: Session) -> list[dict[str, Any]]:
 
 
 def test_the_breached_screw_has_the_lowest_threshold_and_alone_is_flagged(session: Session) -> None:
-    truth = Physiology(SCENARIO.screws, SCENARIO.scs, SCENARIO.dwave).screw_truth()
-    breached = [name for name, s in truth.items() if s["breached"]]
+    truth, breached = SCREWS, BREACHED
     assert len(breached) == 1
     found: dict[str, tuple[int, float | None]] = {}
     for r in session.results:
@@ -145,3 +170,21 @@ def test_the_folder_holds_every_file_the_summary_names(out: Path) -> None:
     assert html.startswith("<!DOCTYPE html>") and "data:image/png;base64," in html and "<script" not in html
     pngs = list((out / "plots").glob("*.png"))
     assert pngs and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+
+
+def test_the_json_summary_says_what_the_files_hold(demo: tuple[Path, dict[str, Any]], session: Session) -> None:
+    out, summary = demo
+    assert summary["ok"] is True and summary["failed"] is None
+    assert summary["screws_flagged"] == BREACHED and summary["scs_laterality"] == "left"
+    assert [r["run"] for r in summary["runs"]] == [int(n["run"]) for n in notes(session, "demo_run")]
+    assert all(Path(f).exists() for f in summary["files"])
+    assert {Path(f).name for f in summary["files"]} >= {"report.html", "case.edf", "session.json"}
+
+
+def test_an_unusable_out_folder_is_one_line(cli: Callable[[list[str]], int], tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    assert cli(["demo", "--out", str(afile)]) == HOST_ERROR
+    err = capsys.readouterr().err
+    assert err == f"stimbox: {afile} is a file, not a folder\n"
