@@ -19,6 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     except StimBoxError as e:
         print(f"stimbox: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # before the case began, or while it was being exported
+        print("stimbox: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -74,11 +74,12 @@ def run_demo(out: Path, micropython: str | None = None, seed: int = 1, heap: str
              quiet: bool = False) -> int:
     """The whole case into out (made if missing), then its summary: 0 when
     every step came out as the scenario says it must, 1 otherwise (the
-    summary says which). quiet: no progress lines, the summary alone."""
+    summary says which), 130 after a Ctrl-C. quiet: no progress lines, the
+    summary alone."""
     outcome = demo_case(out, micropython, seed, heap, quiet)
     for line in summary_lines(outcome):
         print(line, flush=True)
-    return 0 if outcome.ok else 1
+    return outcome.exit_code
 
 
 def demo_case(out: Path, micropython: str | None = None, seed: int = 1, heap: str | None = None,
@@ -129,6 +130,10 @@ def _case(unit: SimUnit, scenario: scenarios.Scenario, out: Path, show: Progress
             except steps.DemoFailed as e:
                 # What the case gathered up to here is stored and exported all the same.
                 outcome.failed = str(e)
+            except KeyboardInterrupt:
+                # run_protocol has disarmed the unit on its way out: nothing stimulates.
+                outcome.failed = "interrupted (Ctrl-C)"
+                outcome.interrupted = True
             if drive.freerun_channels:
                 fr = drive.stop_freerun()
                 recorder.flush()

@@ -19,11 +19,18 @@ class Outcome:
     freerun: dict[str, Any] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
     failed: str = ""
+    interrupted: bool = False
     wall_s: float = 0.0
 
     @property
     def ok(self) -> bool:
         return not self.failed and self.demo is not None
+
+    @property
+    def exit_code(self) -> int:
+        """0; 1 when a step did not come out as it must; 130 after Ctrl-C
+        (the command line's codes, docs/CLI.md)."""
+        return 130 if self.interrupted else 0 if self.ok else 1
 
     def as_dict(self) -> dict[str, Any]:
         """What `stimbox demo --json` prints."""
@@ -70,7 +77,9 @@ def summary_lines(o: Outcome) -> list[str]:
                             f"{fr['trains'][i]} trains" for i, c in enumerate(fr.get("channels", [])))
             lines.append(f"free-run EMG: {fr.get('covered_s', 0):.0f} s of the case covered; {per}; "
                          f"cumulative train time {fr.get('train_ms_total', 0) / 1000:.1f} s")
-    if o.failed:
+    if o.interrupted:
+        lines.append("INTERRUPTED (Ctrl-C): stimulation stopped; the files hold what the case gathered")
+    elif o.failed:
         lines.append(f"FAILED: {o.failed}")
     lines.append(f"wall time {o.wall_s:.0f} s")
     lines.append(f"files in {o.out}/:")

@@ -39,4 +39,4 @@ def run(args: argparse.Namespace) -> int:
     else:
         for line in summary_lines(outcome):
             print(line, flush=True)
-    return 0 if outcome.ok else 1
+    return outcome.exit_code
