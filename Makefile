@@ -13,8 +13,10 @@ $(STAMP): pyproject.toml setup.py
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# A whole case on a fresh simulated unit; its files (session folder, EDF+,
+# CSV, plots, report.html) go into demo-out/.
 demo: $(STAMP)
-	$(BIN)/python -m stimbox.demo
+	$(BIN)/python -m stimbox.demo --out demo-out
 
 # The validation report's test opens it in Debian's Chromium; installed when
 # missing and possible, else that test skips with the reason.

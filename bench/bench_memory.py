@@ -8,7 +8,7 @@
    firmware image compiled for that runtime, with the sim HAL's model;
 2. the .mpy bytes of the modules loaded at boot: what freezing the firmware
    into a board's flash could move out of RAM at most;
-3. the smallest -X heapsize at which `make demo`'s session (deploy with
+3. the smallest -X heapsize at which the demo's opening session (deploy with
    mpremote, info, plan, a median SSEP run averaged on the unit) completes,
    searched in 8 KB steps.
 
@@ -40,7 +40,7 @@ from simunit.supervisor import SimUnit  # noqa: E402
 from stimbox import runtime  # noqa: E402
 from stimbox.build import Image, build_image, install_offline  # noqa: E402
 from stimbox.client import StimBox  # noqa: E402
-from stimbox.demo import session  # noqa: E402
+from stimbox.demo.quick import session  # noqa: E402
 from stimbox.errors import StimBoxError  # noqa: E402
 
 BOOT_SCRIPT = ROOT / "bench" / "device" / "boot_heap.py"
@@ -91,7 +91,7 @@ def mpy_bytes(image: Image, loaded: list[str]) -> int:
 
 
 def session_runs(exe: str, heap_kb: int) -> bool:
-    """The demo's session on a fresh unit with an empty flash at this heap."""
+    """The demo's opening session on a fresh unit with an empty flash at this heap."""
     sink = io.StringIO()
     try:
         with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(sink):
@@ -161,7 +161,7 @@ def main() -> None:
                 verdict = "never, up to 384 KB" if least is None else f"{least} KB"
                 goal = f" (goal {RP2040_KB} KB: {'met' if least and least <= RP2040_KB else 'NOT met'})" \
                     if exe == MCU32 else ""
-                print(f"  smallest heap for make demo's session: {verdict}{goal}")
+                print(f"  smallest heap for the demo's opening session: {verdict}{goal}")
 
 
 if __name__ == "__main__":

@@ -11,14 +11,9 @@ length.
 - one host kill in the middle: the connection closes abruptly during a run,
   without a stop or a disarm; the unit's heartbeat watchdog ends the run; a
   new StimBox connects and the case carries on;
-- virtual time between runs: with free-run streaming, the unit's clock is
-  left to run (the simulated unit's clock jumps to the next free-run block
-  whenever the firmware waits), so free-run EMG covers every second of the
-  case and its speed bounds the case's. The sim request advance_s is not
-  used then: a jump of the clock past the model's 30 s sample ring leaves
-  free-run asking for samples that are gone, a firmware_fault on every
-  main-loop pass. Without free-run (freerun_channels 0) advance_s moves the
-  clock.
+- virtual time between runs as stimbox.casedriver moves it: with free-run
+  streaming, the unit's clock is left to run, so free-run EMG covers every
+  second of the case and its speed bounds the case's.
 
 After every run the host reads the journal from the last record it stored
 (records by sequence number) and acknowledges what it stored, and samples
@@ -41,7 +36,8 @@ from stimfw.link import messages as m
 
 from stimbox import protocols
 from stimbox.build import board_module
-from stimbox.client import Push, StimBox, join_parts
+from stimbox.casedriver import CaseDriver
+from stimbox.client import Push, StimBox
 from stimbox.errors import DeviceError
 from stimbox.session import run_protocol
 
@@ -290,27 +286,13 @@ class LongCase:
         self.cfg = cfg
         self.say = say or (lambda s: None)
         self.report = CaseReport(cfg)
-        self.stored = 0  # the last journal seq the host stored
-        self.box: StimBox | None = None
-        self.t_freerun_us = 0
+        self.drive: CaseDriver | None = None
 
-    # --- the journal ----------------------------------------------------------
-    def collect(self, box: StimBox) -> None:
+    def collect(self) -> None:
         """Store every record after the last stored one, then acknowledge."""
-        page = box.records(self.stored)
-        got = list(page.records)
-        while page.more:
-            page = box.records(page.next)
-            got.extend(page.records)
-        self.report.lost = page.lost
-        if got:
-            self.report.records.extend(join_parts(got))
-            self.stored = int(got[-1]["seq"])
-            box.ack(self.stored)
-
-    # --- the case -------------------------------------------------------------
-    def now_s(self, t0_us: int) -> float:
-        return (self.unit.model.now_us() - t0_us) / 1e6
+        assert self.drive is not None
+        self.report.records.extend(self.drive.collect())
+        self.report.lost = self.drive.lost
 
     def run(self) -> CaseReport:
         cfg = self.cfg
@@ -319,34 +301,32 @@ class LongCase:
         kill_index = next((i for i, r in enumerate(runs)
                            if r.kind.startswith("ssep") and r.at_s >= cfg.kill_at * cfg.duration_s), None)
         model = self.unit.model
-        box = StimBox.connect(self.unit.port)
-        self.box = box
+        drive = self.drive = CaseDriver(self.unit, StimBox.connect(self.unit.port))
         try:
-            self.collect(box)
-            rep.start_largest = int(box.info()["heap_largest"])
+            self.collect()
+            rep.start_largest = int(drive.box.info()["heap_largest"])
             delivered0 = model.pulse_count
-            t0 = model.now_us()
+            drive.restart_clock()
             w0 = time.monotonic()
-            self.t_freerun_us = model.now_us()
             if cfg.freerun_channels:
-                rep.freerun_start = box.freerun_start(list(range(cfg.freerun_channels)),
-                                                      rate_hz=cfg.freerun_rate_hz,
-                                                      block_ms=cfg.freerun_block_ms)
+                rep.freerun_start = drive.start_freerun(list(range(cfg.freerun_channels)),
+                                                        rate_hz=cfg.freerun_rate_hz,
+                                                        block_ms=cfg.freerun_block_ms)
             count: dict[str, int] = {}
             for i, r in enumerate(runs):
-                self.wait_until(box, t0, r.at_s)
+                drive.wait_until(r.at_s)
                 k = count.get(r.kind, 0)
                 count[r.kind] = k + 1
                 w = time.monotonic()
                 p = protocol(cfg, r.kind, k)
                 if i == kill_index:
-                    box = self.kill_and_reconnect(box, r, p)
+                    drive.box = self.kill_and_reconnect(drive.box, r, p)
                 else:
-                    res = run_protocol(box, p)
+                    res = run_protocol(drive.box, p)
                     r.run, r.outcome, r.pulses_pushed = res.run, res.outcome, len(res.pulses)
-                box.pushes.clear()
-                self.collect(box)
-                info = box.info()
+                drive.take_pushes()
+                self.collect()
+                info = drive.box.info()
                 r.heap_used = int(info["heap_used"])
                 r.heap_largest = int(info["heap_largest"])
                 rep.loop_max_ms = int(info["loop_max_ms"])
@@ -354,43 +334,18 @@ class LongCase:
                 rep.largest.append(r.heap_largest)
                 r.wall_s = time.monotonic() - w
                 rep.runs.append(r)
-                self.say(f"{self.now_s(t0) / 60:7.1f} min  run {r.run:3d} {r.kind:<11} {r.outcome:<14} "
+                self.say(f"{drive.now_s() / 60:7.1f} min  run {r.run:3d} {r.kind:<11} {r.outcome:<14} "
                          f"heap {r.heap_used} B, largest free {r.heap_largest} B  {r.wall_s:.2f} s")
-            self.wait_until(box, t0, cfg.duration_s)
+            drive.wait_until(cfg.duration_s)
             if cfg.freerun_channels:
-                rep.freerun = self.stop_freerun(box)
-            rep.virtual_s = self.now_s(t0)
+                rep.freerun = drive.stop_freerun()
+            rep.virtual_s = drive.now_s()
             rep.wall_s = time.monotonic() - w0
-            self.collect(box)
+            self.collect()
             rep.delivered = model.pulse_count - delivered0
             return rep
         finally:
-            if self.box is not None:
-                self.box.close()
-
-    def wait_until(self, box: StimBox, t0_us: int, at_s: float) -> None:
-        """Until the unit's clock reads at_s into the case."""
-        lead = at_s - self.now_s(t0_us)
-        if lead <= 0:
-            return
-        if not self.cfg.freerun_channels:
-            box.sim(advance_s=lead)
-            return
-        give_up = time.monotonic() + max(60.0, lead)  # at 1x it would take `lead`
-        while self.now_s(t0_us) < at_s:
-            if time.monotonic() > give_up:
-                raise TimeoutError(f"the unit's clock did not reach {at_s:.0f} s into the case")
-            box.poll(0.01)
-        box.pushes.clear()
-
-    def stop_freerun(self, box: StimBox) -> dict[str, Any]:
-        """Stop free-run; the summary, with the virtual time it covered
-        (blocks x block length) and the clock's time since it started."""
-        st = box.freerun_stop()
-        now = self.unit.model.now_us()
-        st["covered_s"] = st["blocks"] * float(self.report.freerun_start["block_ms"]) / 1000
-        st["since_start_s"] = (now - self.t_freerun_us) / 1e6
-        return st
+            drive.box.close()
 
     def kill_and_reconnect(self, box: StimBox, r: Run, p: dict[str, Any]) -> StimBox:
         """Start the run, and once `kill_after_pulses` pulses were pushed,
@@ -427,7 +382,8 @@ class LongCase:
         box.transport.close()  # the host process dies: its port closes
         self.say(f"host killed during run {r.run} after {seen[0]} pulses")
         new = StimBox.connect(self.unit.port)
-        self.box = new
+        assert self.drive is not None
+        self.drive.box = new  # closed at the case's end, even if the wait below fails
         give_up = time.monotonic() + 30
         while True:
             try:
