@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml setup.py
 # A whole case on a fresh simulated unit; its files (session folder, EDF+,
 # CSV, plots, report.html) go into demo-out/.
 demo: $(STAMP)
-	$(BIN)/python -m stimbox.demo --out demo-out
+	$(BIN)/stimbox demo --out demo-out
 
 # The validation report's test opens it in Debian's Chromium; installed when
 # missing and possible, else that test skips with the reason.

@@ -167,7 +167,7 @@ def run_protocol(
     previous = box.on_push
     box.on_push = on_push
     gone = False
-    stored = unit_lost = False
+    stored = unit_lost = finished = False
     try:
         box.arm(h)
         result.run = box.start(baseline)
@@ -210,9 +210,7 @@ def run_protocol(
                 raise
             result.summary = {"run": result.run, "outcome": "firmware_fault",
                               "error": faults[-1].get("error")}
-        if recorder is not None:
-            recorder.after_run(result)
-            stored = True
+        finished = True
         return result
     except UnitReset:
         gone = True
@@ -236,5 +234,11 @@ def run_protocol(
                 # e-stop, output fault): the token is spent.
                 box.token = box.session = None
         if recorder is not None:
+            if finished:
+                # After the disarm: fetching the averages takes longer than
+                # the unit's heartbeat watchdog, which an armed session
+                # would trip; the unit keeps them until its next run.
+                recorder.after_run(result)
+                stored = True
             # Whatever ended the run early, keep what the unit journalled.
             recorder.end_run(salvage=not stored and not unit_lost)

@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 from stimbox.cli import exitcodes, output
 from stimbox.cli.commands import (
+    demo,
     deploy,
     emg,
     events,
@@ -54,6 +55,7 @@ COMMANDS: list[ModuleType] = [
     export,
     report,
     validate,
+    demo,
 ]
 
 DEFAULTS: dict[str, Any] = {"port": "auto", "json": False, "quiet": False, "verbose": 0}
