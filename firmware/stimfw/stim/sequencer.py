@@ -5,8 +5,9 @@
 # shorter, if the unit fell behind). As each pulse ends it reads it back
 # through the output monitor and judges it, so repeated delivery flags end
 # the run at the next pulse, not the next segment; its record goes into the
-# journal's open record (stimfw.stim.pulselog), and the pulse records and
-# progress go to the host once per segment.
+# journal's open record (stimfw.stim.pulselog), from which the pulse records
+# go to the host as records fill and at each segment's end; progress goes
+# once per segment.
 #
 # service() never blocks: while a segment runs it lets the HAL idle until the
 # next pulse's end (until_us), which is where the simulated unit in fast
