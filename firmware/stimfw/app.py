@@ -90,6 +90,7 @@ class App:
             from stimfw.stim.reconcile import reconcile
 
             reconcile(journal, pulselog, log, hal, cause, detail)
+        pulselog.push = push  # what the reconciliation journaled is not news to a host
         # Reading the journal (every slot's header, and at a reconciliation
         # the run's records) left garbage all through the heap: collect it
         # before the long-lived parts are built, so they fill its holes

@@ -199,9 +199,13 @@ def monitor_scan():
 
 def readback_heap():
     # A pulse's read-back in the sequencer (scan, judge, its record into the
-    # segment's lists) allocates nothing. The load model's monitor builds
-    # tuples, so its trace of pulse 0 is taken first and served as is.
+    # journal's open record) allocates nothing. The load model's monitor
+    # builds tuples, so its trace of pulse 0 is taken first and served as
+    # is. Pulse 0 read back again opens a new record (a rewind: that
+    # allocates, as every new record's slot write does); the pulses after
+    # it fill that record under the lock.
     import micropython
+    from stimfw.stim import pulselog
 
     app, host = armed(SSEP)
     host.ok(m.MSG_START, {})
@@ -210,17 +214,20 @@ def readback_heap():
     r = seq.run
     n = app.hal.monitor(0, seq.mon)
     app.hal.monitor = lambda k, buf: n
-    seq.pulselog = None
     seq.recorder = None
-    seq._empty_recs()
     k = seq.tl.n if seq.tl.n < 8 else 8
+    assert k <= seq.pulselog.per_record
+    seq._readback(r, 0)
     micropython.heap_lock()
     try:
-        for i in range(k):
+        for i in range(1, k):
             seq._readback(r, i)
     finally:
         micropython.heap_unlock()
-    return [k, [list(c) for c in seq.recs]]
+    j = app.journal
+    d = pulselog.decode(bytes(j.open_buf[: j.open_len]))
+    assert d["first"] == 0
+    return [k, [d[key] for key in pulselog.KEYS]]
 
 
 def plan_rows():

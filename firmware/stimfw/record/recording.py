@@ -106,7 +106,7 @@ class Recorder:
                     if not comps:
                         n += p.n_ch  # the MEP of each muscle keeps a baseline
                 p = None  # dropped before the next set-up is built, as before
-        self._release()
+        self.release()
         err.need("components", n, 0, BASELINE_MEASURES)
 
     def _build(self, i, cfg, label):
@@ -115,7 +115,7 @@ class Recorder:
         except MemoryError:
             # A set-up larger than the averaging memory (16 channels at
             # 20 kHz, say): refused at VALIDATE, naming what it needs.
-            self._release()
+            self.release()
             raise self._too_big(cfg, label) from None
         except err.Refused as e:
             detail = e.detail or {}
@@ -153,14 +153,15 @@ class Recorder:
         return err.LimitRefused("averaging_memory", need, 0, have, "bytes",
                                 {"stream": label, "channels": len(chans), "samples": int(n)})
 
-    def _release(self):
+    def release(self):
+        """Let the last run's set-up go (its averages with it)."""
         self.procs = []
         self.meps = []
         arena.reset()
         gc.collect()
 
     def start(self, run_id, h, spec, baseline):
-        self._release()
+        self.release()
         self.run = run_id
         self.hash = h
         self.modality = MODALITY.get(spec["type"])

@@ -4,6 +4,11 @@
 # measured (stimfw.stim.delivery Judge.fig: both phases' peak, uA or mV,
 # and charge, nC; widths, gap and onset, ns). The record of the segment in progress is the journal's open record:
 # it grows pulse by pulse and is rewritten in place once per main-loop pass.
+# It is also the only copy of those pulses on the unit: the host's
+# PUSH_PULSE is decoded from it (send(), once per segment and whenever a
+# record fills), so the read-back keeps no per-pulse lists of its own (a
+# 32-bit board's heap had no room for a second copy: docs/PERFORMANCE.md,
+# Long case).
 #
 # Write-ahead: before a segment goes to the output stage, segment() puts on
 # flash what is about to fire (run, pulse indices, scheduled times, output,
@@ -23,6 +28,7 @@ except ImportError:  # the host reads the record layout from here too
 
 
 from stimfw.core import journal as jn
+from stimfw.core.notices import PUSH_PULSE
 from stimfw.stim.delivery import FLAG_UNVERIFIED
 
 HEAD = "<HIB"  # run, index of the first pulse, pulses in the record
@@ -56,6 +62,10 @@ class PulseLog:
         self.next = -1
         self.n = 0
         self.buf = None
+        # fn(kind, payload) that sends a notice to the host, or None; set
+        # once the boot's reconciliation has journaled what it found.
+        self.push = None
+        self.sent = 0  # pulses of the open record the host has had
 
     def add(self, run, index, out, an, ca, fig, flags):
         """One pulse read back (fig: delivery.Judge.fig, or None for a
@@ -64,9 +74,11 @@ class PulseLog:
             fig = _ZERO_FIG
         if (self.buf is None or run != self.run or index != self.next or self.n >= self.per_record
                 or self.j.open_seq == 0):
+            self.send()  # the full record's last pulses, before its room is reused
             _seq, self.buf = self.j.open(jn.KIND_PULSES)
             self.run = run
             self.n = 0
+            self.sent = 0
             struct.pack_into(HEAD, self.buf, 0, run & 0xFFFF, index, 0)
         struct.pack_into(PULSE, self.buf, HEAD_SIZE + self.n * PULSE_SIZE, out, flags, an, ca,
                          fig[0], fig[1], fig[2], fig[3], fig[4], fig[5], fig[6], fig[7])
@@ -74,6 +86,16 @@ class PulseLog:
         self.buf[6] = self.n
         self.next = index + 1
         self.j.grown(HEAD_SIZE + self.n * PULSE_SIZE)
+
+    def send(self):
+        """The pulses of the open record the host has not had yet, as one
+        PUSH_PULSE (the journal's record layout, decode())."""
+        if self.push is None or self.buf is None or self.sent >= self.n:
+            return
+        d = decode(self.buf, start=self.sent)
+        d["run"] = self.run  # the record keeps its low 16 bits
+        self.sent = self.n
+        self.push(PUSH_PULSE, d)
 
     def segment(self, run, total, first, start_us, tl, tally):
         """What is about to fire: pulses first.. of run (timeline tl, the
@@ -124,10 +146,11 @@ class PulseLog:
         return seq
 
 
-def decode(data, segment=False):
+def decode(data, segment=False, start=0):
     """A pulses record (or with segment, a write-ahead record) as the host
-    reads it; a pulse the boot reconciliation added (flag unverified: fired,
-    never read back) has no read-back figures (None)."""
+    reads it, from its pulse start on; a pulse the boot reconciliation added
+    (flag unverified: fired, never read back) has no read-back figures
+    (None)."""
     if segment:
         run, total, sfirst, sn, first, n, has, tally, start = struct.unpack_from(_SEG_HEAD, data)
         cols = ([], [], [], [], [])
@@ -139,9 +162,9 @@ def decode(data, segment=False):
                 "tally": tally if has else None, "start_us": start, "t_us": cols[0], "out": cols[1],
                 "amp": cols[2], "anodes": cols[3], "cathodes": cols[4]}
     run, first, n = struct.unpack_from(HEAD, data)
-    d = {"run": run, "first": first}
+    d = {"run": run, "first": first + start}
     cols = [[] for _ in KEYS]
-    for i in range(n):
+    for i in range(start, n):
         row = struct.unpack_from(PULSE, data, HEAD_SIZE + i * PULSE_SIZE)
         unverified = row[1] & FLAG_UNVERIFIED
         for c in range(len(KEYS)):

@@ -4,8 +4,10 @@
 # spacing between segments is exactly the compiled one (or longer, never
 # shorter, if the unit fell behind). As each pulse ends it reads it back
 # through the output monitor and judges it, so repeated delivery flags end
-# the run at the next pulse, not the next segment; the pulse records and
-# progress go to the host once per segment.
+# the run at the next pulse, not the next segment; its record goes into the
+# journal's open record (stimfw.stim.pulselog), from which the pulse records
+# go to the host as records fill and at each segment's end; progress goes
+# once per segment.
 #
 # service() never blocks: while a segment runs it lets the HAL idle until the
 # next pulse's end (until_us), which is where the simulated unit in fast
@@ -28,7 +30,6 @@ from stimfw.core.buffers import zeros
 from stimfw.hal_api import NotProvided
 from stimfw.stim import delivery
 from stimfw.stim.compiler import Segmenter
-from stimfw.stim.pulselog import KEYS as REC_KEYS
 from stimfw.stim.timeline import Timeline
 
 SEGMENT_PULSES = 32
@@ -71,7 +72,8 @@ class Sequencer:
         self.push = push
         self.recorder = recorder  # stimfw.record.recording.Recorder, or None
         # stimfw.stim.pulselog.PulseLog: every pulse read back, and each
-        # run's result, into the journal (None: pushed only).
+        # run's result, into the journal, and the pulses to the host from
+        # there (None: neither).
         self.pulselog = pulselog
         self.ended = False  # a run completed since take_ended()
         self.fault = None  # repeated delivery flags, until take_fault()
@@ -101,13 +103,6 @@ class Sequencer:
         self.next_due = 0  # timeline clock of the next pulse end to read back
         self.read = 0  # pulses of the segment read back so far
         self.tally = None  # the output stage's count before the segment, or None
-        # Per pulse of the segment, one list per field of a pulse record
-        # (stimfw.stim.pulselog.KEYS: output, flags, masks, Judge.fig): made once,
-        # room for a segment grown here, and emptied in place after each
-        # push, so a pulse's read-back appends without allocating, and no
-        # segment leaves new lists among its transient objects.
-        self.recs = tuple([0] * SEGMENT_PULSES for _ in REC_KEYS)
-        self._empty_recs()
         # The last pulse read back, for MSG_TRACE: its monitor samples stay
         # in self.mon until the next pulse's read-back.
         self.trace_run = 0  # 0: none yet
@@ -156,8 +151,6 @@ class Sequencer:
         self.end_at = hal.ticks_add(at, self.tl.duration_us)
         self.next_due = hal.ticks_add(at, self.tl.pulse_end_us(0)) if self.tl.n else self.end_at
         self.read = 0
-        self._empty_recs()
-        self.recs_first = 0
         try:
             self.tally = hal.fired_count()
         except NotProvided:  # the HAL keeps no count
@@ -186,7 +179,7 @@ class Sequencer:
                 self._readback(r, self.read)
                 self.read += 1
             r.outcome = reason
-            self._push_pulses(r)
+            self._push_pulses()
             if self.recorder is not None:
                 self.recorder.abort()
             self._finish()
@@ -267,7 +260,7 @@ class Sequencer:
             if fault is not None:
                 hal.abort()
                 hal.outputs_off()
-                self._push_pulses(r)
+                self._push_pulses()
                 self.fault = fault  # the supervisor disarms, which closes the run
             return True
         if not done:
@@ -277,7 +270,7 @@ class Sequencer:
             self.next_due = until
             hal.idle(WAIT_MS, until)
             return False
-        self._push_pulses(r)
+        self._push_pulses()
         if self.seg.CLOSED_LOOP and self.seg.needs_response():
             # A search step: its sweep must be measured before the next
             # amplitude is known.
@@ -310,13 +303,6 @@ class Sequencer:
         fig = judge.fig
         a = fig[delivery.AMP]
         q = fig[delivery.Q]
-        recs = self.recs
-        recs[0].append(out)
-        recs[1].append(f)
-        recs[2].append(tl.anodes[k])
-        recs[3].append(tl.cathodes[k])
-        for i in range(delivery.FIG_SIZE):
-            recs[4 + i].append(fig[i])
         self.trace_run = r.id
         self.trace_pulse = self.seg.first + k
         self.trace_out = out
@@ -343,19 +329,9 @@ class Sequencer:
                     "flags": delivery.flag_names(f), "consecutive": r.flagged[out]}
         return None
 
-    def _push_pulses(self, r):
-        recs = self.recs
-        if recs[0]:
-            d = {"run": r.id, "first": self.seg.first + self.recs_first}
-            for i in range(len(REC_KEYS)):
-                d[REC_KEYS[i]] = recs[i]
-            self.push(note.PUSH_PULSE, d)
-        self._empty_recs()
-        self.recs_first = self.read
-
-    def _empty_recs(self):
-        for lst in self.recs:
-            del lst[:]  # keeps the list's room (list.clear() would give it back)
+    def _push_pulses(self):
+        if self.pulselog is not None:
+            self.pulselog.send()
 
     def result(self, run_id):
         for r in (self.run, self.last):

@@ -41,8 +41,16 @@ class StimRequests:
         link.handle(m.MSG_TRACE, self.trace, raw=True)
 
     def _checked(self, req):
+        idle = self.sup.state == IDLE
+        if idle:
+            # The last run's recording set-up (its averages, MSG_PULL avg/)
+            # goes before the new protocol is read, not after its set-ups
+            # were built: kept through the checks, it left a 16-channel
+            # free-run case at a 192k board heap without the block they
+            # needed (docs/PERFORMANCE.md, Long case).
+            self.rec.release()
         h, spec, figures = self.sup.validate(req)
-        if self.sup.state == IDLE:
+        if idle:
             self.rec.check(spec)  # a run in progress holds the averaging memory
         return h, spec, figures
 
