@@ -50,11 +50,11 @@ MISC2 = 0x16
 CONFIG4 = 0x17
 NREGS = 0x18
 
-# ID register (9.6.1.1): REV_ID[7:5] = 001, bit 4 = 1, DEV_ID[3:2] = 11,
+# ID register (9.6 Register Map, ID): REV_ID[7:5] = 001, bit 4 = 1, DEV_ID[3:2] = 11,
 # NU_CH[1:0] = 10 for the 8-channel ADS1299 (01 is the -6, 00 the -4).
 ID_ADS1299 = 0x3E
 
-# CONFIG1 (9.6.1.2): bit 7 and bit 4 must be 1, bit 3 must be 0; bit 6 is
+# CONFIG1 (9.6 Register Map): bit 7 and bit 4 must be 1, bit 3 must be 0; bit 6 is
 # DAISY_EN active low (0 = daisy-chain, 1 = multiple read-back); bit 5 CLK_EN
 # puts the oscillator on the CLK pin (for the second device of a chain);
 # DR[2:0] sets the rate: f_MOD / (2**(DR + 5)) with f_MOD = f_CLK / 4 and
@@ -63,28 +63,28 @@ CONFIG1_FIXED = 0x90
 CONFIG1_MULTI_READBACK = 0x40
 CONFIG1_CLK_EN = 0x20
 RATES_HZ = (250, 500, 1000, 2000, 4000, 8000, 16000)
-# CONFIG2 (9.6.1.3): bits 7:6 must be 1; test signals off.
+# CONFIG2 (9.6): bits 7:6 must be 1; test signals off.
 CONFIG2_VALUE = 0xC0
-# CONFIG3 (9.6.1.4): PD_REFBUF (bit 7, internal reference on), bits 6:5 must
+# CONFIG3 (9.6): PD_REFBUF (bit 7, internal reference on), bits 6:5 must
 # be 1, BIASREF_INT (bit 3), PD_BIAS (bit 2, bias buffer on); BIAS_STAT (bit
 # 0) is read-only.
 CONFIG3_REF = 0xE0
 CONFIG3_BIAS = 0x0C
 CONFIG3_READ_ONLY = 0x01
-# CHnSET (9.6.1.6): PDn (bit 7), GAINn[2:0] (bits 6:4), SRB2 (bit 3),
+# CHnSET (9.6): PDn (bit 7), GAINn[2:0] (bits 6:4), SRB2 (bit 3),
 # MUXn[2:0] (000 normal electrode input). Reset value 0x61 (gain 24, shorted).
 GAINS = (1, 2, 4, 6, 8, 12, 24)
-# LOFF (9.6.1.5): COMP_TH[2:0] (bits 7:5, 000 = 95 % / 5 %), ILEAD_OFF[1:0]
+# LOFF (9.6): COMP_TH[2:0] (bits 7:5, 000 = 95 % / 5 %), ILEAD_OFF[1:0]
 # (bits 3:2: 6 nA, 24 nA, 6 uA, 24 uA), FLEAD_OFF[1:0] (bits 1:0: 00 DC,
 # 11 AC at f_DR / 4).
 LOFF_CURRENTS_NA = (6, 24, 6000, 24000)
 FLEAD_DC = 0
 FLEAD_AC_FDR4 = 3
-# CONFIG4 (9.6.1.?, address 17h): PD_LOFF_COMP (bit 1) powers the lead-off
+# CONFIG4 (9.6, address 17h): PD_LOFF_COMP (bit 1) powers the lead-off
 # comparators; SINGLE_SHOT (bit 3) left 0: continuous conversion.
 CONFIG4_LOFF_COMP = 0x02
 
-# Internal reference 4.5 V (9.3.1.3.4): one LSB is VREF / (gain * 2**23).
+# Internal reference 4.5 V (9.3.1.3.4 Reference): one LSB is VREF / (gain * 2**23).
 VREF_UV = 4500000
 # 9.5.1: a frame is 24 status bits (1100 + LOFF_STATP + LOFF_STATN +
 # GPIO[7:4]) then 24 bits per channel, twos complement, MSB first; a
