@@ -344,3 +344,34 @@ print(json.dumps(stopped))
     assert r["probe"] == [["START"], ["RDATA"], ["STOP"]]  # setup's one-frame check of the chain
     assert r["calls"] == r["after"] and r["handler"] and not r["rdatac"]
     assert r["caught"] == 1
+
+
+@pytest.mark.parametrize("runtime", BOTH)
+def test_frames_rewritten_by_drdy_during_a_read_are_counted(runtime: str) -> None:
+    # DRDY interrupts read(): every channel lookup moves the model's clock on
+    # (1/16 period), so frames arrive while the ring is being copied.
+    r = device("""
+peer, fe = make(ring_samples=16)
+peer.devices[0].signal = noise
+fe.setup(8000, 24)
+fe.start()
+fe.wait(15, 100)
+
+class Interrupting:
+    def __len__(self):
+        return 4
+    def __getitem__(self, k):
+        peer.clock()
+        return k
+
+before = fe.count
+buf = array('i', bytes(4 * 4 * 15))
+n = fe.read(buf, Interrupting(), 0)
+print(json.dumps({"n": n, "before": before, "after": fe.count, "overruns": fe.overruns,
+                  "out": list(buf), "codes": peer.history}))
+""", runtime)
+    assert r["before"] == 15 and r["n"] == 15
+    late = r["after"] - 16 + 1  # frames 0 .. late-1 had their slots rewritten
+    assert 0 < late < 15 and r["overruns"] == late
+    for i in range(late, 15):  # the rest are the frames the chip converted
+        assert r["out"][i * 4:(i + 1) * 4] == r["codes"][i][:4]

@@ -478,8 +478,9 @@ class ADS1299:
         From frame index start, or where the last read() stopped; as many
         frames as buf holds and the ring has. Returns frames per channel and
         moves the read position after them. A start the ring has already
-        overwritten moves to its oldest frame (counted in overruns).
-        Allocates nothing."""
+        overwritten moves to its oldest frame, and frames DRDY overwrites
+        while they are being copied are counted too (overruns). Allocates
+        nothing."""
         nch = len(channels)
         total = self.channels
         j = 0
@@ -529,6 +530,11 @@ class ADS1299:
                 w += 1
                 j += 1
             i += 1
+        # DRDY went on meanwhile: the frames it rewrote under the copy (the
+        # oldest ones) are counted; a caller keeps well clear of the oldest.
+        late = self.count - ring_n + 1 - pos
+        if late > 0:
+            self.overruns += late if late < n else n
         self._rpos = pos + n
         return n
 
@@ -555,7 +561,8 @@ class ADS1299:
         with current_na (9.3.2.4.3) drives +-I through them; the square wave
         it leaves in the channel has amplitude I * Z. Stops streaming,
         measures over frames frames, restores DC lead-off and restarts if it
-        was running. Allocates (not a hot path)."""
+        was running (frame indices then count from 0 again). Allocates (not
+        a hot path)."""
         if current_na not in LOFF_CURRENTS_NA:
             raise ValueError("front-end lead-off current %r nA: one of %r"
                              % (current_na, LOFF_CURRENTS_NA))
