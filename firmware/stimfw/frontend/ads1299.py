@@ -477,7 +477,9 @@ class ADS1299:
     def index_at(self, t_us):
         """The frame index whose DRDY came nearest t_us (clock ticks), from
         the last frame's time and the set rate; may be negative or beyond
-        count."""
+        count. Needs a frame since start() (wait(1) first)."""
+        if not self._have_t:
+            raise FrontEndError("front-end: no frame yet to place a time")
         d = time.ticks_diff(t_us, self.t_last_us)
         p16 = self._period16
         if d >= 0:
