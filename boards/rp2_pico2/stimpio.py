@@ -39,22 +39,23 @@ START_CYCLES = 3
 MAX_SEGMENT_US = ((1 << 28) - 1 + SEGMENT_OVERHEAD // 2) // (CYCLES_PER_US // 2)
 
 OPCODES = (
-    0xE020,  # 0       set x, 0
-    0x8080,  # 1 seg:  pull noblock
-    0x00C4,  # 2       jmp pin, drive
-    0x0007,  # 3       jmp off
-    0x6002,  # 4 drive: out pins, 2
-    0x605E,  # 5       out y, 30
-    0x00C9,  # 6 hold: jmp pin, tick
-    0xA003,  # 7 off:  mov pins, null
-    0x0008,  # 8 stop: jmp stop
-    0x0086,  # 9 tick: jmp y--, hold
+    0xE020,  # 0         set x, 0
+    0x8080,  # 1 segment: pull noblock
+    0x00C5,  # 2         jmp pin, drive
+    0xA003,  # 3 off:    mov pins, null
+    0x0004,  # 4 stop:   jmp stop
+    0x6002,  # 5 drive:  out pins, 2
+    0x605E,  # 6         out y, 30
+    0x00CA,  # 7 hold:   jmp pin, tick
+    0xA003,  # 8         mov pins, null
+    0x0004,  # 9         jmp stop
+    0x0087,  # 10 tick:  jmp y--, hold
 )
 WRAP_TARGET = 1
-WRAP = 9
+WRAP = 10
 # The instruction the HAL executes (sm.exec) after stopping the state
 # machine on abort: gates low at once, whatever the program was doing.
-GATES_OFF_INSTR = OPCODES[7]
+GATES_OFF_INSTR = OPCODES[3]
 
 # rp2.PIO constants (the rp2 module is not importable off the board).
 _OUT_LOW = 2
