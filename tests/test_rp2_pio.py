@@ -59,13 +59,15 @@ def test_opcodes_and_settings_are_what_pioasm_assembles_from_stim_pio() -> None:
     assert kw["out_pin_count"] == sp.GATE_PINS and kw["out_shift_right"] and not kw["auto_pull"]
     assert kw["fifo_type"] == "tx"
     # The form rp2 loads: as @rp2.asm_pio(out_init=(PIO.OUT_LOW,) * 2,
-    # out_shiftdir=PIO.SHIFT_RIGHT, fifo_join=PIO.JOIN_TX) would build it.
+    # set_init=(PIO.OUT_LOW,) * 2, out_shiftdir=PIO.SHIFT_RIGHT,
+    # fifo_join=PIO.JOIN_TX) would build it.
     data, off0, off1, execctrl, shiftctrl, out_init, set_init, sideset_init = sp.PROGRAM
     assert data.typecode == "H" and tuple(data) == want and (off0, off1) == (-1, -1)
     assert execctrl == kw["wrap"] << 12 | kw["wrap_target"] << 7
     assert shiftctrl == 1 << 30 | 1 << 19
-    assert out_init == (2,) * sp.GATE_PINS and set_init is None and sideset_init is None
+    assert out_init == set_init == (2,) * sp.GATE_PINS and sideset_init is None
     assert sp.GATES_OFF_INSTR == pioasm.assemble("mov pins, null")[0]
+    assert sp.PULL_NOBLOCK_INSTR == pioasm.assemble("pull noblock")[0]
 
 
 # --- the emulated state machine, fed as the DMA feeds it ------------------------
@@ -77,10 +79,12 @@ class Run:
 
 
 def _run(words: list[int], cycles: int, enable: Callable[[int], bool] = lambda c: True,
-         dma_words: int | None = None, compress: bool = True, keep: bool = False) -> Run:
+         dma_words: int | None = None, compress: bool = True, keep: bool = False,
+         state0: Any = None) -> Run:
     """Emulate the program from reset for `cycles` PIO cycles. A DMA keeps the
     TX FIFO topped up from words (stopping after dma_words, as an aborted DMA
-    does); enable(cycle) is the ENABLE pin.
+    does); enable(cycle) is the ENABLE pin. state0: the state to start from
+    instead of reset, its FIFO already holding the stream's first words.
 
     With compress, the long `hold`/`tick` loop of a segment jumps ahead by
     whole passes (each pass: jmp pin, jmp y--; nothing but Y changes while
@@ -90,7 +94,7 @@ def _run(words: list[int], cycles: int, enable: Callable[[int], bool] = lambda c
 
     feed = words[: len(words) if dma_words is None else dma_words]
     fed = min(FIFO_DEPTH, len(feed))
-    state = State(pin_directions=GATES, transmit_fifo=deque(feed[:fed]))
+    state = state0 or State(pin_directions=GATES, transmit_fifo=deque(feed[:fed]))
     edges: list[tuple[int, int]] = []
     states: list[Any] = []
     hold_pc = sp.OPCODES.index(0x00CA)  # hold: jmp pin, tick
@@ -336,3 +340,32 @@ def test_encode_refuses_what_the_program_cannot_play() -> None:
     with pytest.raises(ValueError, match="too small"):
         sp.encode(tl, array("I", [0] * 1), 5)
 
+
+
+def test_a_new_stream_after_an_abort_plays_from_its_start() -> None:
+    """The HAL's sequence between streams: stop mid-stream (stale words in the
+    FIFO, the program inside a segment), exec pull noblock FIFO_WORDS times,
+    restart (a jump to the program's first instruction, which re-zeroes X):
+    the next stream's edges are exactly its own."""
+    from pioemu import emulate
+
+    tl = _compile(TCMEP)
+    words = _stream(tl, 0)
+    s = _run(words, _expected_edges(tl, 0)[0][0] + 40, keep=True, compress=False).states[-1]
+    assert s.pin_values & GATES and len(s.transmit_fifo) == FIFO_DEPTH
+
+    def exec_one(st: Any, instr: int) -> Any:
+        return list(emulate([instr], initial_state=replace(st, program_counter=0), out_base=0,
+                            out_count=sp.GATE_PINS, stop_when=lambda _op, x: x.clock > st.clock))[-1][1]
+
+    s = exec_one(s, sp.GATES_OFF_INSTR)
+    for _ in range(sp.FIFO_WORDS):
+        s = exec_one(s, sp.PULL_NOBLOCK_INSTR)
+    assert not s.transmit_fifo
+    assert s.pin_values & GATES == 0
+    tl = _compile(BIPHASIC)
+    fresh = _stream(tl, START_DELAY_US)
+    restarted = replace(s, program_counter=0, clock=0, x_register=0xDEAD,
+                        transmit_fifo=deque(fresh[:FIFO_DEPTH]))
+    want = _expected_edges(tl, START_DELAY_US)
+    assert _run(fresh, want[-1][0] + 100, state0=restarted).edges == want
