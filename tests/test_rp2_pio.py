@@ -19,6 +19,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mpy import BOTH, FIRMWARE, ROOT, run_mp
 from seq_common import BOARD
 from stimfw.stim import compiler, limits, protocol
@@ -157,7 +159,9 @@ def _expected_edges(tl: Timeline, start_delay_us: int) -> list[tuple[int, int]]:
                 us.append((t + w1 + gap, gate(tl.amp2[i])))
         if w2:
             us.append((t + w1 + gap + w2, 0))
-    return [(sp.START_CYCLES + (start_delay_us + t) * sp.CYCLES_PER_US, g) for t, g in us]
+    # A phase 2 of phase 1's polarity without a gap is no edge.
+    changes = [e for k, e in enumerate(us) if e[1] != (us[k - 1][1] if k else 0)]
+    return [(sp.START_CYCLES + (start_delay_us + t) * sp.CYCLES_PER_US, g) for t, g in changes]
 
 
 def _compile(wire: dict[str, Any]) -> Timeline:
@@ -335,6 +339,9 @@ def test_encode_refuses_what_the_program_cannot_play() -> None:
     tl.add(150, 0, 100, 200, 0, 0, 0, 1, 2)
     with pytest.raises(ValueError, match="overlap"):
         sp.encode(tl, array("I", [0] * 16))
+    tl.t_us[1] = 200  # touching: one 400 us gate, one pulse counted
+    with pytest.raises(ValueError, match="touch"):
+        sp.encode(tl, array("I", [0] * 16))
     tl.clear()
     tl.add(0, 0, 100, 200, 0, 0, 0, 1, 2)
     with pytest.raises(ValueError, match="too small"):
@@ -369,3 +376,31 @@ def test_a_new_stream_after_an_abort_plays_from_its_start() -> None:
                         transmit_fifo=deque(fresh[:FIFO_DEPTH]))
     want = _expected_edges(tl, START_DELAY_US)
     assert _run(fresh, want[-1][0] + 100, state0=restarted).edges == want
+
+
+@st.composite
+def _timelines(draw: st.DrawFn) -> tuple[Timeline, int]:
+    n = draw(st.integers(1, 4))
+    tl = Timeline(n)
+    t = draw(st.integers(0, 40))
+    for _ in range(n):
+        w1 = draw(st.integers(1, 120))
+        w2 = draw(st.sampled_from([0, draw(st.integers(1, 120))]))
+        gap = draw(st.integers(0, 60))
+        amp = draw(st.sampled_from([-2000, 0, 1500]))
+        amp2 = draw(st.sampled_from([-700, 0, 3000]))
+        tl.add(t, 0, amp, w1, gap, w2, amp2, 1, 2)
+        t += w1 + gap + w2 + draw(st.integers(1, 200))
+    return tl, draw(st.integers(0, 30))
+
+
+@settings(max_examples=40, deadline=None)
+@given(_timelines())
+def test_any_timeline_plays_edge_for_edge(case: tuple[Timeline, int]) -> None:
+    """Pulses of any widths, gaps (none too), polarities and spacing from
+    1 us, starting at the stream's time 0 or later."""
+    tl, delay = case
+    want = _expected_edges(tl, delay)
+    words = _stream(tl, delay)
+    assert len(words) == sp.words_needed(tl) - (1 if delay + tl.t_us[0] == 0 else 0)
+    assert _run(words, want[-1][0] + 100).edges == want

@@ -122,7 +122,8 @@ def encode(timeline, buf, start_delay_us=0):
     """Fill buf (a preallocated array('I')) with the DMA stream that plays
     timeline; returns the number of words. Time 0 of the stream is the first
     word's edge; pulse i starts start_delay_us + t_us[i] after it. Pulses
-    must not overlap (one gate pair). Allocates nothing."""
+    must be apart (one gate pair: at least 1 us low between them). Allocates
+    nothing."""
     n = timeline.n
     t = timeline.t_us
     w1 = timeline.w1_us
@@ -134,10 +135,12 @@ def encode(timeline, buf, start_delay_us=0):
     end = -start_delay_us  # timeline time at which the last segment written ends
     for i in range(n):
         low = t[i] - end
-        if low < 0:
-            raise ValueError("pulses overlap")
         if low > 0:
             k = _put(buf, k, 0, low)
+        elif i > 0 or low < 0:
+            # One gate pair: pulses that touch would merge into one, and
+            # the hardware pulse count would miss one.
+            raise ValueError("pulses overlap or touch")
         k = _put(buf, k, _state(amp[i]), w1[i])
         end = t[i] + w1[i]
         if w2[i] > 0:
