@@ -13,7 +13,7 @@ import importlib.util
 import json
 from array import array
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any
@@ -80,12 +80,12 @@ class Run:
     states: list[Any]  # emulator state after each emulated cycle, when kept
 
 
-def _run(words: list[int], cycles: int, enable: Callable[[int], bool] = lambda c: True,
+def _run(words: list[int], cycles: int, low: tuple[int, int] | None = None,
          dma_words: int | None = None, compress: bool = True, keep: bool = False,
          state0: Any = None) -> Run:
     """Emulate the program from reset for `cycles` PIO cycles. A DMA keeps the
     TX FIFO topped up from words (stopping after dma_words, as an aborted DMA
-    does); enable(cycle) is the ENABLE pin. state0: the state to start from
+    does); ENABLE is high but for the cycles low = (first, end). state0: the state to start from
     instead of reset, its FIFO already holding the stream's first words.
 
     With compress, the long `hold`/`tick` loop of a segment jumps ahead by
@@ -102,7 +102,7 @@ def _run(words: list[int], cycles: int, enable: Callable[[int], bool] = lambda c
     hold_pc = sp.OPCODES.index(0x00CA)  # hold: jmp pin, tick
 
     def pins(s: State) -> int:
-        return int(enable(s.clock)) << ENABLE_PIN
+        return int(_enable(low, s.clock)) << ENABLE_PIN
 
     while True:
         jumped = False
@@ -124,8 +124,7 @@ def _run(words: list[int], cycles: int, enable: Callable[[int], bool] = lambda c
             if compress and after.program_counter == hold_pc and y > COMPRESS_ABOVE:
                 skip = y - COMPRESS_ABOVE
                 end = after.clock + 2 * skip
-                if end < cycles and all(enable(c) == enable(after.clock)
-                                        for c in (end, *_changes(enable, after.clock, end))):
+                if end < cycles and (low is None or not any(after.clock < c <= end for c in low)):
                     state = replace(after, y_register=y - skip, clock=end)
                     jumped = True
                     break
@@ -133,11 +132,8 @@ def _run(words: list[int], cycles: int, enable: Callable[[int], bool] = lambda c
             return Run(edges, states)
 
 
-def _changes(enable: Callable[[int], bool], a: int, b: int) -> list[int]:
-    # The enable functions here are steps; sampling every 64 cycles would
-    # miss nothing they do, but check every cycle of short spans anyway.
-    step = 1 if b - a < 4096 else 64
-    return list(range(a, b, step))
+def _enable(low: tuple[int, int] | None, cycle: int) -> bool:
+    return low is None or not low[0] <= cycle < low[1]
 
 
 def _expected_edges(tl: Timeline, start_delay_us: int) -> list[tuple[int, int]]:
@@ -230,14 +226,15 @@ def _pulse_words() -> tuple[list[int], list[tuple[int, int]]]:
 
 def test_no_gate_edge_while_enable_is_low_from_the_start() -> None:
     words, want = _pulse_words()
-    run = _run(words, want[-1][0] + 200, enable=lambda c: False, keep=True)
+    run = _run(words, want[-1][0] + 200, low=(0, 1 << 40), keep=True)
     assert run.edges == []
     assert all(s.pin_values & GATES == 0 for s in run.states)
 
 
 def test_enable_dropping_at_any_cycle_drops_the_gates_for_good() -> None:
     """ENABLE falls at every cycle around each edge of the biphasic pulse and
-    at points inside each phase (returning high soon after, as a glitch): the
+    at points inside each phase, and at every cycle of a stream of 1 us
+    segments (returning high soon after, as a glitch): the
     gates are on for at most 3 cycles from the one ENABLE falls in, and never
     rise again until the HAL restarts the state machine. (The worst case is
     ENABLE falling in the very cycle of a rising edge, one after the check;
@@ -245,12 +242,18 @@ def test_enable_dropping_at_any_cycle_drops_the_gates_for_good() -> None:
     words, want = _pulse_words()
     drops = sorted({e + d for e, _ in want for d in range(-4, 6)}
                    | {e + 700 + d for e, _ in want for d in range(0, 4)})
+    # And every cycle of a stream of the shortest segments (1 us), with and
+    # without an interphase gap: every place in the program, in every state.
+    short = Timeline(2)
+    short.add(0, 0, -100, 1, 1, 2, 100, 1, 2)
+    short.add(5, 0, 100, 2, 0, 1, -100, 1, 2)
+    short_words = _stream(short, 1)
+    cases = [(words, d) for d in drops] + [
+        (short_words, d) for d in range(_expected_edges(short, 1)[-1][0] + 8)]
     worst = 0
-    for drop in drops:
-        def enable(c: int, drop: int = drop) -> bool:
-            return not drop <= c < drop + 40
-
-        run = _run(words, drop + 300, enable=enable, keep=True)
+    for words, drop in cases:
+        low = (drop, drop + 40)
+        run = _run(words, drop + 300, low=low, keep=True)
         on = [s.clock - 1 for s in run.states if s.clock - 1 >= drop and s.pin_values & GATES]
         # on: the cycles (from the drop) at whose end a gate is still on.
         if on:
@@ -258,7 +261,7 @@ def test_enable_dropping_at_any_cycle_drops_the_gates_for_good() -> None:
             worst = max(worst, len(on))
         # A gate rises only where the cycle before read ENABLE high (the
         # `jmp pin` just before `out pins`), and never after the drop.
-        assert all(g == 0 or enable(t - 1) for t, g in run.edges)
+        assert all(g == 0 or _enable(low, t - 1) for t, g in run.edges)
         assert all(g == 0 for t, g in run.edges if t > drop)
     assert worst == 3
     print(f"ENABLE low -> gates low: worst {worst} PIO cycles "
