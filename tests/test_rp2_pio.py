@@ -70,6 +70,7 @@ def test_opcodes_and_settings_are_what_pioasm_assembles_from_stim_pio() -> None:
     assert out_init == set_init == (2,) * sp.GATE_PINS and sideset_init is None
     assert sp.GATES_OFF_INSTR == pioasm.assemble("mov pins, null")[0]
     assert sp.PULL_NOBLOCK_INSTR == pioasm.assemble("pull noblock")[0]
+    assert sp.OPCODES[sp.LATCHED_ADDR] == sp.LATCHED_ADDR  # stop: jmp stop
 
 
 # --- the emulated state machine, fed as the DMA feeds it ------------------------
@@ -229,6 +230,7 @@ def test_no_gate_edge_while_enable_is_low_from_the_start() -> None:
     run = _run(words, want[-1][0] + 200, low=(0, 1 << 40), keep=True)
     assert run.edges == []
     assert all(s.pin_values & GATES == 0 for s in run.states)
+    assert run.states[-1].program_counter == sp.LATCHED_ADDR
 
 
 def test_enable_dropping_at_any_cycle_drops_the_gates_for_good() -> None:
@@ -263,6 +265,7 @@ def test_enable_dropping_at_any_cycle_drops_the_gates_for_good() -> None:
         # `jmp pin` just before `out pins`), and never after the drop.
         assert all(g == 0 or _enable(low, t - 1) for t, g in run.edges)
         assert all(g == 0 for t, g in run.edges if t > drop)
+        assert run.states[-1].program_counter == sp.LATCHED_ADDR
     assert worst == 3
     print(f"ENABLE low -> gates low: worst {worst} PIO cycles "
           f"({worst * 1e6 / sp.PIO_FREQ_HZ:.1f} us at {sp.PIO_FREQ_HZ / 1e6:g} MHz)")

@@ -61,6 +61,11 @@ GATES_OFF_INSTR = OPCODES[3]
 # machine stopped (each pulls one word, or nothing from an empty FIFO).
 PULL_NOBLOCK_INSTR = OPCODES[1]
 FIFO_WORDS = 8
+# Where the program waits, gates low, once it has read ENABLE low (`stop`,
+# from the program's load offset): the DMA then stalls with the FIFO full,
+# so a HAL that sees the state machine's address there (SMx_ADDR) knows the
+# stream was cut, not still playing.
+LATCHED_ADDR = 4
 
 # rp2.PIO constants (the rp2 module is not importable off the board).
 _OUT_LOW = 2
