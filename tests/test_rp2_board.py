@@ -9,6 +9,7 @@ tables runs a protocol's set-up in the board's heap on the 32-bit runtime."""
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import sys
@@ -268,3 +269,76 @@ def test_firmware_with_this_board_runs_a_protocol_in_its_heap(tmp_path: Path) ->
           f"{r['app_free']} after, {r['run_free']} with a run set up", file=sys.stderr)
     assert r["state"] == "STIMULATING" and r["fires"] >= 1
     assert r["run_free"] > 32 * 1024
+
+
+# --- the stand-ins follow the port's stubs -------------------------------------------
+STUB_PACKAGE = "micropython-rp2-rpi-pico2-stubs"
+FAKED = {
+    "machine": {"Pin": ("__init__", "init", "value", "irq", "on", "off"), "ADC": ("__init__", "read_u16"),
+                "WDT": ("__init__", "feed"), "SPI": ("__init__", "init", "read", "readinto", "write",
+                                                      "write_readinto", "deinit"),
+                None: ("reset_cause", "soft_reset", "reset", "disable_irq", "enable_irq", "idle",
+                       "freq", "unique_id")},
+    "rp2": {"PIO": ("__init__", "state_machine", "add_program", "remove_program", "irq"),
+            "StateMachine": ("__init__", "init", "active", "restart", "exec", "put", "get",
+                             "tx_fifo", "rx_fifo", "irq"),
+            "DMA": ("__init__", "config", "pack_ctrl", "unpack_ctrl", "active", "close", "irq"),
+            "DMATimer": ("__init__", "close"), None: ("asm_pio", "asm_pio_encode")},
+}
+
+
+def _stub_file(module: str) -> Path | None:
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution(STUB_PACKAGE)
+    except metadata.PackageNotFoundError:
+        return None
+    for f in dist.files or ():
+        if str(f) in (f"{module}.pyi", f"{module}/__init__.pyi"):
+            return Path(str(dist.locate_file(f)))
+    return None
+
+
+def _functions(tree: ast.Module, cls: str | None) -> dict[str, list[ast.FunctionDef]]:
+    body = tree.body
+    if cls is not None:
+        node = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls)
+        body = node.body
+    out: dict[str, list[ast.FunctionDef]] = {}
+    for n in body:
+        if isinstance(n, ast.FunctionDef):
+            out.setdefault(n.name, []).append(n)
+    return out
+
+
+def _params(fn: ast.FunctionDef) -> tuple[list[str], set[str], bool]:
+    a = fn.args
+    pos = [p.arg for p in a.posonlyargs + a.args if p.arg != "self"]
+    return pos, {p.arg for p in a.kwonlyargs}, a.kwarg is not None
+
+
+@pytest.mark.parametrize("module", sorted(FAKED))
+def test_the_stand_ins_take_the_stub_signatures(module: str) -> None:
+    stub = _stub_file(module)
+    if stub is None:
+        pytest.skip(f"{STUB_PACKAGE} is not installed (pip install '.[test]')")
+    stub_tree = ast.parse(stub.read_text())
+    fake_tree = ast.parse((FAKES / f"{module}.py").read_text())
+    problems = []
+    for cls, names in FAKED[module].items():
+        stubs, fakes = _functions(stub_tree, cls), _functions(fake_tree, cls)
+        for name in names:
+            where = f"{module}.{cls + '.' if cls else ''}{name}"
+            assert name in stubs, f"{where} is not in the stubs"
+            fpos, fkw, fany = _params(fakes[name][0])
+            # Every form the stubs allow (overloads included) is accepted,
+            # with the stubs' parameter names.
+            for form in stubs[name]:
+                spos, skw, _ = _params(form)
+                if fpos[: len(spos)] != spos:
+                    problems.append(f"{where}: positional {fpos}, stubs {spos}")
+                missing = skw - fkw - set(fpos)
+                if missing and not fany:
+                    problems.append(f"{where}: lacks keywords {sorted(missing)}")
+    assert not problems, "\n".join(problems)

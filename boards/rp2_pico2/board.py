@@ -9,12 +9,13 @@ DESCRIPTION = "StimBox bench unit on a Raspberry Pi Pico 2 (RP2350, PIO pulse ti
 MCU = "RP2350"
 MPY_ARCH = "armv7emsp"  # Cortex-M33 with single-precision FPU
 TICKS_PERIOD = 2**30  # time.ticks_* wrap on the port (ticks_us: 17.9 min)
-# Free MicroPython heap with the firmware frozen into flash (manifest.py).
+# Free MicroPython heap with the firmware frozen into flash (manifest.py);
+# hal.py's two rings (115 KB) come out of it.
 HEAP_BYTES = 470 * 1024
 
-# USB: the host matches the product string that this firmware's build sets
-# (manifest.py, MICROPY_HW_USB_PRODUCT_FS_STRING), never MicroPython's bare
-# rp2 VID:PID, which every Pico running MicroPython shares.
+# USB: the host matches the product string this unit's MicroPython build
+# sets (MICROPY_HW_USB_PRODUCT_FS_STRING, README.md), never MicroPython's
+# bare rp2 VID:PID, which every Pico running MicroPython shares.
 USB_MATCH = {"product": "StimBox"}
 USB_IDS = ()
 
