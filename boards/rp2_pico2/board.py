@@ -28,11 +28,10 @@ CALIBRATOR = None
 # GATE_1, GATE_2: the gates the PIO program drives (stimpio.GATE_PINS
 # consecutive pins): GATE_1 switches each pulse's first phase, GATE_2 its
 # second, in the direction the pulse's settings words give (hal.py). The
-# isolated output stage ANDs each gate with HV_EN, which has a pull-down and
-# a hardware dead-man (a retriggerable monostable that drops the stage's
-# high voltage unless HV_EN stays high and the firmware keeps running), so no
-# gate reaches the patient while HV_EN is low, whatever the PIO or a crashed
-# firmware does; the program itself also reads HV_EN as its JMP pin.
+# isolated output stage ANDs each gate with HV_EN, which has a pull-down (a
+# reset MCU's pins are inputs: HV_EN reads low), so no gate reaches the
+# patient while HV_EN is low, whatever the PIO or a crashed firmware does;
+# the program itself also reads HV_EN as its JMP pin.
 # GATE_1_SENSE and GATE_END_SENSE are copies of GATE_1 and of GATE_1 OR
 # GATE_2 on the B inputs of two PWM slices (odd GPIOs): one counts the
 # pulses (fired_count), the other paces the settings DMA.
@@ -45,7 +44,7 @@ PINS = {
     "GATE_1_SENSE": 9,  # PWM slice 4 B
     "GATE_END_SENSE": 11,  # PWM slice 5 B
     "INTERLOCK": 12,  # key/footswitch to ground: low = closed
-    "SET_CS": 13,  # SPI1: output stage settings (amplitude DACs, routing)
+    "SET_CS": 13,  # SPI1 (its CSn frames each word): output stage settings (DACs, routing)
     "SET_SCK": 14,
     "SET_MOSI": 15,
     "AFE_MISO": 16,  # SPI0: the ADS1299 front-end

@@ -58,6 +58,8 @@ _SCRATCH_MARK = const(0x400D8010)  # SCRATCH1: _MARK once the mirror runs
 _SCRATCH_BOOT = const(0x400D8014)  # SCRATCH2: _SOFT when reset() rebooted
 _MARK = const(0x2D5B0C5)  # small ints: a 32-bit port reads them without allocating
 _SOFT = const(0x2D5B0C6)
+_IO_BANK0 = const(0x40028000)  # GPIOn_CTRL at 8n + 4; FUNCSEL in bits 4:0
+_FUNC_SPI = const(1)
 _ADC = const(0x400A0000)  # CS, RESULT, FCS, FIFO, DIV
 _ADC_FIFO = const(0x400A000C)
 _ADC_CS_RUN = const(1 | (1 << 3) | (0b11 << 16))  # EN, START_MANY, RROBIN AIN0+AIN1
@@ -116,7 +118,10 @@ class Hal(Contract):
         self._off = array("H", bytes(2 * SETTINGS_HALFWORDS))  # DACs 0, all relays open
         self._spi = machine.SPI(board.SPI_SETTINGS, baudrate=10000000, bits=16,
                                 sck=Pin(p["SET_SCK"]), mosi=Pin(p["SET_MOSI"]))
-        self._set_cs = Pin(p["SET_CS"], Pin.OUT, value=1)
+        # SPI1's own chip select (GPIO function 1): it frames every 16-bit
+        # word, whether the CPU or the settings DMA sends it.
+        Pin(p["SET_CS"], Pin.OUT, value=1)
+        mem32[_IO_BANK0 + 8 * p["SET_CS"] + 4] = _FUNC_SPI
         self._set_dma = rp2.DMA()
         self._set_ctrl = self._set_dma.pack_ctrl(size=1, inc_read=True, inc_write=False,
                                                  treq_sel=_DREQ_SPI1_TX)
@@ -249,9 +254,7 @@ class Hal(Contract):
     def outputs_off(self):
         self.abort()
         # DACs to zero and every relay open.
-        self._set_cs(0)
         self._spi.write(self._off)
-        self._set_cs(1)
 
     def start_watchdog(self, timeout_ms):
         self._wdt = machine.WDT(timeout=timeout_ms)
@@ -297,9 +300,7 @@ class Hal(Contract):
         self._delay_us = delay
         self._end_us = time.ticks_add(now, delay + tl.duration_us)
         self._fire_ms = self.ticks_ms()
-        self._set_cs(0)
         self._spi.write(self._first)
-        self._set_cs(1)
         self._set_dma.config(read=self._rest, write=_SPI1_DR, count=SETTINGS_HALFWORDS,
                              ctrl=self._set_ctrl)
         self._kick.config(read=self._kick_n, write=self._kick_to, count=k - 1,
