@@ -137,6 +137,11 @@ def test_abort_stops_the_machine_drops_gates_and_enable_and_outputs_off_repeats(
 
 
 @pytest.mark.parametrize("runtime", BOTH)
+def test_fire_done_waits_for_the_stream_then_drops_the_enable(runtime: str) -> None:
+    assert device("played", runtime, TCMEP) == [[False, 1], [False, 1], [True, 0]]
+
+
+@pytest.mark.parametrize("runtime", BOTH)
 def test_fired_count_is_the_hardware_counter_kept_across_a_reset(runtime: str) -> None:
     r = device("count", runtime)
     assert r["fresh"] == 0

@@ -91,8 +91,31 @@ def fire():
         "settings_table": [h._set[k] for k in range(3 * (2 * tl.n + 1))],
         "kick": {"count": h._kick.count, "write_is_set_trigger": h._kick.write == h._kick_to,
                  "treq": rp2.DMA.unpack_ctrl(h._kick.ctrl)["treq_sel"], "running": h._kick.running},
-        "done_before": h.fire_done(),
+        "done_before": locked(h.fire_done),
     }
+    print(json.dumps(out))
+
+
+def played():
+    """fire_done() on a clock the test moves: not before the stream's end
+    and its DMA are both through; then HV_EN drops."""
+    import hal
+
+    class ClockHal(hal.Hal):
+        t = 1000
+
+        def ticks_us(self):
+            return self.t
+
+    h = ClockHal()
+    tl = timeline(devargs.data())
+    h.fire(tl, 6000)
+    end = 6000 + tl.duration_us
+    out = []
+    for t, dma_busy in ((end - 1, False), (end, True), (end, False)):
+        h.t = t
+        h._dma.running = dma_busy  # the hardware: the stream still being fed
+        out.append([locked(h.fire_done), machine.LEVELS[P["HV_EN"]]])
     print(json.dumps(out))
 
 
