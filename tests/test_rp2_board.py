@@ -349,3 +349,12 @@ def test_the_stand_ins_take_the_stub_signatures(module: str) -> None:
                 if missing and not fany:
                     problems.append(f"{where}: lacks keywords {sorted(missing)}")
     assert not problems, "\n".join(problems)
+
+
+def test_what_this_board_cannot_do_is_refused_at_validate_naming_it() -> None:
+    from stimfw.stim import protocol
+
+    with pytest.raises(Exception, match="no output 'SCS'"):  # no SCS lead port
+        protocol.normalise({"type": "scs", "pairs": [["E1", "E2"]]}, BOARD)
+    # What it can do passes the same check, on its own outputs.
+    assert protocol.normalise(SSEP, BOARD)["streams"][1]["out"] == 2
