@@ -134,6 +134,14 @@ def played():
         h.t = t
         h._dma.running = dma_busy  # the hardware: the stream still being fed
         out.append([locked(h.fire_done), machine.LEVELS[P["HV_EN"]]])
+    # A stream cut by ENABLE falling under it: the state machine parks at the
+    # program's latched address while the DMA stalls, long before the end.
+    h.fire(tl, time.ticks_add(h.t, 5000))
+    h.t = time.ticks_add(h.t, 5100)
+    playing = [locked(h.fire_done), machine.LEVELS[P["HV_EN"]]]
+    machine.mem32[0x502000D4] = stimpio.PROGRAM[1 + board.PIO_BLOCK] + stimpio.LATCHED_ADDR
+    out.append(playing)
+    out.append([locked(h.fire_done), machine.LEVELS[P["HV_EN"]], h._dma.running])
     print(json.dumps(out))
 
 
