@@ -114,7 +114,7 @@ _SOFT_TAG = const(0x50F7)  # RTC_BKP2R: reset() asked for this soft reset
 
 SAMPLE_US = 1000000 // board.MONITOR_RATE_HZ  # 4 us
 PRE_US = board.MONITOR_PRE_SAMPLES * SAMPLE_US
-RING = board.MONITOR_MAX_SAMPLES * 5  # sample pairs in the monitor ring: 6.4 ms of windows
+RING = board.MONITOR_MAX_SAMPLES * board.MONITOR_RING_WINDOWS  # sample pairs in the monitor ring
 MAX_PULSES = 32  # pulses of one fire() (the sequencer's segment)
 EDGE_CAP = 256  # edges of one fire(): up to 6 a pulse, and coarse fillers
 AFE_RING = 512  # front-end frames: 128 ms at 4 kHz
@@ -187,6 +187,17 @@ def _zeros(n):
     return array("I", bytes(4 * n))
 
 
+# The edge table, the monitor map and ring, made at import: the firmware
+# imports this module right after reserving the DSP arena (stimfw/app.py),
+# while the heap is still in one piece; made later, in a heap the other
+# modules have cut up, these blocks found no room at 100 KB.
+_PAT_T = _zeros(EDGE_CAP)
+_TIM_T = _zeros(2 * EDGE_CAP)
+_DAC_T = _zeros(EDGE_CAP + 1)
+_MON_T = _zeros(3 * MAX_PULSES)
+_RING_T = _zeros(RING)
+
+
 def _gpiob_bit(name):
     p = pyb.Pin(board.PINS[name])
     if p.port() != 1:
@@ -221,19 +232,20 @@ class Hal(Contract):
         for d in self._dacs:
             d.write(0)
         # The edge table and the per-pulse monitor map, made once.
-        self._pat = _zeros(EDGE_CAP)
-        self._tim = _zeros(2 * EDGE_CAP)
-        self._dac = _zeros(EDGE_CAP + 1)
+        self._pat = _PAT_T
+        self._tim = _TIM_T
+        self._dac = _DAC_T
         self._pat_addr = uctypes.addressof(self._pat)
         self._tim_addr = uctypes.addressof(self._tim)
         self._dac_addr = uctypes.addressof(self._dac)
         self._n_edges = 0
         self._lead_rel = 0
-        self._mon_pos = _zeros(MAX_PULSES)  # ring index of the trace's first sample
-        self._mon_n = _zeros(MAX_PULSES)  # samples in the trace
-        self._mon_edge = _zeros(MAX_PULSES)  # the trace is complete once this edge is out
+        mon = memoryview(_MON_T)
+        self._mon_pos = mon[:MAX_PULSES]  # ring index of the trace's first sample
+        self._mon_n = mon[MAX_PULSES:2 * MAX_PULSES]  # samples in the trace
+        self._mon_edge = mon[2 * MAX_PULSES:]  # the trace is complete once this edge is out
         self._n_pulses = 0
-        self._ring = _zeros(RING)
+        self._ring = _RING_T
         self._ring_addr = uctypes.addressof(self._ring)
         self._ring_head = 0
         self._done = True
@@ -346,7 +358,6 @@ class Hal(Contract):
         # Edge k, dt us after edge k-1: its period (k-1), pattern and the DAC
         # word loaded just after it. Coarse no-op edges go first where dt
         # does not fit a fine period. Returns the next edge's index.
-        tim = self._tim
         if dt < _MIN_PERIOD:
             dt = _MIN_PERIOD
         while dt > _FINE_MAX:
@@ -418,7 +429,7 @@ class Hal(Contract):
             else:
                 # the window stayed open: this pulse's output and DAC words
                 dt = min(max(wstart - prev, _MIN_PERIOD), t - prev - _MIN_PERIOD)
-                k = self._edge(k, dt, self._sel[o] | (mark << 16 & 0), dac)
+                k = self._edge(k, dt, self._sel[o], dac)
                 prev += max(dt, _MIN_PERIOD)
             self._mon_pos[i] = (self._ring_head + run_pos + max(wstart - run_t, 0) // SAMPLE_US) % RING
             dt = max(t - prev, _MIN_PERIOD)

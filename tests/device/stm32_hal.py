@@ -3,6 +3,8 @@
 # timers and DMA played by stm32hw. data: {"case": name, ...}. Prints one
 # JSON object per case.
 import json
+import time
+from array import array
 
 import board
 import devargs
@@ -11,11 +13,10 @@ import micropython
 import pyb
 import stm
 import stm32hw
-import time
-from array import array
 from stimfw.hal_api import NotProvided
 from stimfw.stim.timeline import Timeline
 
+GATES = ("GATE_FWD", "GATE_REV", "MARK")
 cfg = devargs.data()
 out = {}
 
@@ -60,7 +61,7 @@ if case == "fire":
         tl = timeline(rows)
         time.freeze(t0)
         start = time.ticks_add(t0, cfg["lead_us"])
-        writes = [pyb.made[board.PINS[n]].writes for n in ("GATE_FWD", "GATE_REV", "MARK")]
+        writes = [pyb.made[board.PINS[n]].writes for n in GATES]
         bsrr = len(stm.mem32.written(stm.GPIOB + stm.GPIO_BSRR))
         h.fire(tl, start)
         done_before = h.fire_done()
@@ -78,8 +79,7 @@ if case == "fire":
             "start": start, "t_cen": stm32hw.state[0], "edges": len(edges),
             "gates": observed(h, edges, stm32hw.state[0]),
             "done_before": done_before, "done": done, "mon_before": mon_before,
-            "pin_writes": [pyb.made[board.PINS[n]].writes - w
-                           for n, w in zip(("GATE_FWD", "GATE_REV", "MARK"), writes)],
+            "pin_writes": [pyb.made[board.PINS[GATES[j]]].writes - writes[j] for j in range(3)],
             "bsrr_by_python": stm.mem32.written(stm.GPIOB + stm.GPIO_BSRR)[bsrr:],
             "all_off": h._all_off, "enable": pyb.made[board.PINS["ENABLE"]].value(),
             "traces": traces, "dac_full": h._full, "steps": list(h._steps), "res": list(h._res),

@@ -36,7 +36,7 @@ class Pin:
 
     def __init__(self, id, mode=-1, pull=-1, *, value=None, alt=-1, af=-1):
         if id not in PINS:
-            raise ValueError("Pin(%r) doesn't exist" % (id,))
+            raise ValueError("Pin(" + repr(id) + ") doesn't exist")
         self._name = id
         self._port, self._pin = PINS[id]
         self._mode = mode
@@ -109,7 +109,7 @@ class DAC:
 
     def __init__(self, port, bits=8, *, buffering=None):
         if port not in (1, 2, "X5", "X6"):
-            raise ValueError("DAC(%r) doesn't exist" % (port,))
+            raise ValueError("DAC(" + repr(port) + ") doesn't exist")
         self.port = port
         self.bits = bits
         self.last = None

@@ -71,17 +71,16 @@ DMA_LIFCR = 8
 DMA_HIFCR = 12
 PWR = 0x40007000  # not in the stubs' stm module: the HAL names it itself
 
-LOG = 4096  # writes kept, oldest overwritten
+LOG = 256  # writes kept, oldest overwritten (small: the fakes share the board's heap)
 
 
 class _Mem:
     """stm.mem32: a register file keyed by address, every write logged."""
 
-    def __init__(self, bases, span):
+    def __init__(self):
+        # Filled as the HAL writes: its set-up writes every register its hot
+        # paths write, so those find their key and allocate nothing.
         self.regs = {}
-        for b in bases:
-            for off in range(0, span, 4):
-                self.regs[b + off] = 0
         self.log_addr = array("I", bytes(4 * LOG))
         self.log_val = array("I", bytes(4 * LOG))
         self.writes = 0
@@ -107,7 +106,6 @@ class _Mem:
                 if self.log_addr[(start + j) % LOG] == addr]
 
 
-mem32 = _Mem((TIM1, TIM4, TIM8, GPIOA, GPIOB, GPIOC, DAC, RTC, ADC1, ADC2, ADC123_COMMON,
-              RCC, DMA1, DMA2, PWR), 0xD0)
+mem32 = _Mem()
 mem16 = mem32
 mem8 = mem32

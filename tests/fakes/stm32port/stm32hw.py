@@ -7,9 +7,9 @@
 # edges. What a test compares with the compiled timeline: the GPIOB output
 # register at each edge, on the clock the HAL read when it set CEN.
 import struct
+import time
 
 import stm
-import time
 import uctypes
 
 m = stm.mem32
@@ -33,7 +33,7 @@ def _hook(addr, value):
 
 
 def _bsrr(w):
-    odr = m.regs[ODR]
+    odr = m[ODR]
     m.regs[ODR] = (odr | (w & 0xFFFF)) & ~((w >> 16) & 0xFFFF)
 
 
@@ -58,35 +58,36 @@ def play(mark, fwd, rev, enable_pin, ring_size, until_us=None):
     after CEN). Returns [(us after CEN, GPIOB ODR after the edge, DAC dual
     word at that moment)] for every pattern edge."""
     regs = m.regs
-    psc = regs[T1 + stm.TIM_PSC]
-    arr = regs[T1 + stm.TIM_ARR]
+    rd = m.__getitem__
+    psc = rd(T1 + stm.TIM_PSC)
+    arr = rd(T1 + stm.TIM_ARR)
     pre_psc, pre_arr = psc, arr
-    dier = regs[T1 + stm.TIM_DIER]
-    n5, a5 = regs[cr(5) + 4], regs[cr(5) + 12]
-    n1, a1 = regs[cr(1) + 4], regs[cr(1) + 12]
-    n2, a2 = regs[cr(2) + 4], regs[cr(2) + 8]  # "peripheral" address: the table
+    dier = rd(T1 + stm.TIM_DIER)
+    n5, a5 = rd(cr(5) + 4), rd(cr(5) + 12)
+    n1, a1 = rd(cr(1) + 4), rd(cr(1) + 12)
+    n2, a2 = rd(cr(2) + 4), rd(cr(2) + 8)  # "peripheral" address: the table
     i5 = i1 = i2 = 0
-    ring = regs[cr(0) + 12]
-    ring_n = regs[cr(0) + 4]
+    ring = rd(cr(0) + 12)
+    ring_n = rd(cr(0) + 4)
     g = 0  # us MARK has been high (TIM8's count, in us)
     t = 0
     edges = []
-    dac = regs[DAC_DUAL]
-    while regs[T1_CR1] & 1:
+    dac = rd(DAC_DUAL)
+    while rd(T1_CR1) & 1:
         tick = (psc + 1) // 168
         length = (arr + 1) * tick
         # CNT = 1: the CC1 burst and the CC2 word
-        if dier & 0x200 and n1 >= 2 and regs[cr(1)] & 1:
+        if dier & 0x200 and n1 >= 2 and rd(cr(1)) & 1:
             pre_psc, pre_arr = _word(a1, i1), _word(a1, i1 + 1)
             i1 += 2
             n1 -= 2
-        if dier & 0x400 and n2 >= 1 and regs[cr(2)] & 1:
+        if dier & 0x400 and n2 >= 1 and rd(cr(2)) & 1:
             dac = _word(a2, i2)
             regs[DAC_DUAL] = dac
             i2 += 1
             n2 -= 1
         # monitor samples while MARK is high in this period
-        odr = regs[ODR]
+        odr = rd(ODR)
         if odr & mark:
             on = enable_pin.value()
             cur = 0
@@ -109,15 +110,15 @@ def play(mark, fwd, rev, enable_pin, ring_size, until_us=None):
         if n5 == 0:
             break  # the last period: no edge ends it
         psc, arr = pre_psc, pre_arr
-        if dier & 0x100 and regs[cr(5)] & 1:
+        if dier & 0x100 and rd(cr(5)) & 1:
             w = _word(a5, i5)
             i5 += 1
             n5 -= 1
-            before = regs[ODR]
+            before = rd(ODR)
             _bsrr(w)
-            if not before & mark and regs[ODR] & mark and regs[T4_CR1] & 1:
-                regs[T4_CNT] = (regs[T4_CNT] + 1) & 0xFFFF
-            edges.append((t, regs[ODR], dac))
+            if not before & mark and rd(ODR) & mark and rd(T4_CR1) & 1:
+                regs[T4_CNT] = (rd(T4_CNT) + 1) & 0xFFFF
+            edges.append((t, rd(ODR), dac))
     regs[cr(5) + 4] = n5
     regs[cr(1) + 4] = n1
     regs[cr(2) + 4] = n2

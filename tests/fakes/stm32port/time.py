@@ -1,8 +1,8 @@
 # The MicroPython time module with a clock the test can stop: while frozen,
 # ticks_us() and ticks_ms() answer the frozen value, so a HAL that reads the
 # clock twice sees no time pass between (edge times then compare exactly).
-from utime import *  # noqa: F401,F403
 import utime
+from utime import *  # noqa: F401,F403
 
 _frozen = [None]
 
