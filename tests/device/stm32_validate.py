@@ -44,10 +44,11 @@ from stimfw.core import arena  # noqa: E402
 
 arena.reserve(board.DSP_ARENA_BYTES)
 
+import time  # noqa: E402
+
 import hal  # noqa: E402
 import pyb  # noqa: E402
 import stm32hw  # noqa: E402
-import time  # noqa: E402
 from stimfw.core.errors import Refused  # noqa: E402
 from stimfw.record.averager import SweepProcessor  # noqa: E402
 from stimfw.stim import limits, protocol  # noqa: E402

@@ -95,7 +95,7 @@ def play(mark, fwd, rev, enable_pin, ring_size, until_us=None):
             if on and odr & fwd:
                 cur, volt = 1000, (dac & 0xFFF) // 4
             elif on and odr & rev:
-                cur, volt = -1000, -((dac >> 16) & 0xFFF) // 4
+                cur, volt = -1000, -(((dac >> 16) & 0xFFF) // 4)
             for _ in range(length):
                 if g % 4 == 0:
                     pos = ring_size - ring_n
