@@ -177,6 +177,11 @@ HEAP_CASES = [
     (_ssep(9, 2000, 50), "record_channels_max"),
     ({"type": "tcmep", "out": "TC", "amp_mv": 500000, "width_us": 75, "pulses": 5,
       "isi_us": 2000, "count": 3, "rate_hz": 0.5}, "amplitude"),
+    # Both median nerves at once: one bridge serves every output.
+    ({"type": "ssep", "count": 10, "rate_hz": 4.7, "sites": [
+        {"site": "l_median", "out": "P1", "amp_ua": 20000, "width_us": 200},
+        {"site": "r_median", "out": "P2", "amp_ua": 20000, "width_us": 200, "offset_us": 0}]},
+     "pulse_overlap"),
 ]
 
 
