@@ -588,6 +588,7 @@ class Hal(Contract):
             self._afe_rate = 0
             afe.setup(rate_hz, board.AMP_GAIN)
             afe.start()
+            afe.wait(1, 1000)  # a first frame: index_at() places times from it
             self._afe_rate = rate_hz
         return afe
 
