@@ -100,6 +100,36 @@ def check_stream(bd, s):
     return f
 
 
+def check_record(L, s):
+    """A board's recording limits, where its front-end or heap cannot meet
+    every set-up (boards/stm32_pybv11): channels, rate, samples per sweep
+    and channel-samples of stream s's record table. A board without the keys has none; the
+    averager checks the table itself against the board's amplifiers."""
+    r = s.get("record")
+    if not isinstance(r, dict):
+        return
+    where = {"stream": s["label"], "key": "record"}
+    chans = r.get("channels")
+    n_ch = len(chans) if isinstance(chans, (list, tuple)) else 0
+    rate = r.get("rate_hz")
+    hi = L.get("record_channels_max")
+    if hi is not None and n_ch > hi:
+        raise err.LimitRefused("record_channels_max", n_ch, 1, hi, "channels", where)
+    hi = L.get("record_rate_max_hz")
+    if hi is not None and isinstance(rate, (int, float)) and rate > hi:
+        raise err.LimitRefused("record_rate_max_hz", rate, 0, hi, "Hz", where)
+    ms = r.get("pre_ms", 0), r.get("post_ms", 0)
+    if not isinstance(rate, int) or not all(isinstance(v, (int, float)) for v in ms):
+        return
+    n = int(ms[0] * rate / 1000) + int(ms[1] * rate / 1000)  # as the averager counts them
+    hi = L.get("record_sweep_samples_max")
+    if hi is not None and n > hi:
+        raise err.LimitRefused("record_sweep_samples_max", n, 0, hi, "samples", where)
+    hi = L.get("record_samples_max")
+    if hi is not None and n * n_ch > hi:
+        raise err.LimitRefused("record_samples_max", n * n_ch, 0, hi, "channel-samples", where)
+
+
 # Allowed range of each baseline and alarm criterion (record/alarms.py,
 # docs/ALARMS.md): wide enough for every team's practice, narrow enough that
 # no setting makes the monitoring meaningless (an alarm that cannot fire, a
@@ -143,6 +173,8 @@ def check(spec, bd):
     check_alarms(spec)
     load = L["load_ohm"]
     figs = [check_stream(bd, s) for s in spec["streams"]]
+    for s in spec["streams"]:
+        check_record(L, s)
     n = count_pulses(spec)
     if n > L["pulses_per_run_max"]:
         raise err.LimitRefused("pulses_per_run", n, 1, L["pulses_per_run_max"], "pulses")
@@ -160,6 +192,7 @@ def check(spec, bd):
     acc_max = 0
     last_end = {}
     last_train = {}
+    shared = L.get("outputs_shared", False)
     ps = PulseStream(spec)
     while True:
         nxt = ps.peek()
@@ -169,10 +202,13 @@ def check(spec, bd):
         s = ps.streams[i]
         out = s["out"]
         name = bd.OUTPUTS[out]["name"]
-        if out in last_end and t < last_end[out]:
-            raise err.LimitRefused("pulse_overlap", last_end[out] - t, 0, 0, "us",
+        # A board whose outputs share one stage (outputs_shared) cannot
+        # overlap pulses on different outputs either.
+        k = -1 if shared else out
+        if k in last_end and t < last_end[k]:
+            raise err.LimitRefused("pulse_overlap", last_end[k] - t, 0, 0, "us",
                    {"output": name, "stream": s["label"]})
-        last_end[out] = t + pulse_dur(s)
+        last_end[k] = t + pulse_dur(s)
         if p == 0:
             gap_min = L["outputs"][name]["train_gap_min_us"]
             if out in last_train and t - last_train[out] < gap_min:
