@@ -183,8 +183,14 @@ LIMITS = {
     # (hal.AFE_RING frames) keeps until the loop takes it.
     "record_sweep_samples_max": 400,
     "record_samples_max": 1600,
-    # Recorded channels of one stream (one ADS1299's inputs).
-    "record_channels_max": AMP_CHANNELS,
+    # Recorded channels of one stream: none. The front-end's driver and its
+    # frame ring (about 22 KB, built at the first acquire()) do not fit
+    # beside the firmware in a 100 KB heap, so a recording would run out of
+    # memory mid-run; every record table is refused here instead, until the
+    # firmware is trimmed or the unit moves to a larger part. The unit
+    # stimulates and reads back every pulse (test pulses, validation of its
+    # outputs). The hardware has AMP_CHANNELS inputs.
+    "record_channels_max": 0,
     # Highest record rate (the DRDY handler's pace).
     "record_rate_max_hz": 4000,
     # One H-bridge serves every output: pulses on different outputs must not

@@ -114,7 +114,7 @@ def check_record(L, s):
     rate = r.get("rate_hz")
     hi = L.get("record_channels_max")
     if hi is not None and n_ch > hi:
-        raise err.LimitRefused("record_channels_max", n_ch, 1, hi, "channels", where)
+        raise err.LimitRefused("record_channels_max", n_ch, min(1, hi), hi, "channels", where)
     hi = L.get("record_rate_max_hz")
     if hi is not None and isinstance(rate, (int, float)) and rate > hi:
         raise err.LimitRefused("record_rate_max_hz", rate, 0, hi, "Hz", where)
