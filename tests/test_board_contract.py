@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from mpy import BOTH, FIRMWARE, run_mp_file
 from seq_common import run_image
-from stimbox import build
+from stimbox import build, usbmatch
 from stimbox.errors import BuildError
 from stimfw import hal_api
 
@@ -107,9 +107,10 @@ def test_board_py_declares_what_the_host_reads(board: str) -> None:
     # (stimbox.build.board_arch); a real board names its architecture.
     assert mod.MPY_ARCH in MPY_ARCHS or (board == "sim" and mod.MPY_ARCH is None)
     assert isinstance(mod.LIMITS_PROFILE, str) and mod.LIMITS_PROFILE
-    assert isinstance(mod.USB_IDS, tuple)
-    for ids in mod.USB_IDS:
-        assert len(ids) == 2 and all(isinstance(x, int) and 0 <= x <= 0xFFFF for x in ids)
+    if mod.MPY_ARCH is not None:
+        # A hardware board: found on USB by what its firmware sets
+        # (stimbox.usbmatch), never by the ids all MicroPython boards share.
+        assert usbmatch.problems(getattr(mod, "USB_MATCH", None)) == []
 
 
 @pytest.mark.parametrize("board", BOARDS)
@@ -126,6 +127,7 @@ def test_board_py_declares_what_the_firmware_reads(board: str) -> None:
     mod = board_py(board)
     missing = [n for n in build.BOARD_FIRMWARE_NAMES if not hasattr(mod, n)]
     assert not missing, f"boards/{board}/board.py lacks {missing}"
+    assert build.declaration_problems(mod) == []
     assert mod.LIMITS["profile"] == mod.LIMITS_PROFILE
     names = [o["name"] for o in mod.OUTPUTS]
     assert len(set(names)) == len(names) and set(mod.LIMITS["outputs"]) == set(names)

@@ -1,11 +1,11 @@
 # Raspberry Pi Pico / Pico 2 (RP2040 / RP2350) based unit. Declarations only
-# so far: the host finds such a unit by USB id and knows its architecture.
+# so far: the host finds such a unit by its USB product string and knows its architecture.
 # Its HAL (PIO + DMA pulse timing, DMA-paced ADC) is not written yet, and
 # the build refuses a board without hal.py.
 NAME = "rp2"
 DESCRIPTION = "StimBox on an RP2040/RP2350 controller board"
 MPY_ARCH = "armv6m"  # runs on both; armv7emsp would exclude the RP2040
-USB_IDS = ((0x2E8A, 0x0005),)  # MicroPython's USB CDC on rp2
+USB_MATCH = {"product": "StimBox"}  # the product string the firmware sets
 LIMITS_PROFILE = "rp2-default-v1"
 # No built-in calibrator: a lab's phantom box supplies the recording chain's
 # known signals.

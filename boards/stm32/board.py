@@ -1,11 +1,11 @@
 # STM32 (pyboard-class) unit. Declarations only so far: the host finds such a
-# unit by USB id and knows its architecture. Its HAL (timer output-compare
+# unit by its USB product string and knows its architecture. Its HAL (timer output-compare
 # pulse timing, read_timed_multi acquisition) is not written yet, and the
 # build refuses a board without hal.py.
 NAME = "stm32"
 DESCRIPTION = "StimBox on an STM32F4/F7 controller board"
 MPY_ARCH = "armv7emsp"
-USB_IDS = ((0xF055, 0x9800),)  # MicroPython's USB CDC on pyboard-class boards
+USB_MATCH = {"product": "StimBox"}  # the product string the firmware sets
 LIMITS_PROFILE = "stm32-default-v1"
 # No built-in calibrator: a lab's phantom box supplies the recording chain's
 # known signals.
