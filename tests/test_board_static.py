@@ -206,3 +206,19 @@ def test_board_modules_type_check_against_their_port_stubs(
     assert all(any(e in line for line in probe) for e in PROBE_ERRORS), probe
     assert any(f'module named "{OTHER_PORT[board]}"' in line for line in other), other
     assert errors == {}, "\n".join(line for lines in errors.values() for line in lines)
+
+
+# --- the bring-up guide ----------------------------------------------------------------
+@pytest.mark.parametrize("board", HARDWARE)
+def test_the_bring_up_guide_has_the_board_s_pins_and_declarations(board: str) -> None:
+    text = (ROOT / "docs" / "BRINGUP.md").read_text()
+    mod = build.board_module(board)
+    table = re.search(rf"^### {board}\n\n((?:\|.*\n)+)", text, re.M)
+    assert table, f"docs/BRINGUP.md has no pin table for {board}"
+    rows = re.findall(r"^\| `(\w+)` \| ([^|]+?) \|", table.group(1), re.M)
+    assert dict(rows) == {name: str(pin) for name, pin in mod.PINS.items()}
+    row = re.search(rf"^\| `{board}` \|.*$", text, re.M)
+    assert row, f"docs/BRINGUP.md's boards table has no row for {board}"
+    assert f"`{mod.MPY_ARCH}`" in row.group(0) and f"{mod.HEAP_BYTES // 1024} KB" in row.group(0)
+    for key, value in mod.USB_MATCH.items():
+        assert f"{key} {value!r}" in row.group(0) or f"{key} 0x{value:04X}" in row.group(0)
