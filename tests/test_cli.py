@@ -67,14 +67,6 @@ def test_info_human_output(sim_unit: SimUnit) -> None:
     assert "board  sim" in r.stdout and "(intact)" in r.stdout and "errors: none" in r.stdout
 
 
-def test_a_board_without_a_hal_cannot_be_built() -> None:
-    from stimbox.build import build_image
-    from stimbox.errors import BuildError
-
-    with pytest.raises(BuildError, match="no hal.py"):
-        build_image("rp2")
-
-
 @pytest.mark.parametrize("args,message", [
     (["--stage", "P1:gian_error=0.1"], "output P1: unknown output stage parameter(s) ['gian_error']; known: ["),
     (["--stage", "P9:gain_error=0.1"], "no output 'P9'; outputs: TC, P1, P2, P3, P4, PR, SCS"),
