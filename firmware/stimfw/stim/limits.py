@@ -100,6 +100,32 @@ def check_stream(bd, s):
     return f
 
 
+def check_record(L, s):
+    """A board's recording limits, where its front-end or heap cannot meet
+    every set-up (boards/stm32_pybv11): channels, rate and channel-samples
+    of stream s's record table. A board without the keys has none; the
+    averager checks the table itself against the board's amplifiers."""
+    r = s.get("record")
+    if not isinstance(r, dict):
+        return
+    where = {"stream": s["label"], "key": "record"}
+    chans = r.get("channels")
+    n_ch = len(chans) if isinstance(chans, (list, tuple)) else 0
+    rate = r.get("rate_hz")
+    hi = L.get("record_channels_max")
+    if hi is not None and n_ch > hi:
+        raise err.LimitRefused("record_channels_max", n_ch, 1, hi, "channels", where)
+    hi = L.get("record_rate_max_hz")
+    if hi is not None and isinstance(rate, (int, float)) and rate > hi:
+        raise err.LimitRefused("record_rate_max_hz", rate, 0, hi, "Hz", where)
+    hi = L.get("record_samples_max")
+    ms = r.get("pre_ms", 0), r.get("post_ms", 0)
+    if hi is not None and isinstance(rate, int) and all(isinstance(v, (int, float)) for v in ms):
+        n = n_ch * int((ms[0] + ms[1]) * rate / 1000)
+        if n > hi:
+            raise err.LimitRefused("record_samples_max", n, 0, hi, "channel-samples", where)
+
+
 # Allowed range of each baseline and alarm criterion (record/alarms.py,
 # docs/ALARMS.md): wide enough for every team's practice, narrow enough that
 # no setting makes the monitoring meaningless (an alarm that cannot fire, a
@@ -143,6 +169,8 @@ def check(spec, bd):
     check_alarms(spec)
     load = L["load_ohm"]
     figs = [check_stream(bd, s) for s in spec["streams"]]
+    for s in spec["streams"]:
+        check_record(L, s)
     n = count_pulses(spec)
     if n > L["pulses_per_run_max"]:
         raise err.LimitRefused("pulses_per_run", n, 1, L["pulses_per_run_max"], "pulses")
