@@ -4,7 +4,8 @@ ones below it, so a reader can trust the architecture the paths show.
     link (codec, endpoint, handlers)  ->  stim, amp  ->  record  ->  dsp  ->  core
 
 app.py builds and wires everything, so it may import from any layer;
-hal_api.py (the board contract) sits at the bottom with core."""
+hal_api.py (the board contract) and frontend (the analogue front-end drivers
+that a board's HAL builds) sit at the bottom with core."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 FIRMWARE = Path(__file__).resolve().parents[1] / "firmware"
 PACKAGE = FIRMWARE / "stimfw"
 
-RANK = {"core": 0, "hal_api": 0, "dsp": 1, "record": 2, "stim": 3, "amp": 3, "link": 4, "app": 5}
+RANK = {"core": 0, "hal_api": 0, "frontend": 0, "dsp": 1, "record": 2, "stim": 3, "amp": 3, "link": 4, "app": 5}
 # Board modules (board.py, hal.py) are outside stimfw: only app.py, which
 # builds the HAL, and modules that read the board's declarations may name them.
 
