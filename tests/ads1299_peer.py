@@ -45,6 +45,7 @@ class Device:
         self.z_n = [0] * 8
         self.off_p = 0
         self.off_n = 0
+        self.stuck_regs = ()  # addresses whose writes do not take (a faulty chip)
         self.reset()
 
     def reset(self):
@@ -116,7 +117,9 @@ class Peer:
         self.glitch = 0  # next conversions that shift out a corrupt frame
         self.n = 0  # conversions since START
         self.next_conv = 0
-        self.history = []  # per conversion: (n, codes of every channel)
+        self.history = []  # per conversion: the codes of every channel
+        self.missed = []  # conversions whose DRDY edge the MCU missed
+        self.glitched = []  # conversions shifted out with a corrupt header
         self.irq_calls = 0
         self.irq_alloc = 0  # handler calls that tried to allocate
         self.irq_errors = []
@@ -152,7 +155,10 @@ class Peer:
 
     def _start(self):
         self.running = True
-        self.n = 0
+        self.n = 0  # history, missed and glitched count from this START
+        self.history = []
+        self.missed = []
+        self.glitched = []
         # 9.4.1: the first data after the filter settles (about 4 periods)
         self.next_conv = self.t16 + 4 * self.period16()
 
@@ -164,11 +170,13 @@ class Peer:
         if self.glitch:
             self.glitch -= 1
             self._frame[0] = 0x00
-        self.history.append((self.n, codes))
+            self.glitched.append(self.n)
+        self.history.append(codes)
         self.n += 1
         self.drdy = 0
         if self.miss:
             self.miss -= 1
+            self.missed.append(self.n - 1)
             return
         self._deliver()
 
@@ -279,6 +287,8 @@ class Peer:
             a = (self._cmd[0] & 0x1F) + self._pos
             if a < 0x18 and a not in READ_ONLY:
                 for d in self.devices:  # shared DIN: every device takes it
+                    if a in d.stuck_regs:
+                        continue
                     if a == 0x03:
                         d.regs[a] = (b & 0xFE) | (d.regs[a] & 0x01)
                     else:

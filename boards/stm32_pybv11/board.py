@@ -102,7 +102,7 @@ WATCHDOG_MS = 2000
 MONITOR_RATE_HZ = 250000
 MONITOR_MAX_SAMPLES = 320  # per pulse: 1.28 ms
 MONITOR_PRE_SAMPLES = 4  # 16 us before the scheduled start
-MONITOR_RING_WINDOWS = 9  # a whole 9-pulse train's windows before read-back
+MONITOR_RING_WINDOWS = 2  # the monitor ring holds two longest windows (640 pairs, 2.5 KB)
 
 # --- recording: one ADS1299 on SPI2 -----------------------------------------
 AMP_CHANNELS = 8 * AFE_DEVICES
@@ -176,8 +176,12 @@ LIMITS = {
     # 0.5 KB each on 32 bits: a smaller table than the sim's 16 in a 100 KB heap.
     "baselines_max": 8,
     # --- modality limits: what this board cannot meet, refused at VALIDATE by name
-    # Channel-samples (channels x samples per sweep) of one stream's record
-    # set-up: what DSP_ARENA_BYTES holds, so no set-up reaches the heap.
+    # Samples per channel of one sweep, and channel-samples (channels x
+    # samples) of one stream's record set-up: together what DSP_ARENA_BYTES
+    # holds (3-byte A/B sums of every channel, one channel's sweep buffer),
+    # so no set-up reaches the heap; and a sweep the front-end's ring
+    # (hal.AFE_RING frames) keeps until the loop takes it.
+    "record_sweep_samples_max": 400,
     "record_samples_max": 1600,
     # Recorded channels of one stream (one ADS1299's inputs).
     "record_channels_max": AMP_CHANNELS,

@@ -18,89 +18,91 @@
 # read() turns them into numbers only for the channels a caller asks for.
 import time
 
+from micropython import const
+
 # --- opcodes (9.5.3, SPI Command Definitions) --------------------------------
-WAKEUP = 0x02
-STANDBY = 0x04
-RESET = 0x06
-START = 0x08
-STOP = 0x0A
-RDATAC = 0x10  # read data continuous: the mode after power-up and reset
-SDATAC = 0x11  # stop RDATAC: registers can be read and written again
-RDATA = 0x12   # one frame by command (SDATAC mode)
-RREG = 0x20    # | start address; second byte: count - 1
-WREG = 0x40    # | start address; second byte: count - 1, then the data
+_WAKEUP = const(0x02)
+_STANDBY = const(0x04)
+_RESET = const(0x06)
+_START = const(0x08)
+_STOP = const(0x0A)
+_RDATAC = const(0x10)  # read data continuous: the mode after power-up and reset
+_SDATAC = const(0x11)  # stop RDATAC: registers can be read and written again
+_RDATA = const(0x12)   # one frame by command (SDATAC mode)
+_RREG = const(0x20)    # | start address; second byte: count - 1
+_WREG = const(0x40)    # | start address; second byte: count - 1, then the data
 
 # --- register addresses (9.6, Register Map) ----------------------------------
-ID = 0x00
-CONFIG1 = 0x01
-CONFIG2 = 0x02
-CONFIG3 = 0x03
-LOFF = 0x04
-CH1SET = 0x05  # CH1SET..CH8SET at 0x05..0x0C
-BIAS_SENSP = 0x0D
-BIAS_SENSN = 0x0E
-LOFF_SENSP = 0x0F
-LOFF_SENSN = 0x10
-LOFF_FLIP = 0x11
-LOFF_STATP = 0x12  # read-only: comparator outputs
-LOFF_STATN = 0x13
-GPIO = 0x14
-MISC1 = 0x15
-MISC2 = 0x16
-CONFIG4 = 0x17
-NREGS = 0x18
+_ID = const(0x00)
+_CONFIG1 = const(0x01)
+_CONFIG2 = const(0x02)
+_CONFIG3 = const(0x03)
+_LOFF = const(0x04)
+_CH1SET = const(0x05)  # CH1SET..CH8SET at 0x05..0x0C
+_BIAS_SENSP = const(0x0D)
+_BIAS_SENSN = const(0x0E)
+_LOFF_SENSP = const(0x0F)
+_LOFF_SENSN = const(0x10)
+_LOFF_FLIP = const(0x11)
+_LOFF_STATP = const(0x12)  # read-only: comparator outputs
+_LOFF_STATN = const(0x13)
+_GPIO = const(0x14)
+_MISC1 = const(0x15)
+_MISC2 = const(0x16)
+_CONFIG4 = const(0x17)
+_NREGS = const(0x18)
 
-# ID register (9.6.1.1): REV_ID[7:5] = 001, bit 4 = 1, DEV_ID[3:2] = 11,
+# ID register (9.6 Register Map, ID): REV_ID[7:5] = 001, bit 4 = 1, DEV_ID[3:2] = 11,
 # NU_CH[1:0] = 10 for the 8-channel ADS1299 (01 is the -6, 00 the -4).
 ID_ADS1299 = 0x3E
 
-# CONFIG1 (9.6.1.2): bit 7 and bit 4 must be 1, bit 3 must be 0; bit 6 is
+# CONFIG1 (9.6 Register Map): bit 7 and bit 4 must be 1, bit 3 must be 0; bit 6 is
 # DAISY_EN active low (0 = daisy-chain, 1 = multiple read-back); bit 5 CLK_EN
 # puts the oscillator on the CLK pin (for the second device of a chain);
 # DR[2:0] sets the rate: f_MOD / (2**(DR + 5)) with f_MOD = f_CLK / 4 and
 # f_CLK = 2.048 MHz, from 16 kSPS (DR = 0) to 250 SPS (DR = 6).
-CONFIG1_FIXED = 0x90
-CONFIG1_MULTI_READBACK = 0x40
-CONFIG1_CLK_EN = 0x20
+_CONFIG1_FIXED = const(0x90)
+_CONFIG1_MULTI_READBACK = const(0x40)
+_CONFIG1_CLK_EN = const(0x20)
 RATES_HZ = (250, 500, 1000, 2000, 4000, 8000, 16000)
-# CONFIG2 (9.6.1.3): bits 7:6 must be 1; test signals off.
-CONFIG2_VALUE = 0xC0
-# CONFIG3 (9.6.1.4): PD_REFBUF (bit 7, internal reference on), bits 6:5 must
+# CONFIG2 (9.6): bits 7:6 must be 1; test signals off.
+_CONFIG2_VALUE = const(0xC0)
+# CONFIG3 (9.6): PD_REFBUF (bit 7, internal reference on), bits 6:5 must
 # be 1, BIASREF_INT (bit 3), PD_BIAS (bit 2, bias buffer on); BIAS_STAT (bit
 # 0) is read-only.
-CONFIG3_REF = 0xE0
-CONFIG3_BIAS = 0x0C
-CONFIG3_READ_ONLY = 0x01
-# CHnSET (9.6.1.6): PDn (bit 7), GAINn[2:0] (bits 6:4), SRB2 (bit 3),
+_CONFIG3_REF = const(0xE0)
+_CONFIG3_BIAS = const(0x0C)
+_CONFIG3_READ_ONLY = const(0x01)
+# CHnSET (9.6): PDn (bit 7), GAINn[2:0] (bits 6:4), SRB2 (bit 3),
 # MUXn[2:0] (000 normal electrode input). Reset value 0x61 (gain 24, shorted).
 GAINS = (1, 2, 4, 6, 8, 12, 24)
-# LOFF (9.6.1.5): COMP_TH[2:0] (bits 7:5, 000 = 95 % / 5 %), ILEAD_OFF[1:0]
+# LOFF (9.6): COMP_TH[2:0] (bits 7:5, 000 = 95 % / 5 %), ILEAD_OFF[1:0]
 # (bits 3:2: 6 nA, 24 nA, 6 uA, 24 uA), FLEAD_OFF[1:0] (bits 1:0: 00 DC,
 # 11 AC at f_DR / 4).
 LOFF_CURRENTS_NA = (6, 24, 6000, 24000)
-FLEAD_DC = 0
-FLEAD_AC_FDR4 = 3
-# CONFIG4 (9.6.1.?, address 17h): PD_LOFF_COMP (bit 1) powers the lead-off
+_FLEAD_DC = const(0)
+_FLEAD_AC_FDR4 = const(3)
+# CONFIG4 (9.6, address 17h): PD_LOFF_COMP (bit 1) powers the lead-off
 # comparators; SINGLE_SHOT (bit 3) left 0: continuous conversion.
-CONFIG4_LOFF_COMP = 0x02
+_CONFIG4_LOFF_COMP = const(0x02)
 
-# Internal reference 4.5 V (9.3.1.3.4): one LSB is VREF / (gain * 2**23).
-VREF_UV = 4500000
+# Internal reference 4.5 V (9.3.1.3.4 Reference): one LSB is VREF / (gain * 2**23).
+_VREF_UV = const(4500000)
 # 9.5.1: a frame is 24 status bits (1100 + LOFF_STATP + LOFF_STATN +
 # GPIO[7:4]) then 24 bits per channel, twos complement, MSB first; a
 # daisy chain shifts the second device's frame out after the first's.
-DEVICE_FRAME = 27
-CHANNELS_PER_DEVICE = 8
-STATUS_HEADER = 0xC0
+_DEVICE_FRAME = const(27)
+_CHANNELS_PER_DEVICE = const(8)
+_STATUS_HEADER = const(0xC0)
 
 # Timing (7.6, 9.4.2): commands are decoded in 4 t_CLK (1.96 us at 2.048 MHz)
 # between the bytes of a multi-byte command; after RESET, 18 t_CLK before
 # the next command; a reset pulse of at least 2 t_CLK.
-T_DECODE_US = 2
-T_RESET_US = 10
+_T_DECODE_US = const(2)
+_T_RESET_US = const(10)
 # The internal reference settles before conversions mean anything (10.1,
 # power-up flow): waited once in setup().
-REF_SETTLE_US = 150000
+_REF_SETTLE_US = const(150000)
 
 
 class FrontEndError(Exception):
@@ -136,13 +138,13 @@ class ADS1299:
         self._reset_pin = reset
         self._pwdn = pwdn
         self.devices = devices
-        self.channels = CHANNELS_PER_DEVICE * devices
-        self._flen = DEVICE_FRAME * devices
+        self.channels = _CHANNELS_PER_DEVICE * devices
+        self._flen = _DEVICE_FRAME * devices
         self._ring_n = ring_samples
         self._ring = bytearray(self._flen * ring_samples)
         self._frame = bytearray(self._flen)
         self._cmd = bytearray(1)
-        self._regs = bytearray(NREGS)
+        self._regs = bytearray(_NREGS)
         self._uv_per_lsb = uv_per_lsb
         self._clock = clock if clock is not None else time.ticks_us
         # The IRQ handler as one bound method made here: binding it in the
@@ -180,7 +182,7 @@ class ADS1299:
         self._spi.write(self._cmd)
         self._cs.value(1)
         # 9.5.3: SDATAC, RESET and the like need 4 t_CLK before the next one.
-        time.sleep_us(T_DECODE_US)
+        time.sleep_us(_T_DECODE_US)
 
     def _bytes_out(self, *values):
         # Multi-byte commands one byte at a time, t_SDECODE apart (9.5.3,
@@ -189,14 +191,14 @@ class ADS1299:
         for v in values:
             cmd[0] = v
             self._spi.write(cmd)
-            time.sleep_us(T_DECODE_US)
+            time.sleep_us(_T_DECODE_US)
 
     def write_regs(self, addr, data):
         """WREG: data (a sequence of byte values) from register addr on. In a
         daisy chain every device takes the write (DIN and CS are shared)."""
         self._cs.value(0)
         try:
-            self._bytes_out(WREG | addr, len(data) - 1, *data)
+            self._bytes_out(_WREG | addr, len(data) - 1, *data)
         finally:
             self._cs.value(1)
 
@@ -206,7 +208,7 @@ class ADS1299:
         out = bytearray(n)
         self._cs.value(0)
         try:
-            self._bytes_out(RREG | addr, n - 1)
+            self._bytes_out(_RREG | addr, n - 1)
             self._spi.readinto(out, 0)
         finally:
             self._cs.value(1)
@@ -219,15 +221,15 @@ class ADS1299:
         self.stop()
         if self._reset_pin is not None:
             self._reset_pin.value(0)
-            time.sleep_us(T_RESET_US)
+            time.sleep_us(_T_RESET_US)
             self._reset_pin.value(1)
         else:
-            self._command(RESET)
-        time.sleep_us(T_RESET_US)
-        self._command(SDATAC)
+            self._command(_RESET)
+        time.sleep_us(_T_RESET_US)
+        self._command(_SDATAC)
 
     def check_id(self):
-        got = self.read_regs(ID, 1)[0]
+        got = self.read_regs(_ID, 1)[0]
         if got != ID_ADS1299:
             hint = " (no device answering: SPI wiring, power or PWDN)" if got in (0, 0xFF) else ""
             raise FrontEndError("front-end ID 0x%02x read, 0x%02x (ADS1299, 8 channels) expected%s"
@@ -249,47 +251,47 @@ class ADS1299:
         self.reset()
         self.check_id()
         dr = 6 - RATES_HZ.index(rate_hz)
-        c1 = CONFIG1_FIXED | dr
+        c1 = _CONFIG1_FIXED | dr
         if self.devices == 2:
-            c1 |= CONFIG1_CLK_EN  # the first device clocks the second
+            c1 |= _CONFIG1_CLK_EN  # the first device clocks the second
         else:
-            c1 |= CONFIG1_MULTI_READBACK
-        c3 = CONFIG3_REF | (CONFIG3_BIAS if bias else 0)
+            c1 |= _CONFIG1_MULTI_READBACK
+        c3 = _CONFIG3_REF | (_CONFIG3_BIAS if bias else 0)
         # The reference first, then its settling (10.1).
-        self.write_regs(CONFIG3, (c3,))
-        self._wait_us(REF_SETTLE_US)
+        self.write_regs(_CONFIG3, (c3,))
+        self._wait_us(_REF_SETTLE_US)
         chset = GAINS.index(gain) << 4
         loff_sens = 0xFF if lead_off else 0
         want = self._regs
-        want[CONFIG1] = c1
-        want[CONFIG2] = CONFIG2_VALUE
-        want[CONFIG3] = c3
-        want[LOFF] = (LOFF_CURRENTS_NA.index(6) << 2) | FLEAD_DC
-        for k in range(CHANNELS_PER_DEVICE):
-            want[CH1SET + k] = chset
-        want[BIAS_SENSP] = want[BIAS_SENSN] = 0xFF if bias else 0
-        want[LOFF_SENSP] = want[LOFF_SENSN] = loff_sens
-        want[LOFF_FLIP] = 0
-        want[MISC1] = 0
-        want[MISC2] = 0
-        want[CONFIG4] = CONFIG4_LOFF_COMP if lead_off else 0
-        self.write_regs(CONFIG1, want[CONFIG1:LOFF_STATP])
-        self.write_regs(MISC1, want[MISC1:NREGS])
+        want[_CONFIG1] = c1
+        want[_CONFIG2] = _CONFIG2_VALUE
+        want[_CONFIG3] = c3
+        want[_LOFF] = (LOFF_CURRENTS_NA.index(6) << 2) | _FLEAD_DC
+        for k in range(_CHANNELS_PER_DEVICE):
+            want[_CH1SET + k] = chset
+        want[_BIAS_SENSP] = want[_BIAS_SENSN] = 0xFF if bias else 0
+        want[_LOFF_SENSP] = want[_LOFF_SENSN] = loff_sens
+        want[_LOFF_FLIP] = 0
+        want[_MISC1] = 0
+        want[_MISC2] = 0
+        want[_CONFIG4] = _CONFIG4_LOFF_COMP if lead_off else 0
+        self.write_regs(_CONFIG1, want[_CONFIG1:_LOFF_STATP])
+        self.write_regs(_MISC1, want[_MISC1:_NREGS])
         self._verify()
         self.rate_hz = rate_hz
         self.gain = gain
-        self._loff_byte = want[LOFF]
+        self._loff_byte = want[_LOFF]
         self._period16 = 16000000 // rate_hz
         self._scale()
         self._probe_chain()
 
     def _verify(self):
-        got = self.read_regs(0, NREGS)
+        got = self.read_regs(0, _NREGS)
         want = self._regs
-        for a in range(CONFIG1, NREGS):
-            if a in (LOFF_STATP, LOFF_STATN, GPIO):
+        for a in range(_CONFIG1, _NREGS):
+            if a in (_LOFF_STATP, _LOFF_STATN, _GPIO):
                 continue  # status and pin states, not configuration
-            mask = 0xFF & ~CONFIG3_READ_ONLY if a == CONFIG3 else 0xFF
+            mask = 0xFF & ~_CONFIG3_READ_ONLY if a == _CONFIG3 else 0xFF
             if (got[a] ^ want[a]) & mask:
                 raise FrontEndError("front-end register 0x%02x reads 0x%02x, 0x%02x written"
                                     % (a, got[a], want[a]))
@@ -302,7 +304,7 @@ class ADS1299:
         try:
             self._wait_drdy_low(self._first_frame_us())
             self._cs.value(0)
-            self._cmd[0] = RDATA
+            self._cmd[0] = _RDATA
             self._spi.write(self._cmd)
             self._spi.readinto(self._frame, 0)
             self._cs.value(1)
@@ -310,11 +312,11 @@ class ADS1299:
             self._stop_conversions()
         f = self._frame
         for d in range(self.devices):
-            h = f[d * DEVICE_FRAME] & 0xF0
-            if h != STATUS_HEADER:
+            h = f[d * _DEVICE_FRAME] & 0xF0
+            if h != _STATUS_HEADER:
                 raise FrontEndError("front-end device %d of %d: status header 0x%x read, 0x%x "
                                     "expected (daisy chain: DOUT2 to DAISY_IN1, CONFIG1 DAISY_EN)"
-                                    % (d + 1, self.devices, h >> 4, STATUS_HEADER >> 4))
+                                    % (d + 1, self.devices, h >> 4, _STATUS_HEADER >> 4))
 
     def _first_frame_us(self):
         # 9.4.1: the first DRDY after START comes after the digital filter
@@ -338,13 +340,13 @@ class ADS1299:
         if self._start_pin is not None:
             self._start_pin.value(1)
         else:
-            self._command(START)
+            self._command(_START)
 
     def _stop_conversions(self):
         if self._start_pin is not None:
             self._start_pin.value(0)
         else:
-            self._command(STOP)
+            self._command(_STOP)
 
     def _scale(self):
         # int16 at uv_per_lsb from 24-bit codes with small ints only (31-bit
@@ -367,7 +369,7 @@ class ADS1299:
 
     def lsb_uv(self):
         """Microvolts per 24-bit code at the set gain: VREF / (gain * 2**23)."""
-        return VREF_UV / (self.gain * 8388608)
+        return _VREF_UV / (self.gain * 8388608)
 
     # --- streaming -----------------------------------------------------------
     def start(self):
@@ -383,7 +385,7 @@ class ADS1299:
         # and d * 16 below stays a small int.
         self._gap_us = (self._ring_n * self._period16) >> 4
         self._running = True
-        self._command(RDATAC)
+        self._command(_RDATAC)
         self._drdy.irq(handler=self._handler, trigger=self._drdy.IRQ_FALLING, hard=True)
         self._start_conversions()
 
@@ -394,7 +396,7 @@ class ADS1299:
         self._running = False
         self._drdy.irq(handler=None)
         self._stop_conversions()
-        self._command(SDATAC)
+        self._command(_SDATAC)
 
     def on_drdy(self, pin):
         """DRDY fell: one frame (status and channels of every device) into
@@ -409,8 +411,8 @@ class ADS1299:
         self._cs.value(0)
         self._spi.readinto(f, 0)
         self._cs.value(1)
-        if (f[0] & 0xF0) != STATUS_HEADER or (
-                self.devices == 2 and (f[DEVICE_FRAME] & 0xF0) != STATUS_HEADER):
+        if (f[0] & 0xF0) != _STATUS_HEADER or (
+                self.devices == 2 and (f[_DEVICE_FRAME] & 0xF0) != _STATUS_HEADER):
             # Not a frame (a glitch, a chip that reset): dropped, and the
             # gap it leaves is counted as lost with the next good one.
             self.bad_frames += 1
@@ -478,8 +480,9 @@ class ADS1299:
         From frame index start, or where the last read() stopped; as many
         frames as buf holds and the ring has. Returns frames per channel and
         moves the read position after them. A start the ring has already
-        overwritten moves to its oldest frame (counted in overruns).
-        Allocates nothing."""
+        overwritten moves to its oldest frame, and frames DRDY overwrites
+        while they are being copied are counted too (overruns). Allocates
+        nothing."""
         nch = len(channels)
         total = self.channels
         j = 0
@@ -515,7 +518,7 @@ class ADS1299:
             j = 0
             while j < nch:
                 ch = channels[j]
-                o = base + (ch >> 3) * DEVICE_FRAME + 3 + (ch & 7) * 3
+                o = base + (ch >> 3) * _DEVICE_FRAME + 3 + (ch & 7) * 3
                 v = (ring[o] << 16) | (ring[o + 1] << 8) | ring[o + 2]
                 if v & 0x800000:
                     v -= 0x1000000
@@ -529,6 +532,11 @@ class ADS1299:
                 w += 1
                 j += 1
             i += 1
+        # DRDY went on meanwhile: the frames it rewrote under the copy (the
+        # oldest ones) are counted; a caller keeps well clear of the oldest.
+        late = self.count - ring_n + 1 - pos
+        if late > 0:
+            self.overruns += late if late < n else n
         self._rpos = pos + n
         return n
 
@@ -543,7 +551,7 @@ class ADS1299:
         base = ((self.count - 1) % self._ring_n) * self._flen
         p = n = 0
         for d in range(self.devices):
-            o = base + d * DEVICE_FRAME
+            o = base + d * _DEVICE_FRAME
             b0, b1, b2 = ring[o], ring[o + 1], ring[o + 2]
             p |= (((b0 & 0x0F) << 4) | (b1 >> 4)) << (8 * d)
             n |= (((b1 & 0x0F) << 4) | (b2 >> 4)) << (8 * d)
@@ -555,7 +563,8 @@ class ADS1299:
         with current_na (9.3.2.4.3) drives +-I through them; the square wave
         it leaves in the channel has amplitude I * Z. Stops streaming,
         measures over frames frames, restores DC lead-off and restarts if it
-        was running. Allocates (not a hot path)."""
+        was running (frame indices then count from 0 again). Allocates (not
+        a hot path)."""
         if current_na not in LOFF_CURRENTS_NA:
             raise ValueError("front-end lead-off current %r nA: one of %r"
                              % (current_na, LOFF_CURRENTS_NA))
@@ -565,7 +574,7 @@ class ADS1299:
         self.stop()
         saved = self._uv_per_lsb
         try:
-            self.write_regs(LOFF, ((LOFF_CURRENTS_NA.index(current_na) << 2) | FLEAD_AC_FDR4,))
+            self.write_regs(_LOFF, ((LOFF_CURRENTS_NA.index(current_na) << 2) | _FLEAD_AC_FDR4,))
             self._uv_per_lsb = None
             self.start()
             skip = 8  # the filter settles on the excitation
@@ -582,7 +591,7 @@ class ADS1299:
             self.stop()
         finally:
             self._uv_per_lsb = saved
-            self.write_regs(LOFF, (self._loff_byte,))
+            self.write_regs(_LOFF, (self._loff_byte,))
         if was:
             self.start()
         return amp_uv / (current_na * 1e-3)  # uV / nA * 1e-3 -> ohms

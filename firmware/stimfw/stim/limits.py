@@ -102,8 +102,8 @@ def check_stream(bd, s):
 
 def check_record(L, s):
     """A board's recording limits, where its front-end or heap cannot meet
-    every set-up (boards/stm32_pybv11): channels, rate and channel-samples
-    of stream s's record table. A board without the keys has none; the
+    every set-up (boards/stm32_pybv11): channels, rate, samples per sweep
+    and channel-samples of stream s's record table. A board without the keys has none; the
     averager checks the table itself against the board's amplifiers."""
     r = s.get("record")
     if not isinstance(r, dict):
@@ -118,12 +118,16 @@ def check_record(L, s):
     hi = L.get("record_rate_max_hz")
     if hi is not None and isinstance(rate, (int, float)) and rate > hi:
         raise err.LimitRefused("record_rate_max_hz", rate, 0, hi, "Hz", where)
-    hi = L.get("record_samples_max")
     ms = r.get("pre_ms", 0), r.get("post_ms", 0)
-    if hi is not None and isinstance(rate, int) and all(isinstance(v, (int, float)) for v in ms):
-        n = n_ch * int((ms[0] + ms[1]) * rate / 1000)
-        if n > hi:
-            raise err.LimitRefused("record_samples_max", n, 0, hi, "channel-samples", where)
+    if not isinstance(rate, int) or not all(isinstance(v, (int, float)) for v in ms):
+        return
+    n = int(ms[0] * rate / 1000) + int(ms[1] * rate / 1000)  # as the averager counts them
+    hi = L.get("record_sweep_samples_max")
+    if hi is not None and n > hi:
+        raise err.LimitRefused("record_sweep_samples_max", n, 0, hi, "samples", where)
+    hi = L.get("record_samples_max")
+    if hi is not None and n * n_ch > hi:
+        raise err.LimitRefused("record_samples_max", n * n_ch, 0, hi, "channel-samples", where)
 
 
 # Allowed range of each baseline and alarm criterion (record/alarms.py,
