@@ -215,6 +215,18 @@ def test_board_modules_type_check_against_their_port_stubs(
     assert errors == {}, "\n".join(line for lines in errors.values() for line in lines)
 
 
+@pytest.mark.parametrize("board", HARDWARE)
+def test_the_board_has_validation_tolerances_within_what_its_firmware_flags(board: str) -> None:
+    from stimbox.validation import tolerances
+
+    tol, limits = tolerances.load(board), build.board_module(board).LIMITS
+    assert tol.board == board
+    # validate judges tighter than the unit's own per-pulse flags, or a unit
+    # that flags pulses could pass.
+    assert tol["width"].value < limits["width_tol_us"] and tol["onset"].value < limits["timing_tol_us"]
+    assert tol["amplitude"].value < limits["amp_tol_pct"]
+
+
 # --- the bring-up guide ----------------------------------------------------------------
 @pytest.mark.parametrize("board", HARDWARE)
 def test_the_bring_up_guide_has_the_board_s_pins_and_declarations(board: str) -> None:
