@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
-from mpy import BOTH, FIRMWARE, run_mp_file
+from mpy import BOTH, FIRMWARE, MCU_HEAP, run_mp_file
 from seq_common import run_image
 from stimbox import build, usbmatch
 from stimbox.errors import BuildError
@@ -220,9 +220,19 @@ def test_signature_check_catches_incompatible_overrides() -> None:
 
 # --- under MicroPython ----------------------------------------------------------
 def device_check(runtime: str, board: str | None) -> dict:
-    paths = (FIRMWARE, build.BOARDS_DIR / board) if board else (FIRMWARE,)
+    paths: tuple[Path, ...] = (FIRMWARE, build.BOARDS_DIR / board) if board else (FIRMWARE,)
+    # A board's port modules (pyb, machine, ...) come from its test fakes,
+    # tests/fakes/<port>port, where it has them (stm32_pybv11: stm32port).
+    fakes = ROOT / "tests" / "fakes" / (str(board).split("_")[0] + "port")
+    heap = MCU_HEAP
+    if board and fakes.is_dir():
+        paths += (fakes,)
+        # Compiled from source with the fakes beside it, the HAL needs more
+        # than a board's heap; this is a check of names and signatures (the
+        # board's own test measures its heap with the firmware in ROMFS).
+        heap = "256k"
     calls = {n: len(s.parameters) - 1 for n, s in SIGS.items()}
-    out = run_mp_file("device/contract_check.py", runtime=runtime, paths=paths,
+    out = run_mp_file("device/contract_check.py", runtime=runtime, paths=paths, heap=heap,
                       data={"calls": calls, "board": board is not None})
     return json.loads(out.strip().splitlines()[-1])
 

@@ -177,6 +177,11 @@ HEAP_CASES = [
     (_ssep(9, 2000, 50), "record_channels_max"),
     ({"type": "tcmep", "out": "TC", "amp_mv": 500000, "width_us": 75, "pulses": 5,
       "isi_us": 2000, "count": 3, "rate_hz": 0.5}, "amplitude"),
+    # Both median nerves at once: one bridge serves every output.
+    ({"type": "ssep", "count": 10, "rate_hz": 4.7, "sites": [
+        {"site": "l_median", "out": "P1", "amp_ua": 20000, "width_us": 200},
+        {"site": "r_median", "out": "P2", "amp_ua": 20000, "width_us": 200, "offset_us": 0}]},
+     "pulse_overlap"),
 ]
 
 
@@ -258,3 +263,22 @@ def test_the_fakes_follow_the_port_stubs() -> None:
         stub_methods = {f.name for f in stub_classes[name].body if isinstance(f, ast.FunctionDef)}
         fake_methods = {f.name for f in fake_pyb[name].body if isinstance(f, ast.FunctionDef)}
         assert fake_methods - {"drive"} <= stub_methods, name  # drive(): the test's side
+
+
+@pytest.mark.parametrize("runtime", BOTH)
+def test_acquire_reads_the_window_from_the_front_end_ring(runtime: str) -> None:
+    # The ADS1299 peer model behind SPI2 (tests/ads1299_peer.py), its clock
+    # the timeline clock; channel c sees (c + 1) uV times the conversion
+    # number. acquire() waits for the window and returns its frames.
+    out = run_mp_file("device/stm32_hal.py", paths=(FIRMWARE, ROOT / "tests") + PATHS[1:],
+                      data={"case": "acquire", "channels": [0, 2], "samples": 40, "rate": 4000},
+                      runtime=runtime, heap="512k")
+    r = json.loads(out.strip().splitlines()[-1])
+    assert (r["n"], r["rate"], r["lost"], r["irq_alloc"]) == (40, 4000, 0, 0)
+    assert r["count"] >= r["first"] + 40  # the window was sampled before it returned
+    lsb = BOARD.AMP_UV_PER_LSB
+    for i in range(40):
+        n = r["first"] + i
+        assert abs(r["buf"][2 * i] - n / lsb) <= 1
+        assert abs(r["buf"][2 * i + 1] - 3 * n / lsb) <= 1
+    assert r["imp"]

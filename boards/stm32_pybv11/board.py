@@ -187,6 +187,9 @@ LIMITS = {
     "record_channels_max": AMP_CHANNELS,
     # Highest record rate (the DRDY handler's pace).
     "record_rate_max_hz": 4000,
+    # One H-bridge serves every output: pulses on different outputs must not
+    # overlap either (pulse_overlap).
+    "outputs_shared": True,
 }
 
 # --- the journal: a 96 KB file on the internal flash's FAT ----------------------

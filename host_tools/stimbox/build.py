@@ -122,9 +122,11 @@ def device_sources(board: str) -> list[tuple[Path, str]]:
     for src in sorted(STIMFW_DIR.rglob("*.py")):
         out.append((src, "stimfw/" + src.relative_to(STIMFW_DIR).as_posix()))
     # A board's top-level modules go onto the device; its subfolders (the
-    # simulator's host side) do not.
+    # simulator's host side) and its MicroPython freeze manifest (a build
+    # file) do not.
     for src in sorted((BOARDS_DIR / board).glob("*.py")):
-        out.append((src, src.name))
+        if src.name != "manifest.py":
+            out.append((src, src.name))
     return out
 
 

@@ -171,6 +171,39 @@ elif case == "count":
     h.fire(tl, 20000)
     play(h, hal)
     out.update({"first": first, "after": h.fired_count(), "bkp": regs[stm.RTC + stm.RTC_BKP0R] & 0xFFFF})
+elif case == "acquire":
+    # The ADS1299 peer model (tests/ads1299_peer.py) behind SPI2, its
+    # virtual clock as the timeline clock; each channel sees a ramp of
+    # (ch + 1) uV per conversion.
+    import ads1299_peer
+
+    p = ads1299_peer.Peer()
+    p.devices[0].signal = lambda ch, n: (ch + 1) * 1000 * (n % 1000)
+    roles = {board.PINS["AFE_CS"]: "cs", board.PINS["AFE_DRDY"]: "drdy",
+             board.PINS["AFE_START"]: "start", board.PINS["AFE_RESET"]: "reset"}
+
+    class PeerBus(machine.Pin):
+        # machine.Pin and machine.SPI as the HAL makes them for the
+        # front-end: the peer's pins and bus.
+        def __new__(cls, id, *a, **k):
+            pin = ads1299_peer.PeerPin(p, roles[id])
+            if k.get("value") is not None:
+                pin.value(k["value"])
+            return pin
+
+    machine.Pin = PeerBus
+    machine.SPI = lambda *a, **k: ads1299_peer.PeerSPI(p)
+    time.source(p.clock)
+    hal, h = make_hal()
+    chans = cfg["channels"]
+    buf = array("h", bytes(2 * len(chans) * cfg["samples"]))
+    h.acquire(time.ticks_us(), cfg["rate"], chans, buf)  # starts the front-end
+    t0 = time.ticks_us()
+    n = h.acquire(t0, cfg["rate"], chans, buf)
+    afe = h._afe
+    out.update({"n": n, "buf": list(buf), "first": afe.index_at(t0), "count": afe.count,
+                "lost": afe.lost, "rate": afe.rate_hz, "uv_per_lsb": board.AMP_UV_PER_LSB,
+                "irq_alloc": p.irq_alloc, "imp": h.impedance("CH2") >= 0})
 elif case == "reset_cause":
     got = []
     for c, tagged in cfg["causes"]:

@@ -192,6 +192,7 @@ def check(spec, bd):
     acc_max = 0
     last_end = {}
     last_train = {}
+    shared = L.get("outputs_shared", False)
     ps = PulseStream(spec)
     while True:
         nxt = ps.peek()
@@ -201,10 +202,13 @@ def check(spec, bd):
         s = ps.streams[i]
         out = s["out"]
         name = bd.OUTPUTS[out]["name"]
-        if out in last_end and t < last_end[out]:
-            raise err.LimitRefused("pulse_overlap", last_end[out] - t, 0, 0, "us",
+        # A board whose outputs share one stage (outputs_shared) cannot
+        # overlap pulses on different outputs either.
+        k = -1 if shared else out
+        if k in last_end and t < last_end[k]:
+            raise err.LimitRefused("pulse_overlap", last_end[k] - t, 0, 0, "us",
                    {"output": name, "stream": s["label"]})
-        last_end[out] = t + pulse_dur(s)
+        last_end[k] = t + pulse_dur(s)
         if p == 0:
             gap_min = L["outputs"][name]["train_gap_min_us"]
             if out in last_train and t - last_train[out] < gap_min:

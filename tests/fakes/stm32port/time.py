@@ -15,11 +15,20 @@ def thaw():
     _frozen[0] = None
 
 
+def source(fn):
+    """ticks_us() from fn (a peer model's virtual clock), or None: real."""
+    _frozen[0] = fn
+
+
 def ticks_us():
     t = _frozen[0]
-    return utime.ticks_us() if t is None else t
+    if t is None:
+        return utime.ticks_us()
+    return t if isinstance(t, int) else t()
 
 
 def ticks_ms():
     t = _frozen[0]
-    return utime.ticks_ms() if t is None else t // 1000
+    if t is None:
+        return utime.ticks_ms()
+    return (t if isinstance(t, int) else t()) // 1000
