@@ -18,6 +18,7 @@ F_MOD_HZ = 512000  # f_CLK 2.048 MHz / 4 (9.6.1.2, CONFIG1 DR)
 VREF_UV = 4500000
 GAINS = (1, 2, 4, 6, 8, 12, 24)
 LOFF_NA = (6, 24, 6000, 24000)
+T_POR_US = 128000  # 2**18 t_CLK at 2.048 MHz
 
 RESET_VALUES = {
     0x01: 0x96, 0x02: 0xC0, 0x03: 0x60, 0x04: 0x00,
@@ -107,7 +108,8 @@ class Peer:
         self.rdatac = True  # 9.5.3: RDATAC is the mode after power-up
         self.running = False
         self.start_pin = 0
-        self.powered = True
+        self.powered = True  # PWDN tied high; wire() with a PWDN pin starts it low
+        self.t_power = None  # clock() when PWDN last went high
         self.selected = False
         self.drdy = 1
         self.handler = None
@@ -118,6 +120,7 @@ class Peer:
         self.n = 0  # conversions since START
         self.next_conv = 0
         self.history = []  # per conversion: the codes of every channel
+        self.times = []
         self.missed = []  # conversions whose DRDY edge the MCU missed
         self.glitched = []  # conversions shifted out with a corrupt header
         self.irq_calls = 0
@@ -157,6 +160,7 @@ class Peer:
         self.running = True
         self.n = 0  # history, missed and glitched count from this START
         self.history = []
+        self.times = []  # us on clock() of each conversion
         self.missed = []
         self.glitched = []
         # 9.4.1: the first data after the filter settles (about 4 periods)
@@ -172,6 +176,7 @@ class Peer:
             self._frame[0] = 0x00
             self.glitched.append(self.n)
         self.history.append(codes)
+        self.times.append(self.t16 >> 4)
         self.n += 1
         self.drdy = 0
         if self.miss:
@@ -221,9 +226,10 @@ class Peer:
             if v == 0:
                 self._reset()
         elif name == "pwdn":
-            self.powered = bool(v)
-            if v:
+            if v and not self.powered:
                 self._reset()
+                self.t_power = self.t16 >> 4
+            self.powered = bool(v)
 
     def _reset(self):
         for d in self.devices:
@@ -249,6 +255,8 @@ class Peer:
         """One byte on DIN while CS is low; returns the byte on DOUT."""
         if not self.selected or not self.powered:
             return 0
+        if self.t_power is not None and (self.t16 >> 4) - self.t_power < T_POR_US:
+            return 0  # 10.1: not ready until t_POR after power-up
         r = 0
         data = self._data
         if data is not None:
@@ -394,5 +402,7 @@ class PeerSPI:
 def wire(devices=1, dev_ids=None, pins=("start", "reset", "pwdn")):
     """A peer and the driver's bus: (peer, spi, cs, drdy, {pin name: Pin})."""
     peer = Peer(devices, dev_ids)
+    if "pwdn" in pins:
+        peer.powered = False  # the MCU pin starts low: the chip is powered down
     extra = {name: PeerPin(peer, name) for name in pins}
     return peer, PeerSPI(peer), PeerPin(peer, "cs"), PeerPin(peer, "drdy"), extra

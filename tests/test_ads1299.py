@@ -375,3 +375,34 @@ print(json.dumps({"n": n, "before": before, "after": fe.count, "overruns": fe.ov
     assert 0 < late < 15 and r["overruns"] == late
     for i in range(late, 15):  # the rest are the frames the chip converted
         assert r["out"][i * 4:(i + 1) * 4] == r["codes"][i][:4]
+
+
+@pytest.mark.parametrize("runtime", BOTH)
+def test_a_window_from_a_time_before_the_trigger_as_a_hal_acquires_it(runtime: str) -> None:
+    # Hal.acquire(t0_us, ...): the frame index of t0 on the driver's clock,
+    # wait for the window, read it. t0 lies 5 ms before "now" (pre-trigger).
+    r = device("""
+peer, fe = make(ring_samples=256, uv_per_lsb=0.125)
+peer.devices[0].signal = noise
+fe.setup(2000, 24)
+fe.start()
+fe.wait(40, 100)
+t0 = peer.clock() - 5000
+i0 = fe.index_at(t0)
+fe.wait(i0 + 50, 100)
+buf = array('h', bytes(2 * 2 * 50))
+n = locked_read(fe, buf, (2, 7), i0)
+r = irq_health(peer)
+r.update({"t0": t0, "i0": i0, "n": n, "out": list(buf), "times": peer.times, "codes": peer.history,
+          "lost": fe.lost})
+print(json.dumps(r))
+""", runtime)
+    assert_irqs_clean(r)
+    assert r["n"] == 50 and r["lost"] == 0
+    i0 = r["i0"]
+    # the frame whose conversion came nearest t0 (500 us periods)
+    assert abs(r["times"][i0] - r["t0"]) <= 250
+    lsb = lsb_uv(24)
+    for i in range(50):
+        for c, ch in enumerate((2, 7)):
+            assert abs(r["out"][2 * i + c] - r["codes"][i0 + i][ch] * lsb / 0.125) <= 0.6

@@ -9,6 +9,7 @@ tables runs a protocol's set-up in the board's heap on the 32-bit runtime."""
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import sys
@@ -136,6 +137,11 @@ def test_abort_stops_the_machine_drops_gates_and_enable_and_outputs_off_repeats(
 
 
 @pytest.mark.parametrize("runtime", BOTH)
+def test_fire_done_waits_for_the_stream_then_drops_the_enable(runtime: str) -> None:
+    assert device("played", runtime, TCMEP) == [[False, 1], [False, 1], [True, 0]]
+
+
+@pytest.mark.parametrize("runtime", BOTH)
 def test_fired_count_is_the_hardware_counter_kept_across_a_reset(runtime: str) -> None:
     r = device("count", runtime)
     assert r["fresh"] == 0
@@ -146,6 +152,7 @@ def test_fired_count_is_the_hardware_counter_kept_across_a_reset(runtime: str) -
     assert m["read"] == r["ctr_addr"] and m["running"] and m["inc"] == [0, 0]
     assert m["count"] >> 28 == 1 and m["treq"] == 0x3B
     assert r["cause"] == ["watchdog", None]
+    assert r["soft"] == [9, ["soft", None]]
 
 
 @pytest.mark.parametrize("runtime", BOTH)
@@ -207,8 +214,9 @@ def test_safety_inputs_watchdog_and_reset_cause(runtime: str) -> None:
     assert r["wdt"] == [BOARD.WATCHDOG_MS, 2, False]
     assert r["power_on"] == ["power_on", None] and r["watchdog"] == ["watchdog", None]
     assert r["reset"] == "machine.soft_reset"
+    # A soft reset leaves the chip's reset reason stale; the HAL tells.
     assert r["after_reset"] == ["soft", None]
-    assert r["next_boot"] == ["watchdog", None]  # the soft mark is read once
+    assert r["next_boot"] == ["power_on", None]
     assert r["sim"] == "Unsupported"
 
 
@@ -268,3 +276,76 @@ def test_firmware_with_this_board_runs_a_protocol_in_its_heap(tmp_path: Path) ->
           f"{r['app_free']} after, {r['run_free']} with a run set up", file=sys.stderr)
     assert r["state"] == "STIMULATING" and r["fires"] >= 1
     assert r["run_free"] > 32 * 1024
+
+
+# --- the stand-ins follow the port's stubs -------------------------------------------
+STUB_PACKAGE = "micropython-rp2-rpi-pico2-stubs"
+FAKED = {
+    "machine": {"Pin": ("__init__", "init", "value", "irq", "on", "off"), "ADC": ("__init__", "read_u16"),
+                "WDT": ("__init__", "feed"), "SPI": ("__init__", "init", "read", "readinto", "write",
+                                                      "write_readinto", "deinit"),
+                None: ("reset_cause", "soft_reset", "reset", "disable_irq", "enable_irq", "idle",
+                       "freq", "unique_id")},
+    "rp2": {"PIO": ("__init__", "state_machine", "add_program", "remove_program", "irq"),
+            "StateMachine": ("__init__", "init", "active", "restart", "exec", "put", "get",
+                             "tx_fifo", "rx_fifo", "irq"),
+            "DMA": ("__init__", "config", "pack_ctrl", "unpack_ctrl", "active", "close", "irq"),
+            "DMATimer": ("__init__", "close"), None: ("asm_pio", "asm_pio_encode")},
+}
+
+
+def _stub_file(module: str) -> Path | None:
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution(STUB_PACKAGE)
+    except metadata.PackageNotFoundError:
+        return None
+    for f in dist.files or ():
+        if str(f) in (f"{module}.pyi", f"{module}/__init__.pyi"):
+            return Path(str(dist.locate_file(f)))
+    return None
+
+
+def _functions(tree: ast.Module, cls: str | None) -> dict[str, list[ast.FunctionDef]]:
+    body = tree.body
+    if cls is not None:
+        node = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls)
+        body = node.body
+    out: dict[str, list[ast.FunctionDef]] = {}
+    for n in body:
+        if isinstance(n, ast.FunctionDef):
+            out.setdefault(n.name, []).append(n)
+    return out
+
+
+def _params(fn: ast.FunctionDef) -> tuple[list[str], set[str], bool]:
+    a = fn.args
+    pos = [p.arg for p in a.posonlyargs + a.args if p.arg != "self"]
+    return pos, {p.arg for p in a.kwonlyargs}, a.kwarg is not None
+
+
+@pytest.mark.parametrize("module", sorted(FAKED))
+def test_the_stand_ins_take_the_stub_signatures(module: str) -> None:
+    stub = _stub_file(module)
+    if stub is None:
+        pytest.skip(f"{STUB_PACKAGE} is not installed (pip install '.[test]')")
+    stub_tree = ast.parse(stub.read_text())
+    fake_tree = ast.parse((FAKES / f"{module}.py").read_text())
+    problems = []
+    for cls, names in FAKED[module].items():
+        stubs, fakes = _functions(stub_tree, cls), _functions(fake_tree, cls)
+        for name in names:
+            where = f"{module}.{cls + '.' if cls else ''}{name}"
+            assert name in stubs, f"{where} is not in the stubs"
+            fpos, fkw, fany = _params(fakes[name][0])
+            # Every form the stubs allow (overloads included) is accepted,
+            # with the stubs' parameter names.
+            for form in stubs[name]:
+                spos, skw, _ = _params(form)
+                if fpos[: len(spos)] != spos:
+                    problems.append(f"{where}: positional {fpos}, stubs {spos}")
+                missing = skw - fkw - set(fpos)
+                if missing and not fany:
+                    problems.append(f"{where}: lacks keywords {sorted(missing)}")
+    assert not problems, "\n".join(problems)

@@ -13,12 +13,14 @@ import importlib.util
 import json
 from array import array
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mpy import BOTH, FIRMWARE, ROOT, run_mp
 from seq_common import BOARD
 from stimfw.stim import compiler, limits, protocol
@@ -59,13 +61,16 @@ def test_opcodes_and_settings_are_what_pioasm_assembles_from_stim_pio() -> None:
     assert kw["out_pin_count"] == sp.GATE_PINS and kw["out_shift_right"] and not kw["auto_pull"]
     assert kw["fifo_type"] == "tx"
     # The form rp2 loads: as @rp2.asm_pio(out_init=(PIO.OUT_LOW,) * 2,
-    # out_shiftdir=PIO.SHIFT_RIGHT, fifo_join=PIO.JOIN_TX) would build it.
+    # set_init=(PIO.OUT_LOW,) * 2, out_shiftdir=PIO.SHIFT_RIGHT,
+    # fifo_join=PIO.JOIN_TX) would build it.
     data, off0, off1, execctrl, shiftctrl, out_init, set_init, sideset_init = sp.PROGRAM
     assert data.typecode == "H" and tuple(data) == want and (off0, off1) == (-1, -1)
     assert execctrl == kw["wrap"] << 12 | kw["wrap_target"] << 7
     assert shiftctrl == 1 << 30 | 1 << 19
-    assert out_init == (2,) * sp.GATE_PINS and set_init is None and sideset_init is None
+    assert out_init == set_init == (2,) * sp.GATE_PINS and sideset_init is None
     assert sp.GATES_OFF_INSTR == pioasm.assemble("mov pins, null")[0]
+    assert sp.PULL_NOBLOCK_INSTR == pioasm.assemble("pull noblock")[0]
+    assert sp.OPCODES[sp.LATCHED_ADDR] == sp.LATCHED_ADDR  # stop: jmp stop
 
 
 # --- the emulated state machine, fed as the DMA feeds it ------------------------
@@ -76,11 +81,13 @@ class Run:
     states: list[Any]  # emulator state after each emulated cycle, when kept
 
 
-def _run(words: list[int], cycles: int, enable: Callable[[int], bool] = lambda c: True,
-         dma_words: int | None = None, compress: bool = True, keep: bool = False) -> Run:
+def _run(words: list[int], cycles: int, low: tuple[int, int] | None = None,
+         dma_words: int | None = None, compress: bool = True, keep: bool = False,
+         state0: Any = None) -> Run:
     """Emulate the program from reset for `cycles` PIO cycles. A DMA keeps the
     TX FIFO topped up from words (stopping after dma_words, as an aborted DMA
-    does); enable(cycle) is the ENABLE pin.
+    does); ENABLE is high but for the cycles low = (first, end). state0: the state to start from
+    instead of reset, its FIFO already holding the stream's first words.
 
     With compress, the long `hold`/`tick` loop of a segment jumps ahead by
     whole passes (each pass: jmp pin, jmp y--; nothing but Y changes while
@@ -90,13 +97,13 @@ def _run(words: list[int], cycles: int, enable: Callable[[int], bool] = lambda c
 
     feed = words[: len(words) if dma_words is None else dma_words]
     fed = min(FIFO_DEPTH, len(feed))
-    state = State(pin_directions=GATES, transmit_fifo=deque(feed[:fed]))
+    state = state0 or State(pin_directions=GATES, transmit_fifo=deque(feed[:fed]))
     edges: list[tuple[int, int]] = []
     states: list[Any] = []
     hold_pc = sp.OPCODES.index(0x00CA)  # hold: jmp pin, tick
 
     def pins(s: State) -> int:
-        return int(enable(s.clock)) << ENABLE_PIN
+        return int(_enable(low, s.clock)) << ENABLE_PIN
 
     while True:
         jumped = False
@@ -118,8 +125,7 @@ def _run(words: list[int], cycles: int, enable: Callable[[int], bool] = lambda c
             if compress and after.program_counter == hold_pc and y > COMPRESS_ABOVE:
                 skip = y - COMPRESS_ABOVE
                 end = after.clock + 2 * skip
-                if end < cycles and all(enable(c) == enable(after.clock)
-                                        for c in (end, *_changes(enable, after.clock, end))):
+                if end < cycles and (low is None or not any(after.clock < c <= end for c in low)):
                     state = replace(after, y_register=y - skip, clock=end)
                     jumped = True
                     break
@@ -127,11 +133,8 @@ def _run(words: list[int], cycles: int, enable: Callable[[int], bool] = lambda c
             return Run(edges, states)
 
 
-def _changes(enable: Callable[[int], bool], a: int, b: int) -> list[int]:
-    # The enable functions here are steps; sampling every 64 cycles would
-    # miss nothing they do, but check every cycle of short spans anyway.
-    step = 1 if b - a < 4096 else 64
-    return list(range(a, b, step))
+def _enable(low: tuple[int, int] | None, cycle: int) -> bool:
+    return low is None or not low[0] <= cycle < low[1]
 
 
 def _expected_edges(tl: Timeline, start_delay_us: int) -> list[tuple[int, int]]:
@@ -153,7 +156,9 @@ def _expected_edges(tl: Timeline, start_delay_us: int) -> list[tuple[int, int]]:
                 us.append((t + w1 + gap, gate(tl.amp2[i])))
         if w2:
             us.append((t + w1 + gap + w2, 0))
-    return [(sp.START_CYCLES + (start_delay_us + t) * sp.CYCLES_PER_US, g) for t, g in us]
+    # A phase 2 of phase 1's polarity without a gap is no edge.
+    changes = [e for k, e in enumerate(us) if e[1] != (us[k - 1][1] if k else 0)]
+    return [(sp.START_CYCLES + (start_delay_us + t) * sp.CYCLES_PER_US, g) for t, g in changes]
 
 
 def _compile(wire: dict[str, Any]) -> Timeline:
@@ -222,14 +227,16 @@ def _pulse_words() -> tuple[list[int], list[tuple[int, int]]]:
 
 def test_no_gate_edge_while_enable_is_low_from_the_start() -> None:
     words, want = _pulse_words()
-    run = _run(words, want[-1][0] + 200, enable=lambda c: False, keep=True)
+    run = _run(words, want[-1][0] + 200, low=(0, 1 << 40), keep=True)
     assert run.edges == []
     assert all(s.pin_values & GATES == 0 for s in run.states)
+    assert run.states[-1].program_counter == sp.LATCHED_ADDR
 
 
 def test_enable_dropping_at_any_cycle_drops_the_gates_for_good() -> None:
     """ENABLE falls at every cycle around each edge of the biphasic pulse and
-    at points inside each phase (returning high soon after, as a glitch): the
+    at points inside each phase, and at every cycle of a stream of 1 us
+    segments (returning high soon after, as a glitch): the
     gates are on for at most 3 cycles from the one ENABLE falls in, and never
     rise again until the HAL restarts the state machine. (The worst case is
     ENABLE falling in the very cycle of a rising edge, one after the check;
@@ -237,12 +244,18 @@ def test_enable_dropping_at_any_cycle_drops_the_gates_for_good() -> None:
     words, want = _pulse_words()
     drops = sorted({e + d for e, _ in want for d in range(-4, 6)}
                    | {e + 700 + d for e, _ in want for d in range(0, 4)})
+    # And every cycle of a stream of the shortest segments (1 us), with and
+    # without an interphase gap: every place in the program, in every state.
+    short = Timeline(2)
+    short.add(0, 0, -100, 1, 1, 2, 100, 1, 2)
+    short.add(5, 0, 100, 2, 0, 1, -100, 1, 2)
+    short_words = _stream(short, 1)
+    cases = [(words, d) for d in drops] + [
+        (short_words, d) for d in range(_expected_edges(short, 1)[-1][0] + 8)]
     worst = 0
-    for drop in drops:
-        def enable(c: int, drop: int = drop) -> bool:
-            return not drop <= c < drop + 40
-
-        run = _run(words, drop + 300, enable=enable, keep=True)
+    for words, drop in cases:
+        low = (drop, drop + 40)
+        run = _run(words, drop + 300, low=low, keep=True)
         on = [s.clock - 1 for s in run.states if s.clock - 1 >= drop and s.pin_values & GATES]
         # on: the cycles (from the drop) at whose end a gate is still on.
         if on:
@@ -250,8 +263,9 @@ def test_enable_dropping_at_any_cycle_drops_the_gates_for_good() -> None:
             worst = max(worst, len(on))
         # A gate rises only where the cycle before read ENABLE high (the
         # `jmp pin` just before `out pins`), and never after the drop.
-        assert all(g == 0 or enable(t - 1) for t, g in run.edges)
+        assert all(g == 0 or _enable(low, t - 1) for t, g in run.edges)
         assert all(g == 0 for t, g in run.edges if t > drop)
+        assert run.states[-1].program_counter == sp.LATCHED_ADDR
     assert worst == 3
     print(f"ENABLE low -> gates low: worst {worst} PIO cycles "
           f"({worst * 1e6 / sp.PIO_FREQ_HZ:.1f} us at {sp.PIO_FREQ_HZ / 1e6:g} MHz)")
@@ -331,8 +345,68 @@ def test_encode_refuses_what_the_program_cannot_play() -> None:
     tl.add(150, 0, 100, 200, 0, 0, 0, 1, 2)
     with pytest.raises(ValueError, match="overlap"):
         sp.encode(tl, array("I", [0] * 16))
+    tl.t_us[1] = 200  # touching: one 400 us gate, one pulse counted
+    with pytest.raises(ValueError, match="touch"):
+        sp.encode(tl, array("I", [0] * 16))
     tl.clear()
     tl.add(0, 0, 100, 200, 0, 0, 0, 1, 2)
     with pytest.raises(ValueError, match="too small"):
         sp.encode(tl, array("I", [0] * 1), 5)
 
+
+
+def test_a_new_stream_after_an_abort_plays_from_its_start() -> None:
+    """The HAL's sequence between streams: stop mid-stream (stale words in the
+    FIFO, the program inside a segment), exec pull noblock FIFO_WORDS times,
+    restart (a jump to the program's first instruction, which re-zeroes X):
+    the next stream's edges are exactly its own."""
+    from pioemu import emulate
+
+    tl = _compile(TCMEP)
+    words = _stream(tl, 0)
+    s = _run(words, _expected_edges(tl, 0)[0][0] + 40, keep=True, compress=False).states[-1]
+    assert s.pin_values & GATES and len(s.transmit_fifo) == FIFO_DEPTH
+
+    def exec_one(st: Any, instr: int) -> Any:
+        return list(emulate([instr], initial_state=replace(st, program_counter=0), out_base=0,
+                            out_count=sp.GATE_PINS, stop_when=lambda _op, x: x.clock > st.clock))[-1][1]
+
+    s = exec_one(s, sp.GATES_OFF_INSTR)
+    for _ in range(sp.FIFO_WORDS):
+        s = exec_one(s, sp.PULL_NOBLOCK_INSTR)
+    assert not s.transmit_fifo
+    assert s.pin_values & GATES == 0
+    tl = _compile(BIPHASIC)
+    fresh = _stream(tl, START_DELAY_US)
+    restarted = replace(s, program_counter=0, clock=0, x_register=0xDEAD,
+                        transmit_fifo=deque(fresh[:FIFO_DEPTH]))
+    want = _expected_edges(tl, START_DELAY_US)
+    assert _run(fresh, want[-1][0] + 100, state0=restarted).edges == want
+
+
+@st.composite
+def _timelines(draw: st.DrawFn) -> tuple[Timeline, int]:
+    n = draw(st.integers(1, 4))
+    tl = Timeline(n)
+    t = draw(st.integers(0, 40))
+    for _ in range(n):
+        w1 = draw(st.integers(1, 120))
+        w2 = draw(st.sampled_from([0, draw(st.integers(1, 120))]))
+        gap = draw(st.integers(0, 60))
+        amp = draw(st.sampled_from([-2000, 0, 1500]))
+        amp2 = draw(st.sampled_from([-700, 0, 3000]))
+        tl.add(t, 0, amp, w1, gap, w2, amp2, 1, 2)
+        t += w1 + gap + w2 + draw(st.integers(1, 200))
+    return tl, draw(st.integers(0, 30))
+
+
+@settings(max_examples=40, deadline=None)
+@given(_timelines())
+def test_any_timeline_plays_edge_for_edge(case: tuple[Timeline, int]) -> None:
+    """Pulses of any widths, gaps (none too), polarities and spacing from
+    1 us, starting at the stream's time 0 or later."""
+    tl, delay = case
+    want = _expected_edges(tl, delay)
+    words = _stream(tl, delay)
+    assert len(words) == sp.words_needed(tl) - (1 if delay + tl.t_us[0] == 0 else 0)
+    assert _run(words, want[-1][0] + 100).edges == want

@@ -9,12 +9,13 @@ DESCRIPTION = "StimBox bench unit on a Raspberry Pi Pico 2 (RP2350, PIO pulse ti
 MCU = "RP2350"
 MPY_ARCH = "armv7emsp"  # Cortex-M33 with single-precision FPU
 TICKS_PERIOD = 2**30  # time.ticks_* wrap on the port (ticks_us: 17.9 min)
-# Free MicroPython heap with the firmware frozen into flash (manifest.py).
+# Free MicroPython heap with the firmware frozen into flash (manifest.py);
+# hal.py's two rings (115 KB) come out of it.
 HEAP_BYTES = 470 * 1024
 
-# USB: the host matches the product string that this firmware's build sets
-# (manifest.py, MICROPY_HW_USB_PRODUCT_FS_STRING), never MicroPython's bare
-# rp2 VID:PID, which every Pico running MicroPython shares.
+# USB: the host matches the product string this unit's MicroPython build
+# sets (MICROPY_HW_USB_PRODUCT_FS_STRING, README.md), never MicroPython's
+# bare rp2 VID:PID, which every Pico running MicroPython shares.
 USB_MATCH = {"product": "StimBox"}
 USB_IDS = ()
 
@@ -27,11 +28,10 @@ CALIBRATOR = None
 # GATE_1, GATE_2: the gates the PIO program drives (stimpio.GATE_PINS
 # consecutive pins): GATE_1 switches each pulse's first phase, GATE_2 its
 # second, in the direction the pulse's settings words give (hal.py). The
-# isolated output stage ANDs each gate with HV_EN, which has a pull-down and
-# a hardware dead-man (a retriggerable monostable that drops the stage's
-# high voltage unless HV_EN stays high and the firmware keeps running), so no
-# gate reaches the patient while HV_EN is low, whatever the PIO or a crashed
-# firmware does; the program itself also reads HV_EN as its JMP pin.
+# isolated output stage ANDs each gate with HV_EN, which has a pull-down (a
+# reset MCU's pins are inputs: HV_EN reads low), so no gate reaches the
+# patient while HV_EN is low, whatever the PIO or a crashed firmware does;
+# the program itself also reads HV_EN as its JMP pin.
 # GATE_1_SENSE and GATE_END_SENSE are copies of GATE_1 and of GATE_1 OR
 # GATE_2 on the B inputs of two PWM slices (odd GPIOs): one counts the
 # pulses (fired_count), the other paces the settings DMA.
@@ -44,7 +44,7 @@ PINS = {
     "GATE_1_SENSE": 9,  # PWM slice 4 B
     "GATE_END_SENSE": 11,  # PWM slice 5 B
     "INTERLOCK": 12,  # key/footswitch to ground: low = closed
-    "SET_CS": 13,  # SPI1: output stage settings (amplitude DACs, routing)
+    "SET_CS": 13,  # SPI1 (its CSn frames each word): output stage settings (DACs, routing)
     "SET_SCK": 14,
     "SET_MOSI": 15,
     "AFE_MISO": 16,  # SPI0: the ADS1299 front-end

@@ -55,9 +55,16 @@ _PWM_DIVMODE_FALL = const(3 << 4)
 _WATCHDOG = const(0x400D8000)
 _SCRATCH_COUNT = const(0x400D800C)  # SCRATCH0: the pulse count's mirror
 _SCRATCH_MARK = const(0x400D8010)  # SCRATCH1: _MARK once the mirror runs
-_SCRATCH_BOOT = const(0x400D8014)  # SCRATCH2: _SOFT when reset() rebooted
+# PWM slice 7's CC register (the slice idles: its pins are SPI1's) holds
+# _WARM from boot on. A chip reset (power-on, watchdog, RUN) clears the PWM
+# block; a soft reset does not, and machine.reset_cause() then still tells
+# the last chip reset's reason: this tells the two apart.
+_PWM_WARM = const(0x400A8000 + 0x14 * 7 + 0x0C)
 _MARK = const(0x2D5B0C5)  # small ints: a 32-bit port reads them without allocating
-_SOFT = const(0x2D5B0C6)
+_WARM = const(0x2D5B0C6)
+_IO_BANK0 = const(0x40028000)  # GPIOn_CTRL at 8n + 4; FUNCSEL in bits 4:0
+_FUNC_SPI = const(1)
+_PWM = const(0x400A8000)  # slice n at 0x14 n: CSR, DIV, CTR, CC, TOP
 _ADC = const(0x400A0000)  # CS, RESULT, FCS, FIFO, DIV
 _ADC_FIFO = const(0x400A000C)
 _ADC_CS_RUN = const(1 | (1 << 3) | (0b11 << 16))  # EN, START_MANY, RROBIN AIN0+AIN1
@@ -116,7 +123,10 @@ class Hal(Contract):
         self._off = array("H", bytes(2 * SETTINGS_HALFWORDS))  # DACs 0, all relays open
         self._spi = machine.SPI(board.SPI_SETTINGS, baudrate=10000000, bits=16,
                                 sck=Pin(p["SET_SCK"]), mosi=Pin(p["SET_MOSI"]))
-        self._set_cs = Pin(p["SET_CS"], Pin.OUT, value=1)
+        # SPI1's own chip select (GPIO function 1): it frames every 16-bit
+        # word, whether the CPU or the settings DMA sends it.
+        Pin(p["SET_CS"], Pin.OUT, value=1)
+        mem32[_IO_BANK0 + 8 * p["SET_CS"] + 4] = _FUNC_SPI
         self._set_dma = rp2.DMA()
         self._set_ctrl = self._set_dma.pack_ctrl(size=1, inc_read=True, inc_write=False,
                                                  treq_sel=_DREQ_SPI1_TX)
@@ -136,9 +146,17 @@ class Hal(Contract):
 
     # --- PWM edge counters and the count's mirror ---------------------------------
     def _count_init(self, gpio):
-        # The count survives in SCRATCH0 while SCRATCH1 holds the mark (it is
-        # cleared by power-on alone); reload the counter from it.
-        start = mem32[_SCRATCH_COUNT] & 0xFFFF if mem32[_SCRATCH_MARK] == _MARK else 0
+        # After a soft reset the counter ran on: keep it. After a chip reset
+        # the count survives in SCRATCH0 while SCRATCH1 holds the mark
+        # (cleared by power-on alone): reload the counter from it.
+        self._warm = mem32[_PWM_WARM] == _WARM
+        mem32[_PWM_WARM] = _WARM
+        if self._warm:
+            start = mem32[_PWM + 0x14 * board.PWM_PULSE_SLICE + 8] & 0xFFFF
+        elif mem32[_SCRATCH_MARK] == _MARK:
+            start = mem32[_SCRATCH_COUNT] & 0xFFFF
+        else:
+            start = 0
         s = edge_slice(gpio, board.PWM_PULSE_SLICE, _PWM_DIVMODE_RISE, 0xFFFF, start)
         self._ctr = s + 8
         mem32[_SCRATCH_COUNT] = start
@@ -222,17 +240,12 @@ class Hal(Contract):
         self.console.wait(timeout_ms)
 
     def reset(self):
-        mem32[_SCRATCH_BOOT] = _SOFT
         machine.soft_reset()
 
     def reset_cause(self):
-        # A soft reset leaves the chip's reset reason as it was: the mark
-        # reset() leaves in a scratch register tells it apart.
-        soft = mem32[_SCRATCH_BOOT] == _SOFT
-        mem32[_SCRATCH_BOOT] = 0
-        c = machine.reset_cause()
-        if soft:
+        if self._warm:
             return "soft", None
+        c = machine.reset_cause()
         if c == machine.PWRON_RESET:
             return "power_on", None
         if c == machine.WDT_RESET:
@@ -249,9 +262,7 @@ class Hal(Contract):
     def outputs_off(self):
         self.abort()
         # DACs to zero and every relay open.
-        self._set_cs(0)
         self._spi.write(self._off)
-        self._set_cs(1)
 
     def start_watchdog(self, timeout_ms):
         self._wdt = machine.WDT(timeout=timeout_ms)
@@ -297,9 +308,7 @@ class Hal(Contract):
         self._delay_us = delay
         self._end_us = time.ticks_add(now, delay + tl.duration_us)
         self._fire_ms = self.ticks_ms()
-        self._set_cs(0)
         self._spi.write(self._first)
-        self._set_cs(1)
         self._set_dma.config(read=self._rest, write=_SPI1_DR, count=SETTINGS_HALFWORDS,
                              ctrl=self._set_ctrl)
         self._kick.config(read=self._kick_n, write=self._kick_to, count=k - 1,

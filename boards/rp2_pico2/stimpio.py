@@ -56,6 +56,16 @@ WRAP = 10
 # The instruction the HAL executes (sm.exec) after stopping the state
 # machine on abort: gates low at once, whatever the program was doing.
 GATES_OFF_INSTR = OPCODES[3]
+# rp2's StateMachine.restart() leaves the TX FIFO as it was: before a new
+# stream the HAL empties it by executing this FIFO_WORDS times with the state
+# machine stopped (each pulls one word, or nothing from an empty FIFO).
+PULL_NOBLOCK_INSTR = OPCODES[1]
+FIFO_WORDS = 8
+# Where the program waits, gates low, once it has read ENABLE low (`stop`,
+# from the program's load offset): the DMA then stalls with the FIFO full,
+# so a HAL that sees the state machine's address there (SMx_ADDR) knows the
+# stream was cut, not still playing.
+LATCHED_ADDR = 4
 
 # rp2.PIO constants (the rp2 module is not importable off the board).
 _OUT_LOW = 2
@@ -69,8 +79,15 @@ SHIFTCTRL = _JOIN_TX << 30 | _SHIFT_RIGHT << 19
 # execctrl, shiftctrl, out_init, set_init, sideset_init]. rp2 writes the
 # offsets into this list when it loads the program. MicroPython 1.29 stores
 # PIO n's offset at index 1 + n, so loading it into the RP2350's PIO2 would
-# overwrite EXECCTRL: use PIO 0 or 1.
-PROGRAM = [array("H", OPCODES), -1, -1, EXECCTRL, SHIFTCTRL, (_OUT_LOW, _OUT_LOW), None, None]
+# overwrite EXECCTRL: use PIO 0 or 1. The gates start as outputs, low; they
+# are the SET pins too (the program has no `set pins`), so an exec'd
+# `set pins, 0` with set_base at gate A clears both as GATES_OFF_INSTR does.
+# The HAL builds the state machine with
+#   rp2.StateMachine(id, PROGRAM, freq=PIO_FREQ_HZ, out_base=Pin(gate A),
+#                    set_base=Pin(gate A), jmp_pin=Pin(ENABLE))
+# jmp_pin is required: without it the program reads GPIO 0 as ENABLE.
+_GATES_LOW = (_OUT_LOW, _OUT_LOW)
+PROGRAM = [array("H", OPCODES), -1, -1, EXECCTRL, SHIFTCTRL, _GATES_LOW, _GATES_LOW, None]
 
 
 def _state(amp):
@@ -110,7 +127,8 @@ def encode(timeline, buf, start_delay_us=0):
     """Fill buf (a preallocated array('I')) with the DMA stream that plays
     timeline; returns the number of words. Time 0 of the stream is the first
     word's edge; pulse i starts start_delay_us + t_us[i] after it. Pulses
-    must not overlap (one gate pair). Allocates nothing."""
+    must be apart (one gate pair: at least 1 us low between them). Allocates
+    nothing."""
     n = timeline.n
     t = timeline.t_us
     w1 = timeline.w1_us
@@ -122,10 +140,12 @@ def encode(timeline, buf, start_delay_us=0):
     end = -start_delay_us  # timeline time at which the last segment written ends
     for i in range(n):
         low = t[i] - end
-        if low < 0:
-            raise ValueError("pulses overlap")
         if low > 0:
             k = _put(buf, k, 0, low)
+        elif i > 0 or low < 0:
+            # One gate pair: pulses that touch would merge into one, and
+            # the hardware pulse count would miss one.
+            raise ValueError("pulses overlap or touch")
         k = _put(buf, k, _state(amp[i]), w1[i])
         end = t[i] + w1[i]
         if w2[i] > 0:

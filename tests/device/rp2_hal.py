@@ -22,6 +22,17 @@ PIO_TXF0 = 0x50200010
 P = board.PINS
 
 
+def chip_reset(cause):
+    """What a chip-level reset does to the stand-ins' hardware: the PWM
+    block's registers clear (the watchdog's scratch registers do not), and
+    the reset reason is cause."""
+    regs = machine.mem32.regs
+    for a in list(regs):
+        if 0x400A8000 <= a < 0x400A8100:
+            regs[a] = 0
+    machine.CAUSE[0] = cause
+
+
 def timeline(rows):
     tl = Timeline(32)
     for r in rows:
@@ -91,8 +102,31 @@ def fire():
         "settings_table": [h._set[k] for k in range(3 * (2 * tl.n + 1))],
         "kick": {"count": h._kick.count, "write_is_set_trigger": h._kick.write == h._kick_to,
                  "treq": rp2.DMA.unpack_ctrl(h._kick.ctrl)["treq_sel"], "running": h._kick.running},
-        "done_before": h.fire_done(),
+        "done_before": locked(h.fire_done),
     }
+    print(json.dumps(out))
+
+
+def played():
+    """fire_done() on a clock the test moves: not before the stream's end
+    and its DMA are both through; then HV_EN drops."""
+    import hal
+
+    class ClockHal(hal.Hal):
+        t = 1000
+
+        def ticks_us(self):
+            return self.t
+
+    h = ClockHal()
+    tl = timeline(devargs.data())
+    h.fire(tl, 6000)
+    end = 6000 + tl.duration_us
+    out = []
+    for t, dma_busy in ((end - 1, False), (end, True), (end, False)):
+        h.t = t
+        h._dma.running = dma_busy  # the hardware: the stream still being fed
+        out.append([locked(h.fire_done), machine.LEVELS[P["HV_EN"]]])
     print(json.dumps(out))
 
 
@@ -133,13 +167,18 @@ def count():
                       "inc": [rp2.DMA.unpack_ctrl(c.ctrl)["inc_read"],
                               rp2.DMA.unpack_ctrl(c.ctrl)["inc_write"]]}
     machine.mem32[SCRATCH_COUNT] = 65534
-    machine.CAUSE[0] = machine.WDT_RESET
+    chip_reset(machine.WDT_RESET)
     h = new_hal()
     reloaded = h.fired_count()
+    cause = h.reset_cause()
     machine.mem32[PWM_CTR] = (65534 + 3) & 0xFFFF  # three pulses later, wrapped
     after = locked(h.fired_count)
+    # A soft reset: the counter ran on, and stays as it is.
+    machine.mem32[PWM_CTR] = 9
+    h = new_hal()
+    soft = [h.fired_count(), h.reset_cause()]
     print(json.dumps({"fresh": fresh, "reloaded": reloaded, "after_wrap": after,
-                      "mirror": mirror, "ctr_addr": PWM_CTR, "cause": h.reset_cause()}))
+                      "mirror": mirror, "ctr_addr": PWM_CTR, "cause": cause, "soft": soft}))
 
 
 def monitor():
@@ -306,15 +345,15 @@ def safety():
     locked(h.feed_watchdog)
     h.feed_watchdog()
     out["wdt"] = [machine.WDT.last.timeout, machine.WDT.last.feeds, h.stop_watchdog()]
-    machine.CAUSE[0] = machine.PWRON_RESET
-    out["power_on"] = h.reset_cause()
-    machine.CAUSE[0] = machine.WDT_RESET
-    out["watchdog"] = h.reset_cause()
+    out["power_on"] = h.reset_cause()  # this process's first Hal: after power-on
+    chip_reset(machine.WDT_RESET)
+    out["watchdog"] = new_hal().reset_cause()
     try:
         h.reset()
     except SystemExit as e:
         out["reset"] = str(e)
     out["after_reset"] = new_hal().reset_cause()
+    chip_reset(machine.PWRON_RESET)
     out["next_boot"] = new_hal().reset_cause()
     try:
         h.sim({})

@@ -103,6 +103,9 @@ _T_RESET_US = const(10)
 # The internal reference settles before conversions mean anything (10.1,
 # power-up flow): waited once in setup().
 _REF_SETTLE_US = const(150000)
+# 10.1 / 9.4.3: after power-up (PWDN high) wait t_POR = 2**18 t_CLK (128 ms)
+# before the reset.
+_T_POR_US = const(128000)
 
 
 class FrontEndError(Exception):
@@ -167,8 +170,10 @@ class ADS1299:
         self.overruns = 0   # frames read() skipped: overwritten before it came
         self.bad_frames = 0  # frames whose status header was wrong (dropped)
         self.timeouts = 0   # wait() calls that saw no DRDY in time
+        self._t_power = None
         if pwdn is not None:
             pwdn.value(1)
+            self._t_power = self._clock()
         if start is not None:
             start.value(0)
         if reset is not None:
@@ -219,6 +224,12 @@ class ADS1299:
         """RESET (pin pulse or opcode), then SDATAC: the chip comes out of
         reset in RDATAC mode (9.5.3), where it ignores register reads."""
         self.stop()
+        if self._t_power is not None:
+            # Powered up by our PWDN: t_POR first, once.
+            left = _T_POR_US - time.ticks_diff(self._clock(), self._t_power)
+            if left > 0:
+                self._wait_us(left)
+            self._t_power = None
         if self._reset_pin is not None:
             self._reset_pin.value(0)
             time.sleep_us(_T_RESET_US)
@@ -466,7 +477,9 @@ class ADS1299:
     def index_at(self, t_us):
         """The frame index whose DRDY came nearest t_us (clock ticks), from
         the last frame's time and the set rate; may be negative or beyond
-        count."""
+        count. Needs a frame since start() (wait(1) first)."""
+        if not self._have_t:
+            raise FrontEndError("front-end: no frame yet to place a time")
         d = time.ticks_diff(t_us, self.t_last_us)
         p16 = self._period16
         if d >= 0:

@@ -136,7 +136,7 @@ class SPI:
     PEERS = {}  # bus id -> a peer model's SPI (write, readinto, write_readinto)
 
     def __init__(self, id, baudrate=1000000, *, polarity=0, phase=0, bits=8, firstbit=MSB,
-                 sck=None, mosi=None, miso=None):
+                 sck=None, mosi=None, miso=None, pins=None):
         self.id = id
         self.init(baudrate, polarity=polarity, phase=phase, bits=bits, firstbit=firstbit)
         # Items written (bytes, or 16-bit words on a bits=16 bus), as a ring
@@ -147,7 +147,7 @@ class SPI:
         self.last_seq = 0
 
     def init(self, baudrate=1000000, *, polarity=0, phase=0, bits=8, firstbit=MSB, sck=None,
-             mosi=None, miso=None):
+             mosi=None, miso=None, pins=None):
         self.baudrate = baudrate
         self.polarity = polarity
         self.phase = phase
