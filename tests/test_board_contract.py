@@ -230,7 +230,9 @@ def device_check(runtime: str, board: str | None) -> dict:
         # Compiled from source with the fakes beside it, the HAL needs more
         # than a board's heap; this is a check of names and signatures (the
         # board's own test measures its heap with the firmware in ROMFS).
-        heap = "256k"
+        # A board that makes its buffers at import for a big heap (rp2_pico2:
+        # 470 KB) gets that, twice over for the 64-bit port's objects.
+        heap = f"{max(256, 2 * getattr(build.board_module(str(board)), 'HEAP_BYTES', 0) // 1024)}k"
     calls = {n: len(s.parameters) - 1 for n, s in SIGS.items()}
     out = run_mp_file("device/contract_check.py", runtime=runtime, paths=paths, heap=heap,
                       data={"calls": calls, "board": board is not None})
