@@ -6,10 +6,8 @@ mypy against the MicroPython stubs of its port (machine, rp2, pyb, ... as the
 port has them), so a call the port does not have fails here, not on the
 bench.
 
-The port stubs are installed per port (pip --target, the way they are meant
-to be used: two ports' machine.pyi cannot share one site-packages) at the
-versions the test extra installed, once, into pytest's cache folder; the
-first run needs the package index and skips, saying why, without one.
+The port stubs are read from a folder per port (tests/portstubs.py: two
+ports' machine.pyi cannot share one site-packages).
 """
 
 from __future__ import annotations
@@ -20,12 +18,11 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 
+import portstubs
 import pytest
 from stimbox import build, runtime
-from test_packaging import NO_INDEX
 
 ROOT = Path(__file__).resolve().parents[1]
 STIMBOX = str(Path(sys.executable).with_name("stimbox"))
@@ -37,7 +34,6 @@ PORT_STUBS = {
     "rp2_pico2": "micropython-rp2-rpi-pico2-stubs",
     "stm32_pybv11": "micropython-stm32-pybv11-stubs",
 }
-STDLIB_STUBS = "micropython-stdlib-stubs"
 # A module mypy checks beside each board's: calls the port lacks must be
 # errors, or a pass would prove nothing (stubs not found, names as Any).
 PROBE = """\
@@ -156,26 +152,6 @@ def test_the_image_is_compiled_for_the_board_s_declared_architecture(
 
 
 # --- type checks against the port stubs ---------------------------------------------
-def typings(stubs: str, cache: pytest.Cache) -> Path:
-    """A folder holding one port's stubs and the MicroPython stdlib stubs
-    (a typeshed for mypy), at the versions installed here."""
-    try:
-        pins = [f"{stubs}=={metadata.version(stubs)}", f"{STDLIB_STUBS}=={metadata.version(STDLIB_STUBS)}"]
-    except metadata.PackageNotFoundError as e:
-        pytest.skip(f"{e.name} is not installed: pip install -e '.[test]'")
-    folder = cache.mkdir("stimbox-typings") / "-".join(p.replace("==", "-") for p in pins)
-    if not (folder / "stdlib" / "VERSIONS").exists():
-        partial = folder.with_name(folder.name + ".partial")
-        r = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-compile",
-                            "--target", str(partial), *pins], capture_output=True, text=True, timeout=300)
-        if r.returncode != 0:
-            if NO_INDEX.search(r.stderr):
-                pytest.skip(f"cannot install {stubs} from the package index: {r.stderr.strip().splitlines()[-1]}")
-            pytest.fail(r.stderr)
-        partial.rename(folder)
-    return folder
-
-
 def mypy(board: str, typeshed: Path, probe_dir: Path) -> dict[str, list[str]]:
     """mypy on the board's device modules and the probes, with the port's
     stubs as the only library: file -> its error lines. The stubs' own
@@ -202,9 +178,8 @@ def mypy(board: str, typeshed: Path, probe_dir: Path) -> dict[str, list[str]]:
 
 
 @pytest.mark.parametrize("board", HARDWARE)
-def test_board_modules_type_check_against_their_port_stubs(
-        board: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
-    typeshed = typings(PORT_STUBS[board], request.config.cache).resolve()
+def test_board_modules_type_check_against_their_port_stubs(board: str, tmp_path: Path) -> None:
+    typeshed = portstubs.folder(PORT_STUBS[board]).resolve()
     probe_dir = tmp_path.resolve()
     (probe_dir / "probe.py").write_text(PROBE)
     (probe_dir / "probe_port.py").write_text(f"import {OTHER_PORT[board]}\n")
