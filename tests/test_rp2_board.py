@@ -138,8 +138,11 @@ def test_abort_stops_the_machine_drops_gates_and_enable_and_outputs_off_repeats(
 
 
 @pytest.mark.parametrize("runtime", BOTH)
-def test_fire_done_waits_for_the_stream_then_drops_the_enable(runtime: str) -> None:
-    assert device("played", runtime, TCMEP) == [[False, 1], [False, 1], [True, 0]]
+def test_fire_done_waits_for_the_stream_or_its_cut_then_drops_the_enable(runtime: str) -> None:
+    r = device("played", runtime, TCMEP)
+    assert r[:3] == [[False, 1], [False, 1], [True, 0]]
+    # Cut by ENABLE under it: done at once, the stream's DMA aborted.
+    assert r[3:] == [[False, 1], [True, 0, False]]
 
 
 @pytest.mark.parametrize("runtime", BOTH)
@@ -344,3 +347,12 @@ def test_the_stand_ins_take_the_stub_signatures(module: str) -> None:
                 if missing and not fany:
                     problems.append(f"{where}: lacks keywords {sorted(missing)}")
     assert not problems, "\n".join(problems)
+
+
+def test_what_this_board_cannot_do_is_refused_at_validate_naming_it() -> None:
+    from stimfw.stim import protocol
+
+    with pytest.raises(Exception, match="no output 'SCS'"):  # no SCS lead port
+        protocol.normalise({"type": "scs", "pairs": [["E1", "E2"]]}, BOARD)
+    # What it can do passes the same check, on its own outputs.
+    assert protocol.normalise(SSEP, BOARD)["streams"][1]["out"] == 2

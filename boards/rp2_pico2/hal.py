@@ -76,6 +76,7 @@ _DMA_AL1_COUNT_TRIG = const(0x1C)
 _DMA_AL2_WRITE_TRIG = const(0x2C)
 _DMA_ABORT = const(0x50000464)
 _PIO_TXF0 = const(0x50200010)  # PIO0 TX FIFO of SM0
+_PIO_SM0_ADDR = const(0x502000D4)  # PIO0 SM0's program counter
 _SPI1_DR = const(0x40088008)
 _DREQ_PIO0_TX0 = const(0)
 _DREQ_SPI1_TX = const(26)
@@ -112,6 +113,9 @@ class Hal(Contract):
         # HV_EN reads low, and a drop latches the gates low (stim.pio).
         self._sm = rp2.StateMachine(4 * board.PIO_BLOCK + board.PIO_SM, stimpio.PROGRAM,
                                     freq=stimpio.PIO_FREQ_HZ, out_base=gate, jmp_pin=self._en)
+        # Where the program parks, gates low, once it has read ENABLE low:
+        # rp2 notes the program's load offset in PROGRAM[1 + PIO block].
+        self._latched = stimpio.PROGRAM[1 + board.PIO_BLOCK] + stimpio.LATCHED_ADDR
         self._dma = rp2.DMA()
         self._ctrl = self._dma.pack_ctrl(size=2, inc_read=True, inc_write=False,
                                          treq_sel=_DREQ_PIO0_TX0)
@@ -330,7 +334,10 @@ class Hal(Contract):
     def fire_done(self):
         if self._aborted:
             return True
-        if time.ticks_diff(self.ticks_us(), self._end_us) < 0 or self._dma.active():
+        # ENABLE fell under a playing stream (not by abort()): the program
+        # has latched the gates low and the DMA stalls on a full FIFO.
+        cut = mem32[_PIO_SM0_ADDR] == self._latched
+        if not cut and (time.ticks_diff(self.ticks_us(), self._end_us) < 0 or self._dma.active()):
             return False
         # The stream has played out: HV off until the next fire().
         self.abort()

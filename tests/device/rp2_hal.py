@@ -6,6 +6,7 @@
 import gc
 import json
 import sys
+import time
 
 import board
 import devargs
@@ -113,20 +114,34 @@ def played():
     import hal
 
     class ClockHal(hal.Hal):
-        t = 1000
+        # From the real clock's now: the front-end made at hal's import
+        # stamped its power-up on it.
+        t = time.ticks_us()
+        step = 50  # while it boots: the front-end's power-up wait passes
 
         def ticks_us(self):
+            self.t = time.ticks_add(self.t, self.step)
             return self.t
 
     h = ClockHal()
+    h.step = 0
     tl = timeline(devargs.data())
-    h.fire(tl, 6000)
-    end = 6000 + tl.duration_us
+    start = time.ticks_add(h.t, 5000)
+    h.fire(tl, start)
+    end = time.ticks_add(start, tl.duration_us)
     out = []
-    for t, dma_busy in ((end - 1, False), (end, True), (end, False)):
+    for t, dma_busy in ((time.ticks_add(end, -1), False), (end, True), (end, False)):
         h.t = t
         h._dma.running = dma_busy  # the hardware: the stream still being fed
         out.append([locked(h.fire_done), machine.LEVELS[P["HV_EN"]]])
+    # A stream cut by ENABLE falling under it: the state machine parks at the
+    # program's latched address while the DMA stalls, long before the end.
+    h.fire(tl, time.ticks_add(h.t, 5000))
+    h.t = time.ticks_add(h.t, 5100)
+    playing = [locked(h.fire_done), machine.LEVELS[P["HV_EN"]]]
+    machine.mem32[0x502000D4] = stimpio.PROGRAM[1 + board.PIO_BLOCK] + stimpio.LATCHED_ADDR
+    out.append(playing)
+    out.append([locked(h.fire_done), machine.LEVELS[P["HV_EN"]], h._dma.running])
     print(json.dumps(out))
 
 
@@ -252,6 +267,9 @@ def wire_frontend(devices):
     machine.PIN_PEERS[P["AFE_START"]] = pins["start"]
     machine.PIN_PEERS[P["AFE_RESET"]] = pins["reset"]
     machine.PIN_PEERS[P["AFE_PWDN"]] = pins["pwdn"]
+    # The Hal's clock is the model's virtual time from here on: the front-end
+    # made at hal's import stamped its power-up on the real clock, now.
+    peer.base = time.ticks_us()
     return peer
 
 
@@ -262,7 +280,7 @@ def peer_hal(peer):
 
     class PeerClockHal(hal.Hal):
         def ticks_us(self):
-            return peer.clock()
+            return time.ticks_add(peer.base, peer.clock())
 
         def ticks_ms(self):
             return peer.clock() // 1000
@@ -284,8 +302,7 @@ def acquire():
     n1 = h.acquire(t0, rate, chans, buf)
     first1 = run_start(peer)
     got1 = [buf[k] for k in range(len(chans) * n1)]
-    peer.history = []  # the model's record of every conversion: not needed again
-    gc.collect()
+    peer.history = Discard()  # the model's record of every conversion: not needed again
     # A window already in the ring, read with the heap locked; the model
     # stops converting so that its own bookkeeping does not allocate.
     h._fe.wait(h._fe.count + 200, 1000)
@@ -294,10 +311,15 @@ def acquire():
     n2 = locked(h.acquire, t1, rate, chans, buf)
     got2 = [buf[k] for k in range(len(chans) * n2)]
     p16 = peer.period16()
-    print(json.dumps({"n1": n1, "got1": got1, "t0_16": t0 * 16, "n2": n2, "got2": got2,
-                      "t1_16": t1 * 16, "conv0_16": first1, "p16": p16,
+    print(json.dumps({"n1": n1, "got1": got1, "t0_16": time.ticks_diff(t0, peer.base) * 16, "n2": n2, "got2": got2,
+                      "t1_16": time.ticks_diff(t1, peer.base) * 16, "conv0_16": first1, "p16": p16,
                       "lost": h._fe.lost, "irq_alloc": peer.irq_alloc,
                       "irq_errors": peer.irq_errors}))
+
+
+class Discard:
+    def append(self, item):
+        pass
 
 
 def signal(ch, n):
