@@ -56,6 +56,10 @@
 #
 # Recording: an ADS1299 on SPI2 (stimfw.frontend.ads1299) streams into its
 #   ring from a hard DRDY IRQ; acquire() reads the window by frame index.
+#   The driver and its ring (AFE_RING frames, 13.8 KB) are made at the first
+#   acquire() or impedance(), not at boot: at the pyboard's 100 KB heap they
+#   do not fit beside the rest (README.md, Heap), and made at boot the unit
+#   would not start at all.
 #
 # Allocation: register addresses at or above 0x40000000 are big ints on a
 # 32-bit port (small ints stop at 2**30), so every address is computed once,
@@ -584,6 +588,7 @@ class Hal(Contract):
             self._afe_rate = 0
             afe.setup(rate_hz, board.AMP_GAIN)
             afe.start()
+            afe.wait(1, 1000)  # a first frame: index_at() places times from it
             self._afe_rate = rate_hz
         return afe
 
