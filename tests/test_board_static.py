@@ -57,7 +57,7 @@ DISABLED_CODES = ("assignment", "type-var")
 #   and filled later, the values of a dict of mixed values (object).
 NOT_THE_PORT = re.compile(r'error: "None" has no attribute|error: Item "None" of .* has no attribute|'
                           r'No overload variant of "__setitem__" of "list"|'
-                          r'Unsupported (left|right)? ?operand type for .*"object"')
+                          r'Unsupported (left |right )?operand types? for .*"object"')
 # Where the 1.29 stubs leave out what the port accepts: error text -> why
 # it is not the board's.
 STUB_GAPS = {
