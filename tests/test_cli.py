@@ -67,26 +67,6 @@ def test_info_human_output(sim_unit: SimUnit) -> None:
     assert "board  sim" in r.stdout and "(intact)" in r.stdout and "errors: none" in r.stdout
 
 
-def test_usb_units_are_found_by_the_vid_pid_their_board_declares() -> None:
-    from serial.tools.list_ports_common import ListPortInfo
-
-    ids = discovery.usb_ids()
-    assert ids[(0x2E8A, 0x0005)] == "rp2" and ids[(0xF055, 0x9800)] == "stm32"
-    pico, other, plain = ListPortInfo("/dev/ttyACM0"), ListPortInfo("/dev/ttyUSB0"), ListPortInfo("/dev/ttyS0")
-    pico.vid, pico.pid = 0x2E8A, 0x0005
-    other.vid, other.pid = 0x0403, 0x6001  # an FTDI cable is not a StimBox
-    found = discovery.match_usb([plain, other, pico], ids)
-    assert found == [("/dev/ttyACM0", "rp2 board, USB 2e8a:0005")]
-
-
-def test_a_board_without_a_hal_cannot_be_built() -> None:
-    from stimbox.build import build_image
-    from stimbox.errors import BuildError
-
-    with pytest.raises(BuildError, match="no hal.py"):
-        build_image("rp2")
-
-
 @pytest.mark.parametrize("args,message", [
     (["--stage", "P1:gian_error=0.1"], "output P1: unknown output stage parameter(s) ['gian_error']; known: ["),
     (["--stage", "P9:gain_error=0.1"], "no output 'P9'; outputs: TC, P1, P2, P3, P4, PR, SCS"),

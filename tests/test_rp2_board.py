@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import portstubs
 import pytest
 from mpy import BOTH, FIRMWARE, run_mp_file
 from stimbox import build
@@ -298,16 +299,10 @@ FAKED = {
 
 
 def _stub_file(module: str) -> Path | None:
-    from importlib import metadata
-
-    try:
-        dist = metadata.distribution(STUB_PACKAGE)
-    except metadata.PackageNotFoundError:
-        return None
-    for f in dist.files or ():
-        if str(f) in (f"{module}.pyi", f"{module}/__init__.pyi"):
-            return Path(str(dist.locate_file(f)))
-    return None
+    # From the port's own stubs folder: in site-packages another port's
+    # machine.pyi may have overwritten this one's.
+    root = portstubs.folder(STUB_PACKAGE)
+    return next((p for p in (root / f"{module}.pyi", root / module / "__init__.pyi") if p.exists()), None)
 
 
 def _functions(tree: ast.Module, cls: str | None) -> dict[str, list[ast.FunctionDef]]:

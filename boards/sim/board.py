@@ -9,9 +9,8 @@ DESCRIPTION = "Simulated StimBox (MicroPython Unix port, modelled hardware)"
 # runs on (x64 for the PyPI Unix port, x86 for a 32-bit build); the host
 # tools ask that executable (stimbox.runtime).
 MPY_ARCH = None
-# Not a USB device: `--port auto` finds running simulated units by their
-# registry entry instead of a USB VID/PID.
-USB_IDS = ()
+# Not a USB device, so no USB_MATCH: `--port auto` finds running simulated
+# units by their registry entry.
 
 LIMITS_PROFILE = "sim-default-v1"
 

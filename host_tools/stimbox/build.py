@@ -32,7 +32,7 @@ from types import ModuleType
 
 from stimfw.core.buildinfo import MANIFEST, build_hash
 
-from stimbox import resources, runtime
+from stimbox import resources, runtime, usbmatch
 from stimbox.errors import BuildError
 from stimbox.executables import find
 
@@ -46,13 +46,18 @@ SLOT_LEN = 12
 
 # What a board folder's board.py declares (docs/HAL.md); the HAL contract
 # itself is stimfw/hal_api.py. The host reads the first set for every board
-# (deploying, finding units by USB id); the firmware reads the second set
-# too, so a board needs both, and a hal.py, to be built.
-BOARD_HOST_NAMES = ("NAME", "DESCRIPTION", "MPY_ARCH", "USB_IDS", "LIMITS_PROFILE")
+# (deploying, finding units); the firmware reads the second set too, so a
+# board needs both, and a hal.py, to be built. A hardware board (one that
+# declares MPY_ARCH; the simulated unit's is its runtime's) also declares the
+# third: how the host finds it on USB (stimbox.usbmatch), the heap its
+# MicroPython leaves the firmware, and its time.ticks_* period (2**30 on
+# 32-bit ports).
+BOARD_HOST_NAMES = ("NAME", "DESCRIPTION", "MPY_ARCH", "LIMITS_PROFILE")
 BOARD_FIRMWARE_NAMES = ("OUTPUTS", "MONITOR_RATE_HZ", "MONITOR_MAX_SAMPLES", "MONITOR_PRE_SAMPLES",
                         "AMP_CHANNELS", "AMP_UV_PER_LSB", "AMP_RATES_HZ", "AMP_ELECTRODES",
                         "DSP_ARENA_BYTES", "JOURNAL_SLOTS", "JOURNAL_SLOT_BYTES", "JOURNAL_SYNC", "LIMITS",
                         "WATCHDOG_MS", "CALIBRATOR")
+BOARD_HARDWARE_NAMES = ("USB_MATCH", "HEAP_BYTES", "TICKS_PERIOD")
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,25 @@ def board_module(board: str) -> ModuleType:
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+def declaration_problems(mod: ModuleType) -> list[str]:
+    """What a board.py lacks or gets wrong of what the build and the host
+    rely on (nothing: [])."""
+    hardware = getattr(mod, "MPY_ARCH", None) is not None
+    names = BOARD_HOST_NAMES + BOARD_FIRMWARE_NAMES + (BOARD_HARDWARE_NAMES if hardware else ())
+    missing = [n for n in names if not hasattr(mod, n)]
+    if missing:
+        return [f"board.py does not declare {', '.join(missing)}"]
+    if not hardware:
+        return []
+    out = usbmatch.problems(mod.USB_MATCH)
+    heap, period = mod.HEAP_BYTES, mod.TICKS_PERIOD
+    if not (isinstance(heap, int) and heap > 0):
+        out.append(f"HEAP_BYTES must be a positive int, not {heap!r}")
+    if not (isinstance(period, int) and period > 1 and period & (period - 1) == 0):
+        out.append(f"TICKS_PERIOD must be a power of two (2**30 on a 32-bit port), not {period!r}")
+    return out
 
 
 def mpy_cross_executable() -> str:
@@ -135,9 +159,9 @@ def build_image(board: str, out: Path | None = None, arch: str | None = None) ->
     mod = board_module(board)
     if not (BOARDS_DIR / board / "hal.py").exists():
         raise BuildError(f"board {board!r} has no hal.py yet: its firmware cannot be built")
-    missing = [n for n in BOARD_HOST_NAMES + BOARD_FIRMWARE_NAMES if not hasattr(mod, n)]
-    if missing:
-        raise BuildError(f"board {board!r}: board.py does not declare {', '.join(missing)}")
+    problems = declaration_problems(mod)
+    if problems:
+        raise BuildError(f"board {board!r}: " + "; ".join(problems))
     if arch is None:
         arch = board_arch(board)
     root = Path(out) if out else Path(tempfile.mkdtemp(prefix=f"stimbox-{board}-"))

@@ -28,8 +28,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from stimbox import runtime
-from stimbox.build import LOADER_FILES, Image, board_module, build_image
+from stimfw.core.buildinfo import MANIFEST
+
+from stimbox import build, runtime
+from stimbox.build import LOADER_FILES, Image, board_arch, board_module, build_image, device_sources
 from stimbox.client import StimBox
 from stimbox.errors import DeployError, LinkError
 from stimbox.executables import find
@@ -110,6 +112,59 @@ class DeployReport:
     build: str
     previous: str | None
     seconds: float
+
+
+@dataclass
+class PlannedFile:
+    source: str  # what it is built from: stimfw/..., boards/<board>/..., the loader, or the build
+    size: int  # bytes copied
+    target: str  # path on the unit's flash
+
+
+@dataclass
+class DryRun:
+    board: str
+    arch: str
+    slot: str
+    build: str
+    files: list[PlannedFile]
+
+    @property
+    def total(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+def dry_run(board: str, arch: str | None = None, out: Path | None = None) -> DryRun:
+    """What deploy would copy to a unit of this board, built as it would
+    build it (arch: the board's, or for the simulated unit the default
+    runtime's), without a unit. The image is kept in out, if given, laid out
+    as the unit's flash."""
+    if arch is None:
+        arch = board_arch(board)
+    image = build_image(board, out=out, arch=arch)
+    try:
+        sources = {rel[:-3] + ".mpy": src for src, rel in device_sources(board)}
+        files = []
+        for rel in (*image.files, MANIFEST):
+            src = sources.get(rel)
+            files.append(PlannedFile(
+                source=_source_name(src, board) if src else "(generated: file list and build hash)",
+                size=(image.slot_dir / rel).stat().st_size,
+                target=f"fw/{image.slot}/{rel}",
+            ))
+        for name in LOADER_FILES:
+            files.append(PlannedFile(source=f"loader/{name}", size=(image.root / name).stat().st_size,
+                                     target=name))
+    finally:
+        if out is None:
+            shutil.rmtree(image.root, ignore_errors=True)
+    return DryRun(board=board, arch=arch, slot=image.slot, build=image.build, files=files)
+
+
+def _source_name(src: Path, board: str) -> str:
+    if build.STIMFW_DIR in src.parents:
+        return "stimfw/" + src.relative_to(build.STIMFW_DIR).as_posix()
+    return f"boards/{board}/" + src.relative_to(build.BOARDS_DIR / board).as_posix()
 
 
 def mpremote_executable() -> str:

@@ -1,41 +1,51 @@
 """Finding a unit: `--port auto` (or no port) looks at STIMBOX_PORT, then USB
-serial ports whose VID/PID a board declares, then running simulated units."""
+serial ports that a board's USB_MATCH claims (the product or serial string
+its firmware sets, or an id of its own: stimbox.usbmatch), then running
+simulated units."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from serial.tools import list_ports
 from serial.tools.list_ports_common import ListPortInfo
 from simunit import registry
 
+from stimbox import usbmatch
 from stimbox.errors import PortError
 
 
-def usb_ids() -> dict[tuple[int, int], str]:
+def usb_matches() -> dict[str, Mapping[str, object]]:
+    """board -> its USB_MATCH, for every board a USB unit can be (the
+    simulated unit declares none: its registry entry finds it)."""
     from stimbox.build import board_module, boards
 
-    ids = {}
+    out = {}
     for name in boards():
-        for vid, pid in getattr(board_module(name), "USB_IDS", ()):
-            ids[(vid, pid)] = name
-    return ids
+        match = getattr(board_module(name), "USB_MATCH", None)
+        # A malformed one (which the build refuses) claims no port.
+        if match and not usbmatch.problems(match):
+            out[name] = match
+    return out
 
 
-def match_usb(ports: Iterable[ListPortInfo], ids: dict[tuple[int, int], str]) -> list[tuple[str, str]]:
-    """The serial ports whose USB VID/PID a board declares."""
+def match_usb(ports: Iterable[ListPortInfo], declared: Mapping[str, Mapping[str, object]]) -> list[tuple[str, str]]:
+    """(port, what it is) for the serial ports a board's USB_MATCH claims."""
     found = []
     for p in ports:
-        if p.vid is not None and (p.vid, p.pid) in ids:
-            found.append((p.device, f"{ids[(p.vid, p.pid)]} board, USB {p.vid:04x}:{p.pid:04x}"))
+        names = [board for board, match in declared.items() if usbmatch.matches(match, p)]
+        if names:
+            # Boards with the same strings (one firmware, one product name):
+            # info() tells them apart once connected.
+            found.append((p.device, f"{' or '.join(names)} board, {usbmatch.describe(p)}"))
     return found
 
 
 def candidates() -> list[tuple[str, str]]:
     """(port, what it is) for every unit this host can see."""
-    found = match_usb(list_ports.comports(), usb_ids())
+    found = match_usb(list_ports.comports(), usb_matches())
     for u in registry.running():
         rt = u.get("runtime")
         on = f" on {Path(str(rt['path'])).name} ({rt['bits']}-bit, {rt['float']})" if isinstance(rt, dict) else ""

@@ -12,8 +12,9 @@ NAME = "ports"
 
 def add(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(NAME, help="list the units this host can see",
-                       description="List USB units (by the VID/PID their board declares) and "
-                       "running simulated units. Does not open them.")
+                       description="List USB units (by the USB product or serial string, or own "
+                       "VID:PID, their board's USB_MATCH declares) and running simulated units. "
+                       "Does not open them.")
     p.set_defaults(func=run)
     return p
 
